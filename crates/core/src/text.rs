@@ -1,0 +1,119 @@
+//! Text normalisation shared by every matcher.
+//!
+//! WhatsApp text is informal: "PLEEEASE", "plz", "nhi", "₹5k", emojis,
+//! Devanagari with virama and nukta. Matching on raw text would need every
+//! spelling in every rule, so both the message and every rule phrase pass
+//! through [`normalize`] and are compared as space-delimited token strings.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Normalises `text` into space-separated tokens with a leading and a
+/// trailing space (`" when can we sign "`), so that a phrase `" can we "`
+/// matches only whole words.
+///
+/// Steps: Unicode NFKC; lowercase; a few emojis become words (`👍` → `ok`,
+/// `🙏` → `please`, angry faces → `angry`); `₹` becomes `rs`; every character
+/// that is not a letter, a digit or a Devanagari sign becomes a space; runs
+/// of three or more identical letters collapse to one ("pleeease" →
+/// "please"); common chat spellings map to one form ("plz"/"pls" →
+/// "please", "u" → "you", "nhi"/"nahin" → "nahi", "kia" → "kya", "h" →
+/// "hai", "thx" → "thanks").
+pub fn normalize(text: &str) -> String {
+    let mut cleaned = String::with_capacity(text.len() + 2);
+    cleaned.push(' ');
+    for c in text.nfkc().flat_map(char::to_lowercase) {
+        match c {
+            '👍' | '👌' | '✅' => cleaned.push_str(" ok "),
+            '🙏' => cleaned.push_str(" please "),
+            '😡' | '😠' | '🤬' | '😤' => cleaned.push_str(" angry "),
+            '₹' => cleaned.push_str(" rs "),
+            '\u{200c}' | '\u{200d}' => {}
+            c if is_word_char(c) => cleaned.push(c),
+            _ => cleaned.push(' '),
+        }
+    }
+    let mut out = String::with_capacity(cleaned.len() + 2);
+    out.push(' ');
+    for token in cleaned.split_whitespace() {
+        let collapsed = collapse_repeats(token);
+        out.push_str(canonical_spelling(&collapsed).unwrap_or(&collapsed));
+        out.push(' ');
+    }
+    out
+}
+
+/// True for characters that belong inside a word: Unicode letters and digits
+/// plus the Devanagari block's combining signs (virama, nukta, vowel signs),
+/// which are not all "alphabetic" but are part of the word they sit in. The
+/// dandas (`।`, `॥`) are punctuation.
+pub fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || (('\u{0900}'..='\u{097f}').contains(&c) && c != '\u{0964}' && c != '\u{0965}')
+}
+
+fn collapse_repeats(token: &str) -> String {
+    let chars: Vec<char> = token.chars().collect();
+    let mut out = String::with_capacity(token.len());
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        let mut j = i;
+        while chars.get(j) == Some(&c) {
+            j += 1;
+        }
+        let run = j - i;
+        let keep = if run >= 3 && c.is_alphabetic() { 1 } else { run };
+        for _ in 0..keep {
+            out.push(c);
+        }
+        i = j;
+    }
+    out
+}
+
+fn canonical_spelling(token: &str) -> Option<&'static str> {
+    Some(match token {
+        "plz" | "pls" | "plss" | "plzz" | "pliz" | "plis" => "please",
+        "u" => "you",
+        "ur" => "your",
+        "thx" | "thnx" | "thanx" | "thnks" | "tnx" | "thankyou" => "thanks",
+        "ty" => "thanks",
+        "k" | "kk" | "okk" | "okay" | "okey" => "ok",
+        "nhi" | "nahin" | "nai" | "nahee" | "nahi" => "nahi",
+        "kia" | "kyaa" => "kya",
+        "h" | "hy" | "hain" => "hai",
+        "kr" => "kar",
+        "krna" => "karna",
+        "krdo" | "kardo" => "kar do",
+        "rs" | "inr" | "rupees" | "rupaye" | "rupay" => "rs",
+        "msg" => "message",
+        "bhai" | "bhaiya" | "bhaiyya" | "bhayya" => "bhai",
+        "mam" | "maam" | "madam" | "mem" => "madam",
+        "sir" | "sirji" | "sirjee" => "sir",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_case_repeats_and_chat_spellings() {
+        assert_eq!(normalize("PLEEEASE help!!"), " please help ");
+        assert_eq!(normalize("plz call me"), " please call me ");
+        assert_eq!(normalize("Price kia h?"), " price kya hai ");
+        assert_eq!(normalize("order nhi aaya"), " order nahi aaya ");
+        assert_eq!(normalize("₹5,000"), " rs 5 000 ");
+        assert_eq!(normalize("ok 👍"), " ok ok ");
+    }
+
+    #[test]
+    fn keeps_devanagari_words_whole() {
+        assert_eq!(normalize("मेरा पैसा वापस करो।"), " मेरा पैसा वापस करो ");
+        assert_eq!(normalize("क्या"), " क्या ");
+    }
+
+    #[test]
+    fn double_letters_survive() {
+        assert_eq!(normalize("good need"), " good need ");
+    }
+}
