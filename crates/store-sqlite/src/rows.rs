@@ -1,0 +1,314 @@
+//! Column lists and row decoding. Column lists are macros so they can be
+//! spliced into `concat!` and stay `'static` SQL (sqlx 0.9 takes only
+//! statically known SQL without an explicit safety assertion).
+
+use jiff::Timestamp;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use switchboard_core::assign::{Candidate, Rule};
+use switchboard_core::ids::{
+    AgentId, Bsuid, ContactId, ConversationId, DeliveryId, InboxId, MessageId, PhoneNumberId,
+    TeamId, WaId,
+};
+use switchboard_store::*;
+
+macro_rules! agent_cols {
+    () => {
+        "id, name, email, role, team_id, skills, capacity, availability, open_count, last_assigned_at, created_at"
+    };
+}
+macro_rules! conv_cols {
+    () => {
+        "c.id, c.contact_id, c.inbox_id, c.status, c.priority, c.category, c.intent, c.escalation_reasons, \
+         c.assignee_id, c.team_id, c.waiting_since, c.waiting_count, c.first_response_due_at, \
+         c.first_responded_at, c.attribution, c.created_at, c.updated_at, c.last_message_at"
+    };
+}
+macro_rules! contact_cols {
+    () => {
+        "ct.id AS ct_id, ct.wa_id AS ct_wa_id, ct.user_id AS ct_user_id, ct.name AS ct_name, \
+         ct.username AS ct_username, ct.last_agent_id AS ct_last_agent_id, \
+         ct.last_inbound_at AS ct_last_inbound_at, ct.resolved_conversations AS ct_resolved"
+    };
+}
+macro_rules! summary_cols {
+    () => {
+        concat!(
+            conv_cols!(),
+            ", ",
+            contact_cols!(),
+            ", ib.id AS ib_id, ib.phone_number_id AS ib_phone_number_id, \
+             ib.display_phone_number AS ib_display_phone_number, ib.waba_id AS ib_waba_id, ib.team_id AS ib_team_id"
+        )
+    };
+}
+macro_rules! message_cols {
+    () => {
+        "id, conversation_id, wamid, direction, type, text, media, context, referral, status, sent_at, \
+         received_at, edited_at, revoked_at, triage"
+    };
+}
+pub(crate) use {agent_cols, contact_cols, conv_cols, message_cols, summary_cols};
+
+/// Maps sqlx errors onto the layer's error enum.
+pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::RowNotFound => StoreError::NotFound("row"),
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Conflict(d.message().to_owned())
+        }
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+            StoreError::NotFound("referenced row")
+        }
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+pub(crate) fn ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+fn ts(v: i64) -> StoreResult<Timestamp> {
+    Timestamp::from_millisecond(v).map_err(|e| StoreError::Corrupt(format!("timestamp {v}: {e}")))
+}
+
+pub(crate) fn to_json<T: Serialize + ?Sized>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: DeserializeOwned>(s: &str, what: &str) -> StoreResult<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn get<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(
+    row: &'r SqliteRow,
+    col: &str,
+) -> StoreResult<T> {
+    row.try_get(col)
+        .map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+}
+
+pub(crate) fn get_i64(row: &SqliteRow, col: &str) -> StoreResult<i64> {
+    get(row, col)
+}
+
+pub(crate) fn get_u64(row: &SqliteRow, col: &str) -> StoreResult<u64> {
+    u64::try_from(get_i64(row, col)?).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+}
+
+fn get_u32(row: &SqliteRow, col: &str) -> StoreResult<u32> {
+    u32::try_from(get_i64(row, col)?).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+}
+
+fn get_ts(row: &SqliteRow, col: &str) -> StoreResult<Timestamp> {
+    ts(get_i64(row, col)?)
+}
+
+fn get_opt_ts(row: &SqliteRow, col: &str) -> StoreResult<Option<Timestamp>> {
+    get::<Option<i64>>(row, col)?.map(ts).transpose()
+}
+
+fn get_opt_str(row: &SqliteRow, col: &str) -> StoreResult<Option<String>> {
+    get(row, col)
+}
+
+fn get_word<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> StoreResult<T>
+where
+    T::Err: std::fmt::Display,
+{
+    let s: String = get(row, col)?;
+    s.parse()
+        .map_err(|e: T::Err| StoreError::Corrupt(format!("column {col}: {e}")))
+}
+
+fn get_json<T: DeserializeOwned>(row: &SqliteRow, col: &str) -> StoreResult<T> {
+    from_json(&get::<String>(row, col)?, col)
+}
+
+fn get_opt_json<T: DeserializeOwned>(row: &SqliteRow, col: &str) -> StoreResult<Option<T>> {
+    get_opt_str(row, col)?
+        .map(|s| from_json(&s, col))
+        .transpose()
+}
+
+pub(crate) fn rule_str(rule: Rule) -> &'static str {
+    match rule {
+        Rule::SeniorTier => "senior_tier",
+        Rule::Continuity => "continuity",
+        Rule::LeastLoaded => "least_loaded",
+        Rule::Unassigned => "unassigned",
+    }
+}
+
+fn parse_rule(s: &str) -> StoreResult<Rule> {
+    Ok(match s {
+        "senior_tier" => Rule::SeniorTier,
+        "continuity" => Rule::Continuity,
+        "least_loaded" => Rule::LeastLoaded,
+        "unassigned" => Rule::Unassigned,
+        other => return Err(StoreError::Corrupt(format!("assignment rule {other:?}"))),
+    })
+}
+
+pub(crate) fn team_from_row(row: &SqliteRow) -> StoreResult<Team> {
+    Ok(Team {
+        id: TeamId(get_i64(row, "id")?),
+        name: get(row, "name")?,
+        skills: get_json(row, "skills")?,
+        created_at: get_ts(row, "created_at")?,
+    })
+}
+
+pub(crate) fn agent_from_row(row: &SqliteRow) -> StoreResult<Agent> {
+    Ok(Agent {
+        id: AgentId(get_i64(row, "id")?),
+        name: get(row, "name")?,
+        email: get(row, "email")?,
+        role: get_word(row, "role")?,
+        team_id: get::<Option<i64>>(row, "team_id")?.map(TeamId),
+        skills: get_json(row, "skills")?,
+        capacity: get_u32(row, "capacity")?,
+        availability: get_word(row, "availability")?,
+        open_count: get_u32(row, "open_count")?,
+        last_assigned_at: get_opt_ts(row, "last_assigned_at")?,
+        created_at: get_ts(row, "created_at")?,
+    })
+}
+
+pub(crate) fn candidate_from_row(row: &SqliteRow) -> StoreResult<Candidate> {
+    let mut skills: Vec<String> = get_json(row, "skills")?;
+    if let Some(team) = get_opt_json::<Vec<String>>(row, "team_skills")? {
+        for s in team {
+            if !skills.contains(&s) {
+                skills.push(s);
+            }
+        }
+    }
+    Ok(Candidate {
+        id: AgentId(get_i64(row, "id")?),
+        name: get(row, "name")?,
+        role: get_word(row, "role")?,
+        team_id: get::<Option<i64>>(row, "team_id")?.map(TeamId),
+        skills,
+        capacity: get_u32(row, "capacity")?,
+        open_count: get_u32(row, "open_count")?,
+        availability: get_word(row, "availability")?,
+        last_assigned_at: get_opt_ts(row, "last_assigned_at")?,
+    })
+}
+
+pub(crate) fn inbox_from_row(row: &SqliteRow, prefix: &str) -> StoreResult<Inbox> {
+    let col = |c: &str| format!("{prefix}{c}");
+    let pnid: String = get(row, &col("phone_number_id"))?;
+    Ok(Inbox {
+        id: InboxId(get_i64(row, &col("id"))?),
+        phone_number_id: PhoneNumberId::parse(&pnid)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        display_phone_number: get_opt_str(row, &col("display_phone_number"))?,
+        waba_id: get_opt_str(row, &col("waba_id"))?,
+        team_id: get::<Option<i64>>(row, &col("team_id"))?.map(TeamId),
+    })
+}
+
+pub(crate) fn contact_from_row(row: &SqliteRow) -> StoreResult<Contact> {
+    let corrupt = |e: switchboard_core::ids::IdError| StoreError::Corrupt(e.to_string());
+    Ok(Contact {
+        id: ContactId(get_i64(row, "ct_id")?),
+        wa_id: get_opt_str(row, "ct_wa_id")?
+            .map(|s| WaId::parse(&s))
+            .transpose()
+            .map_err(corrupt)?,
+        user_id: get_opt_str(row, "ct_user_id")?
+            .map(|s| Bsuid::parse(&s))
+            .transpose()
+            .map_err(corrupt)?,
+        name: get_opt_str(row, "ct_name")?,
+        username: get_opt_str(row, "ct_username")?,
+        last_agent_id: get::<Option<i64>>(row, "ct_last_agent_id")?.map(AgentId),
+        last_inbound_at: get_opt_ts(row, "ct_last_inbound_at")?,
+        resolved_conversations: get_u32(row, "ct_resolved")?,
+    })
+}
+
+pub(crate) fn conversation_from_row(row: &SqliteRow) -> StoreResult<Conversation> {
+    Ok(Conversation {
+        id: ConversationId(get_i64(row, "id")?),
+        contact_id: ContactId(get_i64(row, "contact_id")?),
+        inbox_id: InboxId(get_i64(row, "inbox_id")?),
+        status: get_word(row, "status")?,
+        priority: get_word(row, "priority")?,
+        category: get_opt_str(row, "category")?
+            .map(|s| s.parse())
+            .transpose()
+            .map_err(|e: switchboard_core::model::UnknownVariant| {
+                StoreError::Corrupt(e.to_string())
+            })?,
+        intent: get_opt_str(row, "intent")?,
+        escalation_reasons: get_json(row, "escalation_reasons")?,
+        assignee_id: get::<Option<i64>>(row, "assignee_id")?.map(AgentId),
+        team_id: get::<Option<i64>>(row, "team_id")?.map(TeamId),
+        waiting_since: get_opt_ts(row, "waiting_since")?,
+        waiting_count: get_u32(row, "waiting_count")?,
+        first_response_due_at: get_opt_ts(row, "first_response_due_at")?,
+        first_responded_at: get_opt_ts(row, "first_responded_at")?,
+        attribution: get_opt_json(row, "attribution")?,
+        created_at: get_ts(row, "created_at")?,
+        updated_at: get_ts(row, "updated_at")?,
+        last_message_at: get_ts(row, "last_message_at")?,
+    })
+}
+
+pub(crate) fn summary_from_row(row: &SqliteRow) -> StoreResult<ConversationSummary> {
+    Ok(ConversationSummary {
+        conversation: conversation_from_row(row)?,
+        contact: contact_from_row(row)?,
+        inbox: inbox_from_row(row, "ib_")?,
+    })
+}
+
+pub(crate) fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
+    Ok(Message {
+        id: MessageId(get_i64(row, "id")?),
+        conversation_id: ConversationId(get_i64(row, "conversation_id")?),
+        wamid: get_opt_str(row, "wamid")?,
+        direction: get_word(row, "direction")?,
+        message_type: get(row, "type")?,
+        text: get_opt_str(row, "text")?,
+        media: get_opt_json(row, "media")?,
+        context: get_opt_json(row, "context")?,
+        referral: get_opt_json(row, "referral")?,
+        status: get(row, "status")?,
+        timestamp: get_ts(row, "sent_at")?,
+        received_at: get_ts(row, "received_at")?,
+        edited_at: get_opt_ts(row, "edited_at")?,
+        revoked_at: get_opt_ts(row, "revoked_at")?,
+        triage: get_opt_json(row, "triage")?,
+    })
+}
+
+pub(crate) fn assignment_from_row(row: &SqliteRow) -> StoreResult<Assignment> {
+    Ok(Assignment {
+        id: get_i64(row, "id")?,
+        conversation_id: ConversationId(get_i64(row, "conversation_id")?),
+        agent_id: get::<Option<i64>>(row, "agent_id")?.map(AgentId),
+        rule: parse_rule(&get::<String>(row, "rule")?)?,
+        reason: get(row, "reason")?,
+        created_at: get_ts(row, "created_at")?,
+    })
+}
+
+pub(crate) fn delivery_from_row(row: &SqliteRow) -> StoreResult<Delivery> {
+    let status: String = get(row, "status")?;
+    Ok(Delivery {
+        id: DeliveryId(get_i64(row, "id")?),
+        received_at: get_ts(row, "received_at")?,
+        body: get(row, "body")?,
+        status: DeliveryStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("delivery status {status:?}")))?,
+        error: get_opt_str(row, "error")?,
+        messages: get_u32(row, "messages")?,
+        duplicates: get_u32(row, "duplicates")?,
+    })
+}

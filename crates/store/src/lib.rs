@@ -1,0 +1,191 @@
+//! Switchboard's storage interface.
+//!
+//! Parts:
+//! - [`model`]: the rows the service reads and writes (inbox, contact, team,
+//!   agent, conversation, message, assignment, raw delivery) as plain types
+//!   over `switchboard-core`'s ids and enums.
+//! - [`Store`]: what the HTTP API and workers need from a database, and
+//!   [`StoreTx`]: the write transaction in which one webhook delivery (or a
+//!   batch of them) becomes contacts, conversations, messages, triage,
+//!   assignments and SLA due times, all or nothing.
+//! - [`conformance`]: the behavioural suite every backend runs (SQLite
+//!   always; PostgreSQL when it lands), so both mean the same thing.
+//!
+//! Backends live in their own crates (`switchboard-store-sqlite`) and never
+//! contain business decisions: those are `switchboard-core` functions that the
+//! server's pipeline calls between store operations.
+#![forbid(unsafe_code)]
+
+pub mod conformance;
+pub mod model;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use switchboard_core::assign::Candidate;
+use switchboard_core::ids::{AgentId, ContactId, ConversationId, DeliveryId, InboxId, MessageId};
+
+pub use model::*;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The named row does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A unique constraint refused the write (e.g. an agent email already in use).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A value read back could not be decoded (a bug or a hand-edited row).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// The database failed (I/O, lock timeout, connection lost).
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// Result alias of this layer.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A database holding Switchboard's state.
+///
+/// Cheap to clone (a pool handle). Reads run outside transactions; every
+/// multi-statement write goes through [`Store::begin`].
+#[async_trait]
+pub trait Store: Clone + Send + Sync + 'static {
+    /// The backend's write transaction.
+    type Tx: StoreTx + 'static;
+
+    /// Starts a write transaction. On SQLite this is `BEGIN IMMEDIATE`, so
+    /// the write lock is taken up front and concurrent writers queue on the
+    /// busy timeout instead of failing with `SQLITE_BUSY` on lock upgrade.
+    async fn begin(&self) -> StoreResult<Self::Tx>;
+
+    /// Creates a team. [`StoreError::Conflict`] when the name is taken.
+    async fn create_team(&self, team: &NewTeam) -> StoreResult<Team>;
+
+    /// All teams, by id.
+    async fn list_teams(&self) -> StoreResult<Vec<Team>>;
+
+    /// Creates an agent. [`StoreError::Conflict`] when the email is taken;
+    /// [`StoreError::NotFound`] when the team does not exist.
+    async fn create_agent(&self, agent: &NewAgent) -> StoreResult<Agent>;
+
+    /// Changes an agent's availability and/or capacity.
+    /// [`StoreError::NotFound`] for an unknown id.
+    async fn update_agent(&self, id: AgentId, patch: &AgentPatch) -> StoreResult<Agent>;
+
+    /// One agent.
+    async fn get_agent(&self, id: AgentId) -> StoreResult<Option<Agent>>;
+
+    /// The agent whose API token hashes to `token_sha256` (lowercase hex).
+    async fn agent_by_token_hash(&self, token_sha256: &str) -> StoreResult<Option<Agent>>;
+
+    /// The queue: conversations matching `filter`, ordered by first-response
+    /// due time (earliest first, conversations with no due time last), then
+    /// id; never by recency.
+    async fn list_conversations(&self, filter: &ConversationFilter) -> StoreResult<Page>;
+
+    /// One conversation with its messages (oldest first) and assignments.
+    async fn get_conversation(&self, id: ConversationId)
+    -> StoreResult<Option<ConversationDetail>>;
+
+    /// One raw delivery as stored.
+    async fn get_delivery(&self, id: DeliveryId) -> StoreResult<Option<Delivery>>;
+
+    /// Deliveries kept as dead letters (signed but unparseable), newest first.
+    async fn dead_letters(&self, limit: u32) -> StoreResult<Vec<Delivery>>;
+
+    /// Live queue counters at `now`.
+    async fn queue_stats(&self, now: Timestamp) -> StoreResult<QueueStats>;
+
+    /// Number of stored messages with this wamid (0 or 1: the dedupe key).
+    async fn count_messages_with_wamid(&self, wamid: &str) -> StoreResult<u64>;
+
+    /// Total row counts, for tests, the demo and the load harness.
+    async fn totals(&self) -> StoreResult<Totals>;
+}
+
+/// A write transaction. Dropping it without [`StoreTx::commit`] rolls back.
+#[async_trait]
+pub trait StoreTx: Send {
+    /// Stores a raw webhook delivery exactly as received.
+    async fn insert_delivery(&mut self, delivery: &NewDelivery) -> StoreResult<DeliveryId>;
+
+    /// Records how processing a delivery ended.
+    async fn finish_delivery(
+        &mut self,
+        id: DeliveryId,
+        outcome: &DeliveryOutcome,
+    ) -> StoreResult<()>;
+
+    /// Keeps a non-message webhook item (template update, user preference,
+    /// value-level error, unknown field) attached to its delivery.
+    async fn insert_webhook_event(&mut self, event: &NewWebhookEvent) -> StoreResult<()>;
+
+    /// Finds or creates the inbox of a business number; fills in missing
+    /// display number and WABA id.
+    async fn upsert_inbox(&mut self, inbox: &InboxUpsert) -> StoreResult<Inbox>;
+
+    /// Finds the contact by wa_id or BSUID and creates it if neither is
+    /// known. When both ids arrive and only one was known, the other is
+    /// linked to the same contact. Profile name and username are refreshed.
+    async fn upsert_contact(&mut self, contact: &ContactUpsert) -> StoreResult<Contact>;
+
+    /// Moves `last_inbound_at` forward to `at` (never backward: deliveries
+    /// arrive out of order).
+    async fn touch_contact_inbound(&mut self, id: ContactId, at: Timestamp) -> StoreResult<()>;
+
+    /// True when a message with this wamid is already stored.
+    async fn wamid_exists(&mut self, wamid: &str) -> StoreResult<bool>;
+
+    /// The contact's conversation with this inbox that is not resolved.
+    async fn active_conversation(
+        &mut self,
+        contact: ContactId,
+        inbox: InboxId,
+    ) -> StoreResult<Option<Conversation>>;
+
+    /// Creates a conversation.
+    async fn insert_conversation(
+        &mut self,
+        conversation: &NewConversation,
+    ) -> StoreResult<Conversation>;
+
+    /// Writes every mutable field of a conversation.
+    async fn save_conversation(&mut self, conversation: &Conversation) -> StoreResult<()>;
+
+    /// Stores a message; `None` when its wamid is already stored (dedupe by
+    /// unique key, so concurrent duplicates cannot both land).
+    async fn insert_message(&mut self, message: &NewMessage) -> StoreResult<Option<MessageId>>;
+
+    /// Applies an edit to a stored message (by wamid): new text, `edited_at`.
+    /// Returns false when the original is unknown.
+    async fn edit_message(
+        &mut self,
+        wamid: &str,
+        text: Option<&str>,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+
+    /// Marks a stored message (by wamid) as revoked by the customer.
+    async fn revoke_message(&mut self, wamid: &str, at: Timestamp) -> StoreResult<bool>;
+
+    /// Records a delivery status once per (message id, status) and moves the
+    /// message's status forward only (sent < delivered < read; failed is
+    /// terminal).
+    async fn apply_status(&mut self, status: &NewStatus) -> StoreResult<StatusOutcome>;
+
+    /// Agents as assignment candidates, with team skills merged in.
+    async fn roster(&mut self) -> StoreResult<Vec<Candidate>>;
+
+    /// Records an assignment, moves the conversation's assignee, keeps the
+    /// agents' open-conversation counters and the contact's last agent in
+    /// step.
+    async fn record_assignment(&mut self, assignment: &NewAssignment) -> StoreResult<Assignment>;
+
+    /// Open, unassigned conversations, earliest first-response due first.
+    async fn unassigned_conversations(&mut self, limit: u32) -> StoreResult<Vec<Conversation>>;
+
+    /// Commits.
+    async fn commit(self) -> StoreResult<()>;
+}
