@@ -100,7 +100,10 @@ pub struct Decision {
 pub fn decide(req: &Request<'_>, candidates: &[Candidate]) -> Decision {
     let skill = req.required_skill;
     let skilled = |c: &&Candidate| c.has_skill(skill);
-    let any_skilled = skill.is_some() && candidates.iter().any(|c| c.has_room() && c.has_skill(skill));
+    let any_skilled = skill.is_some()
+        && candidates
+            .iter()
+            .any(|c| c.has_room() && c.has_skill(skill));
     let skill_ok = |c: &&Candidate| !any_skilled || skilled(c);
     let previous = req
         .previous_agent
@@ -117,14 +120,31 @@ pub fn decide(req: &Request<'_>, candidates: &[Candidate]) -> Decision {
             return Decision {
                 agent_id: Some(p.id),
                 rule: Rule::SeniorTier,
-                reason: format!("{why}: back to {} (senior tier, handled this contact before)", p.name),
+                reason: format!(
+                    "{why}: back to {} (senior tier, handled this contact before)",
+                    p.name
+                ),
             };
         }
-        for (tier, label) in [(Role::Senior, "senior"), (Role::Supervisor, "supervisor"), (Role::Admin, "admin")] {
-            let pick = least_loaded(candidates.iter().filter(|c| {
-                c.role == tier && c.has_room() && skill_ok(c) && req.team_id.is_none_or(|t| c.team_id == Some(t))
-            }))
-            .or_else(|| least_loaded(candidates.iter().filter(|c| c.role == tier && c.has_room() && skill_ok(c))));
+        for (tier, label) in [
+            (Role::Senior, "senior"),
+            (Role::Supervisor, "supervisor"),
+            (Role::Admin, "admin"),
+        ] {
+            // Authority matters more than skill for escalations: prefer a
+            // skilled senior of the team, then any senior of the team, then
+            // any senior at all.
+            let tiered = |c: &&Candidate| c.role == tier && c.has_room();
+            let in_team = |c: &&Candidate| req.team_id.is_none_or(|t| c.team_id == Some(t));
+            let pick = least_loaded(
+                candidates
+                    .iter()
+                    .filter(tiered)
+                    .filter(in_team)
+                    .filter(skill_ok),
+            )
+            .or_else(|| least_loaded(candidates.iter().filter(tiered).filter(in_team)))
+            .or_else(|| least_loaded(candidates.iter().filter(tiered)));
             if let Some(c) = pick {
                 return Decision {
                     agent_id: Some(c.id),
@@ -136,12 +156,17 @@ pub fn decide(req: &Request<'_>, candidates: &[Candidate]) -> Decision {
                 };
             }
         }
-        notes.push(format!("{why} but no senior, supervisor or admin is online with capacity"));
+        notes.push(format!(
+            "{why} but no senior, supervisor or admin is online with capacity"
+        ));
     }
 
     if let Some(p) = previous {
         if p.has_room() {
-            let mut reason = format!("relationship continuity: {} handled this contact before", p.name);
+            let mut reason = format!(
+                "relationship continuity: {} handled this contact before",
+                p.name
+            );
             prepend_notes(&mut reason, &notes);
             return Decision {
                 agent_id: Some(p.id),
@@ -250,12 +275,19 @@ mod tests {
             agent(1, Role::Agent, 3, 5, Availability::Online),
             agent(2, Role::Agent, 0, 5, Availability::Online),
         ];
-        let r = Request { previous_agent: Some(AgentId(1)), ..req() };
+        let r = Request {
+            previous_agent: Some(AgentId(1)),
+            ..req()
+        };
         assert_eq!(decide(&r, &c).rule, Rule::Continuity);
         c[0].availability = Availability::Away;
         let d = decide(&r, &c);
         assert_eq!(d.agent_id, Some(AgentId(2)));
-        assert!(d.reason.contains("previous agent a1 is away"), "{}", d.reason);
+        assert!(
+            d.reason.contains("previous agent a1 is away"),
+            "{}",
+            d.reason
+        );
     }
 
     #[test]
@@ -264,10 +296,26 @@ mod tests {
             agent(1, Role::Agent, 0, 5, Availability::Online),
             agent(2, Role::Senior, 4, 5, Availability::Online),
         ];
-        let r = Request { escalate: true, previous_agent: Some(AgentId(1)), ..req() };
+        let r = Request {
+            escalate: true,
+            previous_agent: Some(AgentId(1)),
+            ..req()
+        };
         let d = decide(&r, &c);
         assert_eq!((d.agent_id, d.rule), (Some(AgentId(2)), Rule::SeniorTier));
-        let r = Request { category: Category::HighIntentReturn, ..req() };
+        let r = Request {
+            category: Category::HighIntentReturn,
+            ..req()
+        };
+        assert_eq!(decide(&r, &c).agent_id, Some(AgentId(2)));
+        // A skill only the junior has does not pull an escalation away from the senior.
+        let mut c = c;
+        c[0].skills = vec!["billing".into()];
+        let r = Request {
+            escalate: true,
+            required_skill: Some("billing"),
+            ..req()
+        };
         assert_eq!(decide(&r, &c).agent_id, Some(AgentId(2)));
     }
 
@@ -285,9 +333,15 @@ mod tests {
             agent(2, Role::Agent, 3, 5, Availability::Online),
         ];
         c[1].skills = vec!["billing".into()];
-        let r = Request { required_skill: Some("billing"), ..req() };
+        let r = Request {
+            required_skill: Some("billing"),
+            ..req()
+        };
         assert_eq!(decide(&r, &c).agent_id, Some(AgentId(2)));
-        let r = Request { required_skill: Some("legal"), ..req() };
+        let r = Request {
+            required_skill: Some("legal"),
+            ..req()
+        };
         assert_eq!(decide(&r, &c).agent_id, Some(AgentId(1)));
     }
 }

@@ -67,6 +67,9 @@ mod tests {
         let a = ManualClock::new(start);
         let b = a.clone();
         a.advance(SignedDuration::from_mins(15));
-        assert_eq!(b.now(), "2026-01-01T00:15:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(
+            b.now(),
+            "2026-01-01T00:15:00Z".parse::<Timestamp>().unwrap()
+        );
     }
 }

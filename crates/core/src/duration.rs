@@ -13,7 +13,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Why a duration string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid duration {input:?}: {why} (expected e.g. \"1s\", \"15m\", \"2h\", \"1h30m\", \"1d\")")]
+#[error(
+    "invalid duration {input:?}: {why} (expected e.g. \"1s\", \"15m\", \"2h\", \"1h30m\", \"1d\")"
+)]
 pub struct DurationError {
     input: String,
     why: &'static str,

@@ -85,7 +85,8 @@ impl WaId {
         let s = raw.trim();
         let s = s.strip_prefix('+').unwrap_or(s);
         let ok = (5..=20).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_digit() || b == b'X' || b == b'x')
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || b == b'X' || b == b'x')
             && s.bytes().any(|b| b.is_ascii_digit());
         if ok {
             Ok(Self(s.to_owned()))
@@ -215,8 +216,14 @@ mod tests {
 
     #[test]
     fn wa_id_trims_and_rejects_garbage() {
-        assert_eq!(WaId::parse(" 16505551234 ").unwrap().as_str(), "16505551234");
-        assert_eq!(WaId::parse("+919812345678").unwrap().as_str(), "919812345678");
+        assert_eq!(
+            WaId::parse(" 16505551234 ").unwrap().as_str(),
+            "16505551234"
+        );
+        assert_eq!(
+            WaId::parse("+919812345678").unwrap().as_str(),
+            "919812345678"
+        );
         assert_eq!(WaId::parse("48XXXXXXXXX ").unwrap().as_str(), "48XXXXXXXXX");
         assert!(WaId::parse("abc").is_err());
         assert!(WaId::parse("123").is_err());
@@ -225,7 +232,10 @@ mod tests {
 
     #[test]
     fn masking_keeps_last_four() {
-        assert_eq!(WaId::parse("919812345678").unwrap().masked(), "XXXXXXXX5678");
+        assert_eq!(
+            WaId::parse("919812345678").unwrap().masked(),
+            "XXXXXXXX5678"
+        );
     }
 
     #[test]

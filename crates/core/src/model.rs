@@ -223,7 +223,10 @@ mod tests {
     fn words_round_trip() {
         for c in Category::ALL {
             assert_eq!(c.as_str().parse::<Category>().unwrap(), *c);
-            assert_eq!(serde_json::to_string(c).unwrap(), format!("\"{}\"", c.as_str()));
+            assert_eq!(
+                serde_json::to_string(c).unwrap(),
+                format!("\"{}\"", c.as_str())
+            );
         }
         let e = "boss".parse::<Role>().unwrap_err();
         assert!(e.to_string().contains("agent, senior, supervisor, admin"));

@@ -47,7 +47,8 @@ pub fn normalize(text: &str) -> String {
 /// which are not all "alphabetic" but are part of the word they sit in. The
 /// dandas (`।`, `॥`) are punctuation.
 pub fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || (('\u{0900}'..='\u{097f}').contains(&c) && c != '\u{0964}' && c != '\u{0965}')
+    c.is_alphanumeric()
+        || (('\u{0900}'..='\u{097f}').contains(&c) && c != '\u{0964}' && c != '\u{0965}')
 }
 
 fn collapse_repeats(token: &str) -> String {
@@ -60,7 +61,11 @@ fn collapse_repeats(token: &str) -> String {
             j += 1;
         }
         let run = j - i;
-        let keep = if run >= 3 && c.is_alphabetic() { 1 } else { run };
+        let keep = if run >= 3 && c.is_alphabetic() {
+            1
+        } else {
+            run
+        };
         for _ in 0..keep {
             out.push(c);
         }

@@ -258,7 +258,14 @@ impl TriageEngine {
                 } else {
                     norm
                 };
-                patterns.push((key, Pattern { target, phrase: phrase.clone(), words }));
+                patterns.push((
+                    key,
+                    Pattern {
+                        target,
+                        phrase: phrase.clone(),
+                        words,
+                    },
+                ));
             }
             Ok(())
         };
@@ -276,7 +283,12 @@ impl TriageEngine {
                     problem: "duplicate intent name".into(),
                 });
             }
-            if r.name.is_empty() || !r.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit()) {
+            if r.name.is_empty()
+                || !r
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
+            {
                 return Err(RulesError::Invalid {
                     rule: name,
                     problem: "intent names are snake_case".into(),
@@ -401,7 +413,8 @@ impl TriageEngine {
                 escalations.push(EscalationReason::NegativeSentiment);
                 reasons.push("written in capitals (shouting)".into());
             }
-            if settings.exclamation_run > 0 && text.contains(&"!".repeat(settings.exclamation_run)) {
+            if settings.exclamation_run > 0 && text.contains(&"!".repeat(settings.exclamation_run))
+            {
                 escalations.push(EscalationReason::Complaint);
                 reasons.push(format!("{}+ exclamation marks", settings.exclamation_run));
             }
@@ -432,7 +445,9 @@ impl TriageEngine {
         // An escalation names the intent when the text matched none, or only
         // a passive one ("ok but I want my money back").
         let intent_name = match escalations.first() {
-            Some(first) if intent.is_none() || intent_category == IntentCategory::PassiveEngagement => {
+            Some(first)
+                if intent.is_none() || intent_category == IntentCategory::PassiveEngagement =>
+            {
                 escalation_intent(*first, &escalations).to_owned()
             }
             _ => intent_name,
@@ -486,7 +501,9 @@ fn fallback_intent(
             ("acknowledgement".into(), IntentCategory::PassiveEngagement)
         }
         (None, kind) => {
-            reasons.push(format!("{kind} message without text; treated as an information request"));
+            reasons.push(format!(
+                "{kind} message without text; treated as an information request"
+            ));
             ("product_info".into(), IntentCategory::InformationRequest)
         }
         (Some(t), _) if t.contains('?') => {
@@ -504,7 +521,14 @@ fn escalation_intent(first: EscalationReason, all: &[EscalationReason]) -> &'sta
     // Prefer the most specific reason over generic tone signals.
     let specific = all
         .iter()
-        .find(|r| !matches!(r, EscalationReason::NegativeSentiment | EscalationReason::RepeatUnanswered | EscalationReason::Complaint))
+        .find(|r| {
+            !matches!(
+                r,
+                EscalationReason::NegativeSentiment
+                    | EscalationReason::RepeatUnanswered
+                    | EscalationReason::Complaint
+            )
+        })
         .copied()
         .unwrap_or(first);
     match specific {
@@ -520,7 +544,10 @@ fn escalation_intent(first: EscalationReason, all: &[EscalationReason]) -> &'sta
 }
 
 fn is_shouting(text: &str, min_letters: usize) -> bool {
-    let letters: Vec<char> = text.chars().filter(|c| c.is_alphabetic() && (c.is_uppercase() || c.is_lowercase())).collect();
+    let letters: Vec<char> = text
+        .chars()
+        .filter(|c| c.is_alphabetic() && (c.is_uppercase() || c.is_lowercase()))
+        .collect();
     if min_letters == 0 || letters.len() < min_letters {
         return false;
     }
@@ -541,7 +568,13 @@ mod tests {
     }
 
     fn run(text: &str) -> TriageResult {
-        run_with(text, History { waiting_inbound: 1, ..History::default() })
+        run_with(
+            text,
+            History {
+                waiting_inbound: 1,
+                ..History::default()
+            },
+        )
     }
 
     fn run_with(text: &str, history: History) -> TriageResult {
@@ -583,13 +616,38 @@ mod tests {
     #[test]
     fn hinglish_phrases() {
         assert_eq!(run("price kya hai").intent, "pricing");
-        assert_eq!(run("ye kitne ka hai bhaiya").category, Category::InformationRequest);
-        assert_eq!(run("abhi book karna hai").category, Category::FreshHighIntent);
-        assert_eq!(run("refund chahiye jaldi").escalation_reasons, vec![EscalationReason::Refund]);
-        assert!(run("agent se baat karao").escalation_reasons.contains(&EscalationReason::HumanRequested));
-        assert!(run("consumer court jaunga").escalation_reasons.contains(&EscalationReason::LegalRegulatory));
-        assert!(run("thoda discount do toh aaj hi le lunga").escalation_reasons.contains(&EscalationReason::PriceNegotiation));
-        assert!(run("paisa kat gaya par order nahi hua").escalation_reasons.contains(&EscalationReason::Complaint));
+        assert_eq!(
+            run("ye kitne ka hai bhaiya").category,
+            Category::InformationRequest
+        );
+        assert_eq!(
+            run("abhi book karna hai").category,
+            Category::FreshHighIntent
+        );
+        assert_eq!(
+            run("refund chahiye jaldi").escalation_reasons,
+            vec![EscalationReason::Refund]
+        );
+        assert!(
+            run("agent se baat karao")
+                .escalation_reasons
+                .contains(&EscalationReason::HumanRequested)
+        );
+        assert!(
+            run("consumer court jaunga")
+                .escalation_reasons
+                .contains(&EscalationReason::LegalRegulatory)
+        );
+        assert!(
+            run("thoda discount do toh aaj hi le lunga")
+                .escalation_reasons
+                .contains(&EscalationReason::PriceNegotiation)
+        );
+        assert!(
+            run("paisa kat gaya par order nahi hua")
+                .escalation_reasons
+                .contains(&EscalationReason::Complaint)
+        );
     }
 
     #[test]
@@ -606,10 +664,22 @@ mod tests {
 
     #[test]
     fn repeat_unanswered_and_shouting() {
-        let r = run_with("hello?", History { waiting_inbound: 2, ..History::default() });
-        assert!(r.escalation_reasons.contains(&EscalationReason::RepeatUnanswered));
+        let r = run_with(
+            "hello?",
+            History {
+                waiting_inbound: 2,
+                ..History::default()
+            },
+        );
+        assert!(
+            r.escalation_reasons
+                .contains(&EscalationReason::RepeatUnanswered)
+        );
         let r = run("WHY IS NOBODY ANSWERING MY MESSAGES");
-        assert!(r.escalation_reasons.contains(&EscalationReason::NegativeSentiment));
+        assert!(
+            r.escalation_reasons
+                .contains(&EscalationReason::NegativeSentiment)
+        );
     }
 
     #[test]
@@ -626,7 +696,10 @@ mod tests {
 
     #[test]
     fn rules_errors_are_clear() {
-        let e = TriageEngine::from_toml("version = \"x\"\n[[escalation]]\nreason = \"nope\"\nphrases = [\"a\"]\n").unwrap_err();
+        let e = TriageEngine::from_toml(
+            "version = \"x\"\n[[escalation]]\nreason = \"nope\"\nphrases = [\"a\"]\n",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("line 3"), "{e}");
         assert!(e.to_string().contains("nope"), "{e}");
         let e = TriageEngine::from_toml("version = \"x\"\n[[intent]]\nname = \"a\"\ncategory = \"information_request\"\nphrases = [\"!!\"]\n").unwrap_err();

@@ -1,0 +1,98 @@
+//! The `switchboard` binary: a thin shell over the library crates.
+//!
+//! - `switchboard serve [--config FILE] [--print-config]`: run the service.
+//! - `switchboard demo`: run the service on a temporary database, create a
+//!   team and two agents, post the project's Meta fixture payloads signed with
+//!   a demo secret, and print the resulting queue.
+#![forbid(unsafe_code)]
+
+mod demo;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use switchboard_server::App;
+use switchboard_server::config::Config;
+
+/// Switchboard: triage, assignment and SLA clocks for WhatsApp Business conversations.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service (SQLite file `switchboard.db` and 127.0.0.1:8080 by default).
+    Serve {
+        /// TOML configuration file (see switchboard.example.toml).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Print the effective configuration (secrets redacted) and exit.
+        #[arg(long)]
+        print_config: bool,
+    },
+    /// Run a self-contained demo on a temporary database and print the queue.
+    Demo {
+        /// Directory holding the Meta fixture payloads to post.
+        #[arg(
+            long,
+            value_name = "DIR",
+            default_value = "crates/whatsapp/tests/fixtures"
+        )]
+        fixtures: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn")
+            }),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve {
+                config,
+                print_config,
+            } => serve(config, print_config).await,
+            Command::Demo { fixtures } => demo::run(&fixtures).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Option<PathBuf>, print_config: bool) -> anyhow::Result<()> {
+    let config = Config::load(config.as_deref())?;
+    if print_config {
+        print!("{}", config.to_redacted_toml());
+        return Ok(());
+    }
+    let app = App::build_default(config).await?;
+    tracing::info!(addr = %app.addr()?, "switchboard listening");
+    app.run_until(switchboard_server::shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}

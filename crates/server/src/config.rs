@@ -1,0 +1,330 @@
+//! Configuration: built-in defaults, then an optional TOML file, then
+//! environment variables (highest precedence).
+//!
+//! Every key is documented in `switchboard.example.toml` at the repository
+//! root. Secrets are [`Secret`]s: their `Debug` and serialised forms are
+//! redacted so they never reach a log or `serve --print-config`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize, Serializer};
+use switchboard_core::sla::FirstResponseTargets;
+
+/// A secret string (app secret, tokens). Never printed.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"[redacted]\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("[redacted]")
+    }
+}
+
+/// Why configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema (message has line/column).
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and where.
+        message: String,
+    },
+    /// An environment variable has an invalid value.
+    #[error("invalid environment variable {name}: {message}")]
+    Env {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The effective configuration of `switchboard serve`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Listen address, `host:port` (env `SWITCHBOARD_LISTEN`); default
+    /// `127.0.0.1:8080`.
+    pub listen: String,
+    /// Database URL (env `SWITCHBOARD_DATABASE_URL`): `sqlite://PATH`;
+    /// default `sqlite://switchboard.db` in the working directory.
+    pub database_url: String,
+    /// Meta app secret, the HMAC key of `X-Hub-Signature-256` (env
+    /// `SWITCHBOARD_APP_SECRET`). Without it every webhook POST is refused.
+    pub app_secret: Option<Secret>,
+    /// The verify token typed into Meta's dashboard for the `GET` handshake
+    /// (env `SWITCHBOARD_VERIFY_TOKEN`).
+    pub verify_token: Option<Secret>,
+    /// Graph API access token for sends (env `SWITCHBOARD_ACCESS_TOKEN`).
+    pub access_token: Option<Secret>,
+    /// Graph API base URL (env `SWITCHBOARD_GRAPH_API_BASE`); default
+    /// `https://graph.facebook.com/v23.0`.
+    pub graph_api_base: String,
+    /// Bootstrap admin bearer token (env `SWITCHBOARD_ADMIN_TOKEN`).
+    pub admin_token: Option<Secret>,
+    /// SLA targets.
+    pub sla: SlaConfig,
+    /// Triage rules.
+    pub triage: TriageConfig,
+    /// Routing.
+    pub routing: RoutingConfig,
+    /// Webhook intake tuning.
+    pub ingest: IngestConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            database_url: "sqlite://switchboard.db".into(),
+            app_secret: None,
+            verify_token: None,
+            access_token: None,
+            graph_api_base: "https://graph.facebook.com/v23.0".into(),
+            admin_token: None,
+            sla: SlaConfig::default(),
+            triage: TriageConfig::default(),
+            routing: RoutingConfig::default(),
+            ingest: IngestConfig::default(),
+        }
+    }
+}
+
+/// `[sla]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlaConfig {
+    /// `[sla.first_response]`: per-category first-response targets.
+    pub first_response: FirstResponseTargets,
+}
+
+/// `[triage]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TriageConfig {
+    /// A rules file replacing the built-in rules; relative paths are
+    /// resolved against the working directory.
+    pub rules_file: Option<PathBuf>,
+}
+
+/// `[routing]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// Intent → skill an agent must have (when any online agent has it).
+    pub intent_skills: BTreeMap<String, String>,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        let pairs = [
+            ("purchase", "sales"),
+            ("booking", "sales"),
+            ("pricing", "sales"),
+            ("price_negotiation", "sales"),
+            ("availability", "sales"),
+            ("refund", "billing"),
+            ("payment", "billing"),
+            ("order_status", "support"),
+            ("complaint", "support"),
+            ("cancellation", "support"),
+            ("security_fraud", "support"),
+        ];
+        Self {
+            intent_skills: pairs
+                .iter()
+                .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+                .collect(),
+        }
+    }
+}
+
+/// `[ingest]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Most deliveries committed in one transaction (group commit); default 256.
+    pub max_batch: usize,
+    /// Largest accepted webhook body in bytes; default 3 MB (Meta's
+    /// documented maximum payload size).
+    pub max_body_bytes: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_batch: 256,
+            max_body_bytes: 3 * 1024 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` if given, then the process environment.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file or variable and what is wrong.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_env(file, |name| std::env::var(name).ok())
+    }
+
+    /// Like [`Config::load`] with an explicit environment lookup (tests).
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            None => Config::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?
+            }
+        };
+        let non_empty = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        if let Some(v) = non_empty("SWITCHBOARD_LISTEN") {
+            config.listen = v;
+        }
+        if let Some(v) = non_empty("SWITCHBOARD_DATABASE_URL") {
+            config.database_url = v;
+        }
+        if let Some(v) = non_empty("SWITCHBOARD_APP_SECRET") {
+            config.app_secret = Some(Secret(v));
+        }
+        if let Some(v) = non_empty("SWITCHBOARD_VERIFY_TOKEN") {
+            config.verify_token = Some(Secret(v));
+        }
+        if let Some(v) = non_empty("SWITCHBOARD_ACCESS_TOKEN") {
+            config.access_token = Some(Secret(v));
+        }
+        if let Some(v) = non_empty("SWITCHBOARD_GRAPH_API_BASE") {
+            config.graph_api_base = v;
+        }
+        if let Some(v) = non_empty("SWITCHBOARD_ADMIN_TOKEN") {
+            config.admin_token = Some(Secret(v));
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.listen.parse::<std::net::SocketAddr>().is_err()
+            && !self
+                .listen
+                .rsplit_once(':')
+                .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
+            return Err(ConfigError::Env {
+                name: "SWITCHBOARD_LISTEN",
+                message: format!("{:?} is not host:port", self.listen),
+            });
+        }
+        if !self.database_url.starts_with("sqlite:") {
+            return Err(ConfigError::Env {
+                name: "SWITCHBOARD_DATABASE_URL",
+                message: format!(
+                    "{:?}: only sqlite://PATH is supported by this build",
+                    self.database_url
+                ),
+            });
+        }
+        if self.ingest.max_batch == 0 {
+            return Err(ConfigError::Env {
+                name: "ingest.max_batch",
+                message: "must be at least 1".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The configuration as TOML with every secret redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file_overrides_defaults() {
+        let dir = std::env::temp_dir().join(format!("sb-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\n[sla.first_response]\nhigh_intent_return = \"1s\"\n",
+        )
+        .unwrap();
+        let c = Config::load_with_env(Some(&file), |k| match k {
+            "SWITCHBOARD_LISTEN" => Some("127.0.0.1:9100".into()),
+            "SWITCHBOARD_APP_SECRET" => Some("s3cret".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9100");
+        assert_eq!(c.sla.first_response.high_intent_return.as_secs(), 1);
+        assert_eq!(c.sla.first_response.passive_engagement.as_secs(), 86_400);
+        let printed = c.to_redacted_toml();
+        assert!(!printed.contains("s3cret"), "{printed}");
+        assert!(printed.contains("[redacted]"));
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn bad_file_names_the_line() {
+        let dir = std::env::temp_dir().join(format!("sb-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            "[sla.first_response]\nfresh_high_intent = \"soon\"\n",
+        )
+        .unwrap();
+        let e = Config::load_with_env(Some(&file), |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2"), "{e}");
+        assert!(e.contains("soon"), "{e}");
+    }
+}

@@ -1,0 +1,146 @@
+//! JSON shapes of the API's responses. Times are RFC 3339 UTC strings.
+
+use jiff::Timestamp;
+use serde::Serialize;
+use switchboard_core::sla::FirstResponseSla;
+use switchboard_store::{
+    Agent, Assignment, ConversationDetail, ConversationSummary, Message, Team,
+};
+
+/// A queue item (`GET /api/v1/conversations`).
+#[derive(Debug, Serialize)]
+pub struct ConversationView {
+    /// Id.
+    pub id: i64,
+    /// `open | pending | snoozed | resolved`.
+    pub status: &'static str,
+    /// `urgent | high | medium | low`.
+    pub priority: &'static str,
+    /// Triage category.
+    pub category: Option<&'static str>,
+    /// Coarse intent.
+    pub intent: Option<String>,
+    /// Escalation reasons raised while open.
+    pub escalation_reasons: Vec<&'static str>,
+    /// True when any escalation reason is present.
+    pub escalate: bool,
+    /// The customer.
+    pub contact: ContactView,
+    /// The business number.
+    pub inbox: InboxView,
+    /// Assigned agent.
+    pub assignee_id: Option<i64>,
+    /// Owning team.
+    pub team_id: Option<i64>,
+    /// Since when the customer waits.
+    pub waiting_since: Option<Timestamp>,
+    /// Messages waiting for a reply.
+    pub waiting_count: u32,
+    /// First-response clock.
+    pub sla: FirstResponseSla,
+    /// Click-to-WhatsApp attribution.
+    pub attribution: Option<switchboard_store::Attribution>,
+    /// Opened.
+    pub created_at: Timestamp,
+    /// Latest message.
+    pub last_message_at: Timestamp,
+}
+
+/// The contact inside a conversation view.
+#[derive(Debug, Serialize)]
+pub struct ContactView {
+    /// Id.
+    pub id: i64,
+    /// Phone identity.
+    pub wa_id: Option<String>,
+    /// BSUID.
+    pub user_id: Option<String>,
+    /// Profile name.
+    pub name: Option<String>,
+    /// Username.
+    pub username: Option<String>,
+}
+
+/// The inbox inside a conversation view.
+#[derive(Debug, Serialize)]
+pub struct InboxView {
+    /// Id.
+    pub id: i64,
+    /// Meta's phone_number_id.
+    pub phone_number_id: String,
+    /// Display number.
+    pub display_phone_number: Option<String>,
+}
+
+impl ConversationView {
+    /// Builds the view, evaluating the SLA clock at `now`.
+    pub fn new(s: &ConversationSummary, now: Timestamp) -> Self {
+        let c = &s.conversation;
+        Self {
+            id: c.id.0,
+            status: c.status.as_str(),
+            priority: c.priority.as_str(),
+            category: c.category.map(|x| x.as_str()),
+            intent: c.intent.clone(),
+            escalation_reasons: c.escalation_reasons.iter().map(|r| r.as_str()).collect(),
+            escalate: !c.escalation_reasons.is_empty(),
+            contact: ContactView {
+                id: s.contact.id.0,
+                wa_id: s.contact.wa_id.as_ref().map(|w| w.as_str().to_owned()),
+                user_id: s.contact.user_id.as_ref().map(|u| u.as_str().to_owned()),
+                name: s.contact.name.clone(),
+                username: s.contact.username.clone(),
+            },
+            inbox: InboxView {
+                id: s.inbox.id.0,
+                phone_number_id: s.inbox.phone_number_id.as_str().to_owned(),
+                display_phone_number: s.inbox.display_phone_number.clone(),
+            },
+            assignee_id: c.assignee_id.map(|a| a.0),
+            team_id: c.team_id.map(|t| t.0),
+            waiting_since: c.waiting_since,
+            waiting_count: c.waiting_count,
+            sla: FirstResponseSla::evaluate(c.first_response_due_at, c.first_responded_at, now),
+            attribution: c.attribution.clone(),
+            created_at: c.created_at,
+            last_message_at: c.last_message_at,
+        }
+    }
+}
+
+/// `GET /api/v1/conversations/{id}`.
+#[derive(Debug, Serialize)]
+pub struct ConversationDetailView {
+    /// The queue fields.
+    #[serde(flatten)]
+    pub conversation: ConversationView,
+    /// Messages, oldest first, each with its triage.
+    pub messages: Vec<Message>,
+    /// Assignment history with reasons.
+    pub assignments: Vec<Assignment>,
+}
+
+impl ConversationDetailView {
+    /// Builds the view at `now`.
+    pub fn new(d: ConversationDetail, now: Timestamp) -> Self {
+        Self {
+            conversation: ConversationView::new(&d.summary, now),
+            messages: d.messages,
+            assignments: d.assignments,
+        }
+    }
+}
+
+/// An agent as returned by the API (never its token hash).
+#[derive(Debug, Serialize)]
+pub struct AgentView {
+    /// The agent.
+    #[serde(flatten)]
+    pub agent: Agent,
+    /// The API token, present only in the creation response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// A team.
+pub type TeamView = Team;

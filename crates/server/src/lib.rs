@@ -1,0 +1,226 @@
+//! Switchboard's HTTP service.
+//!
+//! Parts:
+//! - [`config`]: layered configuration (defaults → TOML file → environment).
+//! - [`pipeline`]: a verified webhook delivery becomes contacts,
+//!   conversations, messages, triage, assignments and SLA due times in one
+//!   store transaction (all decisions are `switchboard-core` calls).
+//! - [`ingest`]: the group-commit writer that runs the pipeline for batches
+//!   of deliveries and answers each webhook after its commit.
+//! - [`http`]: the axum router: webhook intake, JSON API, health, metrics.
+//! - [`App`]: binds the listener, wires the parts and runs until a shutdown
+//!   signal, finishing accepted work first.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod http;
+pub mod ingest;
+pub mod pipeline;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use switchboard_core::clock::{Clock, SystemClock};
+use switchboard_core::triage::TriageEngine;
+use switchboard_store_sqlite::SqliteStore;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::http::AppState;
+use crate::ingest::Ingestor;
+use crate::pipeline::Pipeline;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] switchboard_store::StoreError),
+    /// The triage rules file is invalid.
+    #[error("triage rules {path}: {message}")]
+    Rules {
+        /// The file (or `built-in`).
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The process-wide Prometheus recorder (metrics recorders are global; a
+/// second install would fail, so tests that start many apps share one).
+pub fn metrics_handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .clone()
+}
+
+/// Loads the triage engine named by the configuration (or the built-in one).
+///
+/// # Errors
+/// [`StartError::Rules`] with the file and the problem (line and column for
+/// TOML errors).
+pub fn load_engine(config: &Config) -> Result<TriageEngine, StartError> {
+    match &config.triage.rules_file {
+        None => TriageEngine::builtin().map_err(|e| StartError::Rules {
+            path: "built-in".into(),
+            message: e.to_string(),
+        }),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| StartError::Rules {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            TriageEngine::from_toml(&text).map_err(|e| StartError::Rules {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })
+        }
+    }
+}
+
+/// A bound, ready-to-run service.
+#[derive(Debug)]
+pub struct App {
+    listener: TcpListener,
+    state: AppState<SqliteStore>,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+impl App {
+    /// Opens the database (running migrations), compiles the triage rules,
+    /// starts the ingest writer and binds the listener. `listen` port 0
+    /// picks a free port (see [`App::addr`]).
+    ///
+    /// # Errors
+    /// [`StartError`] naming what failed.
+    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let engine = load_engine(&config)?;
+        let store = SqliteStore::connect(&config.database_url).await?;
+        let pipeline = Pipeline {
+            engine: Arc::new(engine),
+            targets: config.sla.first_response,
+            routing: Arc::new(config.routing.clone()),
+        };
+        let (ingestor, writer) =
+            Ingestor::spawn(store.clone(), pipeline.clone(), config.ingest.max_batch);
+        let listener =
+            TcpListener::bind(&config.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: config.listen.clone(),
+                    source,
+                })?;
+        if config.app_secret.is_none() {
+            tracing::warn!(
+                "no app secret configured (SWITCHBOARD_APP_SECRET): webhook deliveries will be refused with 401"
+            );
+        }
+        if config.admin_token.is_none() {
+            tracing::warn!(
+                "no admin token configured (SWITCHBOARD_ADMIN_TOKEN): teams and agents cannot be created"
+            );
+        }
+        let state = AppState {
+            store,
+            config: Arc::new(config),
+            ingestor,
+            pipeline,
+            clock,
+            metrics: metrics_handle(),
+        };
+        Ok(Self {
+            listener,
+            state,
+            writer,
+        })
+    }
+
+    /// Like [`App::build`] with the system clock.
+    ///
+    /// # Errors
+    /// As [`App::build`].
+    pub async fn build_default(config: Config) -> Result<Self, StartError> {
+        Self::build(config, Arc::new(SystemClock)).await
+    }
+
+    /// The bound address.
+    ///
+    /// # Errors
+    /// The OS error if the socket is gone.
+    pub fn addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The store, for tests and tools that inspect state directly.
+    pub fn store(&self) -> &SqliteStore {
+        &self.state.store
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting connections,
+    /// lets in-flight requests finish (each waits for its commit), drains the
+    /// ingest queue and closes the database.
+    ///
+    /// # Errors
+    /// I/O errors of the server.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let App {
+            listener,
+            state,
+            writer,
+        } = self;
+        let store = state.store.clone();
+        let router = http::router(state);
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        // The router (and with it the last Ingestor sender) is dropped now,
+        // so the writer finishes what is queued and exits.
+        if let Err(e) = writer.await {
+            tracing::error!(error = %e, "ingest writer ended abnormally");
+        }
+        store.close().await;
+        Ok(())
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing accepted work");
+}

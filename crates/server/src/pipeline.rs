@@ -1,0 +1,582 @@
+//! The ingest pipeline: one parsed webhook delivery becomes contacts,
+//! conversations, messages, triage, assignments and SLA due times inside one
+//! store transaction.
+//!
+//! Threading rule (documented for users in the README): a contact has at most
+//! one conversation per inbox that is not `resolved`; every inbound message
+//! lands there. A message after the conversation was resolved opens a *new*
+//! conversation, and the contact then counts as returning (triage's
+//! high-intent-return signal). The first Click-to-WhatsApp `referral` seen in
+//! a conversation becomes its attribution.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use switchboard_core::assign::{self, Candidate, Rule};
+use switchboard_core::ids::{Bsuid, DeliveryId, PhoneNumberId, WaId};
+use switchboard_core::model::{Category, ConversationStatus, Direction};
+use switchboard_core::sla::FirstResponseTargets;
+use switchboard_core::triage::{History, TriageEngine, TriageInput, TriageResult};
+use switchboard_store::*;
+use switchboard_whatsapp::event::{Event, InboundMessage, MessageKind};
+
+use crate::config::RoutingConfig;
+
+/// What the pipeline needs besides the transaction: the triage engine, the
+/// SLA targets and the routing table. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// Compiled triage rules.
+    pub engine: Arc<TriageEngine>,
+    /// First-response targets.
+    pub targets: FirstResponseTargets,
+    /// Intent → required skill.
+    pub routing: Arc<RoutingConfig>,
+}
+
+/// Counts for one processed delivery, returned to the webhook caller.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DeliveryReport {
+    /// Stored delivery id.
+    pub delivery_id: i64,
+    /// Messages newly stored.
+    pub messages: u32,
+    /// Messages already stored before (redeliveries).
+    pub duplicates: u32,
+    /// Status records applied (new ones).
+    pub statuses: u32,
+    /// Other webhook items kept.
+    pub events: u32,
+    /// True when the body was signed but not understood.
+    pub dead_letter: bool,
+}
+
+/// State shared by the deliveries of one batch: the roster is read once per
+/// batch and kept current in memory as conversations are assigned.
+#[derive(Debug, Default)]
+pub struct BatchState {
+    roster: Option<Vec<Candidate>>,
+    inboxes: HashMap<String, Inbox>,
+}
+
+impl Pipeline {
+    /// Stores `body` as a raw delivery and processes it. A body that does not
+    /// parse is kept as a dead letter (Meta would otherwise retry it for
+    /// days).
+    ///
+    /// # Errors
+    /// Only store errors; the caller rolls back and may retry.
+    pub async fn ingest<T: StoreTx>(
+        &self,
+        tx: &mut T,
+        batch: &mut BatchState,
+        delivery: &NewDelivery,
+    ) -> StoreResult<DeliveryReport> {
+        let id = tx.insert_delivery(delivery).await?;
+        let mut report = DeliveryReport {
+            delivery_id: id.0,
+            ..DeliveryReport::default()
+        };
+        let payload = match switchboard_whatsapp::parse(&delivery.body) {
+            Ok(p) => p,
+            Err(e) => {
+                report.dead_letter = true;
+                tx.finish_delivery(
+                    id,
+                    &DeliveryOutcome {
+                        status: DeliveryStatus::DeadLetter,
+                        error: Some(e.to_string()),
+                        messages: 0,
+                        duplicates: 0,
+                    },
+                )
+                .await?;
+                return Ok(report);
+            }
+        };
+        for event in switchboard_whatsapp::events(&payload) {
+            self.apply_event(tx, batch, id, delivery.received_at, event, &mut report)
+                .await?;
+        }
+        tx.finish_delivery(
+            id,
+            &DeliveryOutcome {
+                status: DeliveryStatus::Processed,
+                error: None,
+                messages: report.messages,
+                duplicates: report.duplicates,
+            },
+        )
+        .await?;
+        Ok(report)
+    }
+
+    async fn apply_event<T: StoreTx>(
+        &self,
+        tx: &mut T,
+        batch: &mut BatchState,
+        delivery_id: DeliveryId,
+        received_at: Timestamp,
+        event: Event,
+        report: &mut DeliveryReport,
+    ) -> StoreResult<()> {
+        let keep = |field: &str, kind: &str, payload: Value| NewWebhookEvent {
+            delivery_id,
+            field: field.to_owned(),
+            kind: kind.to_owned(),
+            payload,
+            received_at,
+        };
+        let kept = match event {
+            Event::Message(msg) => {
+                match self.apply_message(tx, batch, received_at, &msg).await? {
+                    MessageOutcome::Stored => report.messages += 1,
+                    MessageOutcome::Duplicate => report.duplicates += 1,
+                    MessageOutcome::Unroutable(why) => {
+                        report.events += 1;
+                        tx.insert_webhook_event(&keep(
+                            "messages",
+                            "unroutable_message",
+                            json!({"reason": why, "message": msg.raw}),
+                        ))
+                        .await?;
+                    }
+                }
+                return Ok(());
+            }
+            Event::Status(st) => {
+                let outcome = tx
+                    .apply_status(&NewStatus {
+                        wamid: st.id.clone(),
+                        status: st.status.as_str().to_owned(),
+                        rank: st.status.rank(),
+                        at: clamp_time(st.timestamp, received_at),
+                        raw: st.raw.clone(),
+                    })
+                    .await?;
+                if matches!(outcome, StatusOutcome::Recorded { .. }) {
+                    report.statuses += 1;
+                    metrics::counter!("switchboard_statuses_applied_total", "status" => st.status.as_str().to_owned()).increment(1);
+                }
+                return Ok(());
+            }
+            Event::ValueErrors {
+                phone_number_id,
+                errors,
+            } => keep(
+                "messages",
+                "value_errors",
+                json!({"phone_number_id": phone_number_id, "errors": errors}),
+            ),
+            Event::TemplateStatus { raw, .. } => {
+                keep("message_template_status_update", "template_status", raw)
+            }
+            Event::TemplateOther { field, raw } => keep(&field, "template_update", raw),
+            Event::UserPreference { raw, .. } => keep("user_preferences", "user_preference", raw),
+            Event::Unhandled {
+                field,
+                reason,
+                value,
+            } => keep(
+                &field,
+                "unhandled",
+                json!({"reason": reason, "value": value}),
+            ),
+        };
+        report.events += 1;
+        tx.insert_webhook_event(&kept).await
+    }
+
+    async fn apply_message<T: StoreTx>(
+        &self,
+        tx: &mut T,
+        batch: &mut BatchState,
+        received_at: Timestamp,
+        msg: &InboundMessage,
+    ) -> StoreResult<MessageOutcome> {
+        if tx.wamid_exists(&msg.wamid).await? {
+            return Ok(MessageOutcome::Duplicate);
+        }
+        let Ok(phone_number_id) = PhoneNumberId::parse(&msg.phone_number_id) else {
+            return Ok(MessageOutcome::Unroutable(format!(
+                "invalid phone_number_id {:?}",
+                msg.phone_number_id
+            )));
+        };
+        let profile = msg.contact.as_ref();
+        let wa_id = msg
+            .from
+            .as_deref()
+            .or(profile.and_then(|p| p.wa_id.as_deref()))
+            .and_then(|s| WaId::parse(s).ok());
+        let user_id = msg
+            .from_user_id
+            .as_deref()
+            .or(profile.and_then(|p| p.user_id.as_deref()))
+            .and_then(|s| Bsuid::parse(s).ok());
+        if wa_id.is_none() && user_id.is_none() {
+            return Ok(MessageOutcome::Unroutable(
+                "no usable wa_id or BSUID".into(),
+            ));
+        }
+        let sent_at = clamp_time(msg.timestamp, received_at);
+
+        let inbox = match batch.inboxes.get(phone_number_id.as_str()) {
+            Some(i) => i.clone(),
+            None => {
+                let i = tx
+                    .upsert_inbox(&InboxUpsert {
+                        phone_number_id: phone_number_id.clone(),
+                        display_phone_number: msg.display_phone_number.clone(),
+                        waba_id: Some(msg.waba_id.clone()).filter(|w| !w.is_empty()),
+                        at: received_at,
+                    })
+                    .await?;
+                batch
+                    .inboxes
+                    .insert(phone_number_id.as_str().to_owned(), i.clone());
+                i
+            }
+        };
+        let contact = tx
+            .upsert_contact(&ContactUpsert {
+                wa_id,
+                user_id,
+                name: profile.and_then(|p| p.name.clone()),
+                username: profile.and_then(|p| p.username.clone()),
+                at: received_at,
+            })
+            .await?;
+        let attribution = msg.referral.as_ref().map(|r| Attribution {
+            source_id: r.source_id.clone(),
+            source_type: r.source_type.clone(),
+            source_url: r.source_url.clone(),
+            headline: r.headline.clone(),
+            body: r.body.clone(),
+            media_type: r.media_type.clone(),
+            ctwa_clid: r.ctwa_clid.clone(),
+        });
+        let mut conv = match tx.active_conversation(contact.id, inbox.id).await? {
+            Some(c) => c,
+            None => {
+                tx.insert_conversation(&NewConversation {
+                    contact_id: contact.id,
+                    inbox_id: inbox.id,
+                    team_id: inbox.team_id,
+                    attribution: attribution.clone(),
+                    at: sent_at,
+                })
+                .await?
+            }
+        };
+        if conv.attribution.is_none() && attribution.is_some() {
+            conv.attribution = attribution;
+        }
+
+        // Which messages wait for a reply: anything a person sent to us, but
+        // not reactions, deletions, edits or system notices.
+        let waits = !matches!(
+            msg.kind,
+            MessageKind::Reaction { .. }
+                | MessageKind::Revoke { .. }
+                | MessageKind::Edit { .. }
+                | MessageKind::System { .. }
+                | MessageKind::RequestWelcome
+        );
+        let triaged = waits || matches!(msg.kind, MessageKind::Edit { .. });
+        let triage = triaged.then(|| {
+            self.engine.triage(&TriageInput {
+                text: msg.text(),
+                message_type: msg.type_name(),
+                sent_at,
+                history: History {
+                    previous_inbound_at: contact.last_inbound_at,
+                    resolved_conversations: contact.resolved_conversations,
+                    waiting_inbound: conv.waiting_count + u32::from(waits),
+                },
+            })
+        });
+
+        let media = match &msg.kind {
+            MessageKind::Media { .. }
+            | MessageKind::Location { .. }
+            | MessageKind::Contacts { .. }
+            | MessageKind::Order { .. } => serde_json::to_value(&msg.kind).ok(),
+            _ => None,
+        };
+        let stored = tx
+            .insert_message(&NewMessage {
+                conversation_id: conv.id,
+                wamid: Some(msg.wamid.clone()),
+                direction: Direction::Inbound,
+                message_type: msg.type_name().to_owned(),
+                text: msg.text().map(str::to_owned),
+                media,
+                context: msg
+                    .context
+                    .as_ref()
+                    .and_then(|c| serde_json::to_value(c).ok()),
+                referral: msg.referral.as_ref().map(|r| r.raw.clone()),
+                raw: msg.raw.clone(),
+                sent_at,
+                received_at,
+                status: "received".into(),
+                triage: triage.clone(),
+            })
+            .await?;
+        if stored.is_none() {
+            return Ok(MessageOutcome::Duplicate);
+        }
+        match &msg.kind {
+            MessageKind::Edit {
+                original_message_id: Some(orig),
+                new_text,
+                ..
+            } => {
+                tx.edit_message(orig, new_text.as_deref(), sent_at).await?;
+            }
+            MessageKind::Revoke {
+                original_message_id: Some(orig),
+            } => {
+                tx.revoke_message(orig, sent_at).await?;
+            }
+            _ => {}
+        }
+        tx.touch_contact_inbound(contact.id, sent_at).await?;
+
+        let was_escalated = !conv.escalation_reasons.is_empty();
+        conv.last_message_at = conv.last_message_at.max(sent_at);
+        conv.updated_at = received_at;
+        if waits {
+            if conv.waiting_since.is_none() {
+                conv.waiting_since = Some(sent_at);
+            }
+            conv.waiting_count += 1;
+            if conv.status != ConversationStatus::Open {
+                // A customer message wakes a pending or snoozed conversation.
+                conv.status = ConversationStatus::Open;
+            }
+        }
+        if let Some(t) = &triage {
+            self.apply_triage(&mut conv, t, sent_at, waits);
+        }
+        let newly_escalated = !was_escalated && !conv.escalation_reasons.is_empty();
+
+        let needs_assignment = conv.assignee_id.is_none() && waits;
+        let assignee_role_senior = conv
+            .assignee_id
+            .and_then(|a| {
+                batch
+                    .roster
+                    .as_ref()
+                    .and_then(|r| r.iter().find(|c| c.id == a))
+            })
+            .map(|c| c.role.is_senior_tier());
+        let needs_senior = newly_escalated && conv.assignee_id.is_some();
+        if needs_assignment || needs_senior {
+            if batch.roster.is_none() {
+                batch.roster = Some(tx.roster().await?);
+            }
+            let roster = batch
+                .roster
+                .as_mut()
+                .map(std::mem::take)
+                .unwrap_or_default();
+            let current_is_senior = assignee_role_senior.unwrap_or_else(|| {
+                conv.assignee_id
+                    .and_then(|a| roster.iter().find(|c| c.id == a))
+                    .is_some_and(|c| c.role.is_senior_tier())
+            });
+            let mut roster = roster;
+            if needs_assignment || (needs_senior && !current_is_senior) {
+                self.assign(
+                    tx,
+                    &mut conv,
+                    &contact,
+                    &mut roster,
+                    received_at,
+                    needs_assignment,
+                )
+                .await?;
+            }
+            batch.roster = Some(roster);
+        }
+        tx.save_conversation(&conv).await?;
+        metrics::counter!("switchboard_messages_ingested_total", "type" => msg.type_name().to_owned()).increment(1);
+        if let Some(t) = &triage {
+            metrics::counter!("switchboard_triage_decisions_total", "category" => t.category.as_str(), "escalate" => if t.escalate { "true" } else { "false" }).increment(1);
+        }
+        Ok(MessageOutcome::Stored)
+    }
+
+    /// Folds one message's triage into its conversation: the category and
+    /// priority only ever become more urgent while the conversation is open,
+    /// escalation reasons accumulate, and the first-response due time is the
+    /// earliest of the current one and this message's target.
+    fn apply_triage(
+        &self,
+        conv: &mut Conversation,
+        t: &TriageResult,
+        sent_at: Timestamp,
+        waits: bool,
+    ) {
+        let upgrade = conv
+            .category
+            .is_none_or(|c| t.category.urgency_rank() < c.urgency_rank());
+        if upgrade {
+            conv.category = Some(t.category);
+            conv.intent = Some(t.intent.clone());
+        } else if conv.intent.as_deref().is_none_or(|i| i == "out_of_scope")
+            && t.intent != "out_of_scope"
+        {
+            conv.intent = Some(t.intent.clone());
+        }
+        if t.priority < conv.priority || conv.category.is_none() {
+            conv.priority = t.priority;
+        }
+        if upgrade && conv.escalation_reasons.is_empty() && !t.escalate {
+            conv.priority = t.priority.min(conv.priority);
+        }
+        for r in &t.escalation_reasons {
+            if !conv.escalation_reasons.contains(r) {
+                conv.escalation_reasons.push(*r);
+            }
+        }
+        conv.escalation_reasons.sort();
+        if waits && conv.first_responded_at.is_none() {
+            let start = conv.waiting_since.unwrap_or(sent_at);
+            let category = conv.category.unwrap_or(Category::InformationRequest);
+            let candidate = if conv.first_response_due_at.is_none() {
+                self.targets.due_at(category, start)
+            } else {
+                self.targets.due_at(t.category, sent_at)
+            };
+            conv.first_response_due_at = Some(
+                conv.first_response_due_at
+                    .map_or(candidate, |d| d.min(candidate)),
+            );
+        }
+    }
+
+    async fn assign<T: StoreTx>(
+        &self,
+        tx: &mut T,
+        conv: &mut Conversation,
+        contact: &Contact,
+        roster: &mut [Candidate],
+        at: Timestamp,
+        first: bool,
+    ) -> StoreResult<()> {
+        let skill = conv
+            .intent
+            .as_deref()
+            .and_then(|i| self.routing.intent_skills.get(i))
+            .map(String::as_str);
+        let decision = assign::decide(
+            &assign::Request {
+                escalate: !conv.escalation_reasons.is_empty(),
+                category: conv.category.unwrap_or(Category::InformationRequest),
+                required_skill: skill,
+                team_id: conv.team_id,
+                previous_agent: contact.last_agent_id,
+            },
+            roster,
+        );
+        if decision.agent_id.is_none() && !first {
+            // Keep the current assignee rather than unassigning on escalation.
+            return Ok(());
+        }
+        let previous = conv.assignee_id;
+        tx.record_assignment(&NewAssignment {
+            conversation_id: conv.id,
+            agent_id: decision.agent_id,
+            previous_agent_id: previous,
+            contact_id: contact.id,
+            rule: decision.rule,
+            reason: decision.reason,
+            at,
+        })
+        .await?;
+        if decision.agent_id != previous {
+            for c in roster.iter_mut() {
+                if Some(c.id) == previous {
+                    c.open_count = c.open_count.saturating_sub(1);
+                }
+                if Some(c.id) == decision.agent_id {
+                    c.open_count += 1;
+                    c.last_assigned_at = Some(at);
+                }
+            }
+        }
+        conv.assignee_id = decision.agent_id.or(previous);
+        metrics::counter!("switchboard_assignments_total", "rule" => rule_name(decision.rule))
+            .increment(1);
+        Ok(())
+    }
+
+    /// Assigns waiting, unassigned conversations (earliest due first) while
+    /// any online agent has capacity: run when an agent comes online or gains
+    /// capacity. Returns how many were assigned.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn drain_unassigned<T: StoreTx>(
+        &self,
+        tx: &mut T,
+        at: Timestamp,
+        limit: u32,
+    ) -> StoreResult<u32> {
+        let mut roster = tx.roster().await?;
+        let mut assigned = 0;
+        for mut conv in tx.unassigned_conversations(limit).await? {
+            if !roster.iter().any(|c| {
+                c.availability == switchboard_core::model::Availability::Online
+                    && c.open_count < c.capacity
+            }) {
+                break;
+            }
+            let contact = Contact {
+                id: conv.contact_id,
+                wa_id: None,
+                user_id: None,
+                name: None,
+                username: None,
+                last_agent_id: None,
+                last_inbound_at: None,
+                resolved_conversations: 0,
+            };
+            let before = conv.assignee_id;
+            self.assign(tx, &mut conv, &contact, &mut roster, at, false)
+                .await?;
+            if conv.assignee_id != before {
+                assigned += 1;
+            }
+        }
+        Ok(assigned)
+    }
+}
+
+fn rule_name(rule: Rule) -> &'static str {
+    match rule {
+        Rule::SeniorTier => "senior_tier",
+        Rule::Continuity => "continuity",
+        Rule::LeastLoaded => "least_loaded",
+        Rule::Unassigned => "unassigned",
+    }
+}
+
+enum MessageOutcome {
+    Stored,
+    Duplicate,
+    Unroutable(String),
+}
+
+/// Meta's send time, clamped so that a skewed clock never puts a message in
+/// the future relative to when we received it.
+fn clamp_time(unix_seconds: i64, received_at: Timestamp) -> Timestamp {
+    Timestamp::from_second(unix_seconds)
+        .map(|t| t.min(received_at))
+        .unwrap_or(received_at)
+}
