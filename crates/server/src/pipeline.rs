@@ -206,16 +206,26 @@ impl Pipeline {
             )));
         };
         let profile = msg.contact.as_ref();
+        // `from` first, then the matching `contacts[]` entry: either may be
+        // absent (username users) or unusable.
         let wa_id = msg
             .from
             .as_deref()
-            .or(profile.and_then(|p| p.wa_id.as_deref()))
-            .and_then(|s| WaId::parse(s).ok());
+            .and_then(|s| WaId::parse(s).ok())
+            .or_else(|| {
+                profile
+                    .and_then(|p| p.wa_id.as_deref())
+                    .and_then(|s| WaId::parse(s).ok())
+            });
         let user_id = msg
             .from_user_id
             .as_deref()
-            .or(profile.and_then(|p| p.user_id.as_deref()))
-            .and_then(|s| Bsuid::parse(s).ok());
+            .and_then(|s| Bsuid::parse(s).ok())
+            .or_else(|| {
+                profile
+                    .and_then(|p| p.user_id.as_deref())
+                    .and_then(|s| Bsuid::parse(s).ok())
+            });
         if wa_id.is_none() && user_id.is_none() {
             return Ok(MessageOutcome::Unroutable(
                 "no usable wa_id or BSUID".into(),

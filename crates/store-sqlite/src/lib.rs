@@ -542,6 +542,14 @@ impl StoreTx for SqliteTx {
     }
 
     async fn save_conversation(&mut self, c: &Conversation) -> StoreResult<()> {
+        let before = sqlx::query("SELECT status, assignee_id FROM conversations WHERE id = ?1")
+            .bind(c.id.0)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_err)?
+            .ok_or(StoreError::NotFound("conversation"))?;
+        let was_resolved = get_opt_str_pub(&before, "status")?.as_deref() == Some("resolved");
+        let is_resolved = c.status == ConversationStatus::Resolved;
         let done = sqlx::query(concat!(
             "UPDATE conversations SET status = ?2, priority = ?3, category = ?4, intent = ?5, escalation_reasons = ?6, ",
             "assignee_id = ?7, team_id = ?8, waiting_since = ?9, waiting_count = ?10, first_response_due_at = ?11, ",
@@ -568,7 +576,18 @@ impl StoreTx for SqliteTx {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("conversation"));
         }
-        if c.status == ConversationStatus::Resolved {
+        // Open-conversation counters follow resolve and reopen, so capacity
+        // is released the moment a conversation closes.
+        if let Some(agent) = c.assignee_id.filter(|_| was_resolved != is_resolved) {
+            let delta: i64 = if is_resolved { -1 } else { 1 };
+            sqlx::query("UPDATE agents SET open_count = max(open_count + ?2, 0) WHERE id = ?1")
+                .bind(agent.0)
+                .bind(delta)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(db_err)?;
+        }
+        if is_resolved && !was_resolved {
             // Counted once per resolution: the returning-contact signal.
             sqlx::query(concat!(
                 "UPDATE contacts SET resolved_conversations = ",

@@ -312,3 +312,7 @@ pub(crate) fn delivery_from_row(row: &SqliteRow) -> StoreResult<Delivery> {
         duplicates: get_u32(row, "duplicates")?,
     })
 }
+
+pub(crate) fn get_opt_str_pub(row: &SqliteRow, col: &str) -> StoreResult<Option<String>> {
+    get_opt_str(row, col)
+}

@@ -481,6 +481,24 @@ pub async fn assignments_keep_counters<S: Store>(store: S) {
     tx.commit().await.unwrap();
     assert_eq!(store.get_agent(a.id).await.unwrap().unwrap().open_count, 0);
     assert_eq!(store.get_agent(b.id).await.unwrap().unwrap().open_count, 1);
+    // Resolving releases the assignee's capacity; saving again does not count twice.
+    let mut tx = store.begin().await.unwrap();
+    let mut conv = store
+        .get_conversation(c.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .summary
+        .conversation;
+    conv.status = ConversationStatus::Resolved;
+    tx.save_conversation(&conv).await.unwrap();
+    tx.save_conversation(&conv).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store.get_agent(b.id).await.unwrap().unwrap().open_count,
+        0,
+        "resolve releases capacity"
+    );
     let d = store.get_conversation(c.id).await.unwrap().unwrap();
     assert_eq!(d.summary.conversation.assignee_id, Some(b.id));
     assert_eq!(d.assignments.len(), 2);
