@@ -188,10 +188,8 @@ pub fn decide(req: &Request<'_>, candidates: &[Candidate]) -> Decision {
             "least loaded online agent: {} ({}/{} open)",
             c.name, c.open_count, c.capacity
         );
-        if any_skilled {
-            if let Some(s) = skill {
-                reason.push_str(&format!(", has skill {s}"));
-            }
+        if any_skilled && let Some(s) = skill {
+            reason.push_str(&format!(", has skill {s}"));
         }
         prepend_notes(&mut reason, &notes);
         return Decision {

@@ -364,10 +364,10 @@ impl TriageEngine {
                         }
                     }
                     Target::Intent(i) => {
-                        if let Some(slot) = int_hit.get_mut(i) {
-                            if slot.is_none_or(|(w, _)| p.words > w) {
-                                *slot = Some((p.words, p.phrase.as_str()));
-                            }
+                        if let Some(slot) = int_hit.get_mut(i)
+                            && slot.is_none_or(|(w, _)| p.words > w)
+                        {
+                            *slot = Some((p.words, p.phrase.as_str()));
                         }
                     }
                     Target::IntentUnless(i) => {

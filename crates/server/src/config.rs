@@ -247,12 +247,11 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if self.listen.parse::<std::net::SocketAddr>().is_err()
-            && !self
-                .listen
-                .rsplit_once(':')
-                .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-        {
+        let host_port = self
+            .listen
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !host_port {
             return Err(ConfigError::Env {
                 name: "SWITCHBOARD_LISTEN",
                 message: format!("{:?} is not host:port", self.listen),
@@ -278,7 +277,23 @@ impl Config {
 
     /// The configuration as TOML with every secret redacted.
     pub fn to_redacted_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+        let mut out = String::from("# effective configuration; secrets are redacted\n");
+        for (name, secret) in [
+            ("app_secret", &self.app_secret),
+            ("verify_token", &self.verify_token),
+            ("access_token", &self.access_token),
+            ("admin_token", &self.admin_token),
+        ] {
+            out.push_str(&format!(
+                "# {name}: {}\n",
+                if secret.is_some() { "set" } else { "not set" }
+            ));
+        }
+        out.push_str(
+            &toml::to_string_pretty(self)
+                .unwrap_or_else(|e| format!("# cannot render config: {e}\n")),
+        );
+        out
     }
 }
 
@@ -309,6 +324,18 @@ mod tests {
         assert!(!printed.contains("s3cret"), "{printed}");
         assert!(printed.contains("[redacted]"));
         assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn the_shipped_example_is_valid_and_matches_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../switchboard.example.toml");
+        let c = Config::load_with_env(Some(&path), |_| None).unwrap();
+        let d = Config::default();
+        assert_eq!(c.listen, d.listen);
+        assert_eq!(c.database_url, d.database_url);
+        assert_eq!(c.sla.first_response, d.sla.first_response);
+        assert_eq!(c.routing.intent_skills, d.routing.intent_skills);
+        assert_eq!(c.ingest.max_body_bytes, d.ingest.max_body_bytes);
     }
 
     #[test]

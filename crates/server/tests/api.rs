@@ -1,6 +1,8 @@
 //! Integration tests: the real app on 127.0.0.1:0 with a fresh SQLite file
 //! per test, driven over HTTP like Meta and an agent would. One binary.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is the failure report
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -187,9 +187,10 @@ pub struct PatchAgent {
 pub async fn update_agent<S: Store>(
     State(state): State<AppState<S>>,
     principal: Principal,
-    Path(id): Path<i64>,
+    path: Result<Path<i64>, axum::extract::rejection::PathRejection>,
     ApiJson(body): ApiJson<PatchAgent>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let id = path_id(path)?;
     let is_self = matches!(&principal, Principal::Agent(a) if a.id.0 == id);
     if !is_self {
         principal.require_admin()?;
@@ -218,8 +219,9 @@ pub async fn update_agent<S: Store>(
 pub async fn get_agent<S: Store>(
     State(state): State<AppState<S>>,
     _p: Principal,
-    Path(id): Path<i64>,
+    path: Result<Path<i64>, axum::extract::rejection::PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let id = path_id(path)?;
     let agent = state
         .store
         .get_agent(AgentId(id))
@@ -330,12 +332,20 @@ fn parse_cursor(s: &str) -> Result<QueueCursor, ApiError> {
 pub async fn get_conversation<S: Store>(
     State(state): State<AppState<S>>,
     _p: Principal,
-    Path(id): Path<i64>,
+    path: Result<Path<i64>, axum::extract::rejection::PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let id = path_id(path)?;
     let detail = state
         .store
         .get_conversation(ConversationId(id))
         .await?
         .ok_or_else(|| ApiError::NotFound("conversation".into()))?;
     Ok(Json(ConversationDetailView::new(detail, state.clock.now())))
+}
+
+fn path_id(
+    path: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+) -> Result<i64, ApiError> {
+    path.map(|Path(id)| id)
+        .map_err(|_| ApiError::InvalidRequest("the id in the path must be an integer".into()))
 }

@@ -75,10 +75,10 @@ impl<S: Store> FromRequestParts<AppState<S>> for Principal {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized)?;
-        if let Some(admin) = &state.config.admin_token {
-            if bool::from(admin.expose().as_bytes().ct_eq(token.as_bytes())) {
-                return Ok(Principal::Admin);
-            }
+        if let Some(admin) = &state.config.admin_token
+            && bool::from(admin.expose().as_bytes().ct_eq(token.as_bytes()))
+        {
+            return Ok(Principal::Admin);
         }
         match state.store.agent_by_token_hash(&token_hash(token)).await? {
             Some(agent) => Ok(Principal::Agent(Box::new(agent))),
