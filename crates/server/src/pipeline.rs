@@ -360,8 +360,15 @@ impl Pipeline {
         conv.last_message_at = conv.last_message_at.max(sent_at);
         conv.updated_at = received_at;
         if waits {
-            if conv.waiting_since.is_none() {
+            // Deliveries arrive out of order: the customer has waited since
+            // the earliest unanswered message, whichever arrived first.
+            let earlier = conv.waiting_since.is_none_or(|w| sent_at < w);
+            if earlier {
                 conv.waiting_since = Some(sent_at);
+                if conv.first_responded_at.is_none() {
+                    // Recomputed from the new start by apply_triage.
+                    conv.first_response_due_at = None;
+                }
             }
             conv.waiting_count += 1;
             if conv.status != ConversationStatus::Open {

@@ -956,3 +956,40 @@ async fn click_to_whatsapp_referral_becomes_attribution_and_pages_work() {
     assert_eq!(p2["conversations"].as_array().unwrap().len(), 2);
     assert!(p2["next_cursor"].is_null());
 }
+
+#[tokio::test]
+async fn messages_out_of_order_wait_since_the_earliest() {
+    let app = TestApp::spawn().await;
+    let t = now();
+    app.post_json(&text_body(
+        "919866666666",
+        "O",
+        "wamid.o2",
+        "hello?",
+        t - 60,
+    ))
+    .await;
+    app.post_json(&text_body(
+        "919866666666",
+        "O",
+        "wamid.o1",
+        "what are the timings?",
+        t - 600,
+    ))
+    .await;
+    let c = app.conversation_of("919866666666").await;
+    let since: jiff::Timestamp = c["waiting_since"].as_str().unwrap().parse().unwrap();
+    assert_eq!(since.as_second(), t - 600);
+    let due: jiff::Timestamp = c["sla"]["first_response_due_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        due.as_second(),
+        t - 600 + 2 * 3600,
+        "information request: 2h from the earliest message"
+    );
+    // Messages are listed in send order, not arrival order.
+    assert_eq!(c["messages"][0]["wamid"], "wamid.o1");
+}
