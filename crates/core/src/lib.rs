@@ -24,9 +24,11 @@
 //! - [`assign`]: assignment v1: senior tier for escalations and returning
 //!   high-intent prospects, relationship continuity, least-loaded fallback.
 //! - [`sla`]: first-response targets per category and due-time arithmetic.
+//! - [`calendar`]: business calendars, `.ics` holidays and business time.
 #![forbid(unsafe_code)]
 
 pub mod assign;
+pub mod calendar;
 pub mod clock;
 pub mod duration;
 pub mod ids;
