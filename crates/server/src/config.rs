@@ -10,7 +10,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize, Serializer};
-use switchboard_core::sla::FirstResponseTargets;
+use switchboard_core::calendar::CalendarSpec;
+use switchboard_core::duration::ConfigDuration;
+use switchboard_core::model::{EscalationReason, Role};
+use switchboard_core::sla::SlaSettings;
 
 /// A secret string (app secret, tokens). Never printed.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
@@ -93,8 +96,12 @@ pub struct Config {
     pub graph_api_base: String,
     /// Bootstrap admin bearer token (env `SWITCHBOARD_ADMIN_TOKEN`).
     pub admin_token: Option<Secret>,
-    /// SLA targets.
-    pub sla: SlaConfig,
+    /// SLA policies: targets per category, overrides, business hours.
+    pub sla: SlaSettings,
+    /// Business calendars by name (`[calendars.NAME]`).
+    pub calendars: BTreeMap<String, CalendarSpec>,
+    /// The escalation ladder.
+    pub escalation: EscalationConfig,
     /// Triage rules.
     pub triage: TriageConfig,
     /// Routing.
@@ -113,7 +120,9 @@ impl Default for Config {
             access_token: None,
             graph_api_base: "https://graph.facebook.com/v23.0".into(),
             admin_token: None,
-            sla: SlaConfig::default(),
+            sla: SlaSettings::default(),
+            calendars: BTreeMap::new(),
+            escalation: EscalationConfig::default(),
             triage: TriageConfig::default(),
             routing: RoutingConfig::default(),
             ingest: IngestConfig::default(),
@@ -121,12 +130,48 @@ impl Default for Config {
     }
 }
 
-/// `[sla]`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Which tier an escalation goes to (tiers: L1 automation, L2 agent, L3
+/// senior or specialist, L4 supervisor or owner).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    /// L3: the senior roles, falling back to L4.
+    Senior,
+    /// L4: the team's supervisor roles.
+    Supervisor,
+}
+
+/// `[escalation]`: the ladder (seeds: "any conversation not responded to
+/// within the triage window should surface automatically to a supervisor").
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct SlaConfig {
-    /// `[sla.first_response]`: per-category first-response targets.
-    pub first_response: FirstResponseTargets,
+pub struct EscalationConfig {
+    /// After a first-response breach with still no reply, escalate to the
+    /// team's supervisor this much later; default `"15m"`, down to `"1s"`.
+    pub supervisor_after: ConfigDuration,
+    /// Where triage escalations go, per reason; reasons not listed go to
+    /// the senior tier. Default: legal and security issues to the supervisor.
+    pub route: BTreeMap<EscalationReason, Tier>,
+    /// Roles that form the senior tier (L3); default `["senior"]`.
+    pub senior_roles: Vec<Role>,
+    /// Roles that form the supervisor tier (L4); default `["supervisor", "admin"]`.
+    pub supervisor_roles: Vec<Role>,
+}
+
+impl Default for EscalationConfig {
+    fn default() -> Self {
+        Self {
+            supervisor_after: ConfigDuration::from_secs(15 * 60),
+            route: [
+                (EscalationReason::LegalRegulatory, Tier::Supervisor),
+                (EscalationReason::SecurityFraud, Tier::Supervisor),
+            ]
+            .into_iter()
+            .collect(),
+            senior_roles: vec![Role::Senior],
+            supervisor_roles: vec![Role::Supervisor, Role::Admin],
+        }
+    }
 }
 
 /// `[triage]`.
@@ -144,6 +189,14 @@ pub struct TriageConfig {
 pub struct RoutingConfig {
     /// Intent → skill an agent must have (when any online agent has it).
     pub intent_skills: BTreeMap<String, String>,
+    /// How long a returning contact waits for their previous agent (who is
+    /// away or full) before going to the pool; `"0s"` disables waiting.
+    /// Default `"5m"`.
+    pub continuity_grace: ConfigDuration,
+    /// Calendar of the team's shifts (`[calendars.NAME]`): when no eligible
+    /// agent is on shift, conversations get a callback at the next opening.
+    /// Default: none (always on shift).
+    pub calendar: Option<String>,
 }
 
 impl Default for RoutingConfig {
@@ -166,6 +219,8 @@ impl Default for RoutingConfig {
                 .iter()
                 .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
                 .collect(),
+            continuity_grace: ConfigDuration::from_secs(5 * 60),
+            calendar: None,
         }
     }
 }
@@ -266,6 +321,28 @@ impl Config {
                 ),
             });
         }
+        self.sla
+            .validate(|name| self.calendars.contains_key(name))
+            .map_err(|e| ConfigError::Env {
+                name: "sla",
+                message: e.to_string(),
+            })?;
+        if let Some(name) = &self.routing.calendar
+            && !self.calendars.contains_key(name)
+        {
+            return Err(ConfigError::Env {
+                name: "routing.calendar",
+                message: format!("calendar {name:?} is not defined under [calendars]"),
+            });
+        }
+        for (name, spec) in &self.calendars {
+            switchboard_core::calendar::BusinessCalendar::new(spec).map_err(|e| {
+                ConfigError::Env {
+                    name: "calendars",
+                    message: format!("{name}: {e}"),
+                }
+            })?;
+        }
         if self.ingest.max_batch == 0 {
             return Err(ConfigError::Env {
                 name: "ingest.max_batch",
@@ -318,8 +395,8 @@ mod tests {
         })
         .unwrap();
         assert_eq!(c.listen, "127.0.0.1:9100");
-        assert_eq!(c.sla.first_response.high_intent_return.as_secs(), 1);
-        assert_eq!(c.sla.first_response.passive_engagement.as_secs(), 86_400);
+        assert_eq!(c.sla.first_response.high_intent_return.to_string(), "1s");
+        assert_eq!(c.sla.first_response.passive_engagement.to_string(), "1d");
         let printed = c.to_redacted_toml();
         assert!(!printed.contains("s3cret"), "{printed}");
         assert!(printed.contains("[redacted]"));

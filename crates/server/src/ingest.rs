@@ -13,6 +13,8 @@
 //! fails does the handler answer 500, and Meta redelivers. Nothing
 //! acknowledged is ever lost: the 200 is sent after the commit.
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use switchboard_store::{DeliveryOutcome, DeliveryStatus, NewDelivery, Store, StoreError, StoreTx};
 use tokio::sync::{mpsc, oneshot};
@@ -92,17 +94,20 @@ async fn writer<S: Store>(
     let mut jobs = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut jobs, max_batch).await > 0 {
         metrics::histogram!("switchboard_ingest_batch_size").record(jobs.len() as f64);
-        match process_batch(&store, &pipeline, &jobs).await {
+        let (deliveries, replies): (Vec<NewDelivery>, Vec<Reply>) =
+            jobs.drain(..).map(|j| (j.delivery, j.reply)).unzip();
+        let deliveries = Arc::new(deliveries);
+        match process_batch(&store, &pipeline, deliveries.clone()).await {
             Ok(reports) => {
-                for (job, report) in jobs.drain(..).zip(reports) {
-                    let _ = job.reply.send(Ok(report));
+                for (reply, report) in replies.into_iter().zip(reports) {
+                    let _ = reply.send(Ok(report));
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, size = jobs.len(), "batch failed; retrying deliveries one by one");
-                for job in jobs.drain(..) {
-                    let result = process_one(&store, &pipeline, &job.delivery).await;
-                    let _ = job.reply.send(result);
+                tracing::warn!(error = %e, size = deliveries.len(), "batch failed; retrying deliveries one by one");
+                for (i, reply) in replies.into_iter().enumerate() {
+                    let result = process_one(&store, &pipeline, deliveries.clone(), i).await;
+                    let _ = reply.send(result);
                 }
             }
         }
@@ -113,53 +118,74 @@ async fn writer<S: Store>(
 async fn process_batch<S: Store>(
     store: &S,
     pipeline: &Pipeline,
-    jobs: &[Job],
+    deliveries: Arc<Vec<NewDelivery>>,
 ) -> Result<Vec<DeliveryReport>, StoreError> {
-    let mut tx = store.begin().await?;
-    let mut state = BatchState::default();
-    let mut reports = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        reports.push(pipeline.ingest(&mut tx, &mut state, &job.delivery).await?);
-    }
-    tx.commit().await?;
-    Ok(reports)
+    let pipeline = pipeline.clone();
+    store
+        .write(move |tx| {
+            Box::pin(async move {
+                let mut state = BatchState::default();
+                let mut reports = Vec::with_capacity(deliveries.len());
+                for delivery in deliveries.iter() {
+                    reports.push(pipeline.ingest(tx, &mut state, delivery).await?);
+                }
+                Ok(reports)
+            })
+        })
+        .await
 }
 
 async fn process_one<S: Store>(
     store: &S,
     pipeline: &Pipeline,
-    delivery: &NewDelivery,
+    deliveries: Arc<Vec<NewDelivery>>,
+    index: usize,
 ) -> Result<DeliveryReport, StoreError> {
-    let attempt = async {
-        let mut tx = store.begin().await?;
-        let report = pipeline
-            .ingest(&mut tx, &mut BatchState::default(), delivery)
-            .await?;
-        tx.commit().await?;
-        Ok::<_, StoreError>(report)
+    let attempt = {
+        let (pipeline, deliveries) = (pipeline.clone(), deliveries.clone());
+        store
+            .write(move |tx| {
+                Box::pin(async move {
+                    let delivery = deliveries
+                        .get(index)
+                        .ok_or(StoreError::NotFound("delivery"))?;
+                    pipeline
+                        .ingest(tx, &mut BatchState::default(), delivery)
+                        .await
+                })
+            })
+            .await
     };
-    match attempt.await {
+    match attempt {
         Ok(report) => Ok(report),
         Err(e) => {
             tracing::error!(error = %e, "delivery failed processing; keeping it as a dead letter");
-            let mut tx = store.begin().await?;
-            let id = tx.insert_delivery(delivery).await?;
-            tx.finish_delivery(
-                id,
-                &DeliveryOutcome {
-                    status: DeliveryStatus::DeadLetter,
-                    error: Some(format!("processing failed: {e}")),
-                    messages: 0,
-                    duplicates: 0,
-                },
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(DeliveryReport {
-                delivery_id: id.0,
-                dead_letter: true,
-                ..DeliveryReport::default()
-            })
+            let error = format!("processing failed: {e}");
+            store
+                .write(move |tx| {
+                    Box::pin(async move {
+                        let delivery = deliveries
+                            .get(index)
+                            .ok_or(StoreError::NotFound("delivery"))?;
+                        let id = tx.insert_delivery(delivery).await?;
+                        tx.finish_delivery(
+                            id,
+                            &DeliveryOutcome {
+                                status: DeliveryStatus::DeadLetter,
+                                error: Some(error),
+                                messages: 0,
+                                duplicates: 0,
+                            },
+                        )
+                        .await?;
+                        Ok(DeliveryReport {
+                            delivery_id: id.0,
+                            dead_letter: true,
+                            ..DeliveryReport::default()
+                        })
+                    })
+                })
+                .await
         }
     }
 }

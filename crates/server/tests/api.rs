@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use switchboard_core::clock::SystemClock;
 use switchboard_server::App;
 use switchboard_server::config::{Config, Secret};
-use switchboard_store::Store;
+use switchboard_store::{Store, StoreTx};
 use switchboard_store_sqlite::SqliteStore;
 
 const SECRET: &str = "test-app-secret";
@@ -710,21 +710,17 @@ async fn assignment_honours_capacity_availability_and_continuity() {
     // a new conversation that goes back to the agent who handled C1 before.
     let first_agent = c1["assignee_id"].as_i64().unwrap();
     let store = app.store().await;
-    let mut tx = store.begin().await.unwrap();
-    let mut conv = store
-        .get_conversation(switchboard_core::ids::ConversationId(
-            c1["id"].as_i64().unwrap(),
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .summary
-        .conversation;
-    conv.status = switchboard_core::model::ConversationStatus::Resolved;
-    switchboard_store::StoreTx::save_conversation(&mut tx, &conv)
+    let id = switchboard_core::ids::ConversationId(c1["id"].as_i64().unwrap());
+    store
+        .write(move |tx| {
+            Box::pin(async move {
+                let mut conv = tx.conversation(id).await?.unwrap();
+                conv.status = switchboard_core::model::ConversationStatus::Resolved;
+                tx.save_conversation(&conv).await
+            })
+        })
         .await
         .unwrap();
-    switchboard_store::StoreTx::commit(tx).await.unwrap();
     app.post_json(&text_body(
         "919811111111",
         "C1",

@@ -23,7 +23,23 @@ macro_rules! conv_cols {
     () => {
         "c.id, c.contact_id, c.inbox_id, c.status, c.priority, c.category, c.intent, c.escalation_reasons, \
          c.assignee_id, c.team_id, c.waiting_since, c.waiting_count, c.first_response_due_at, \
-         c.first_responded_at, c.attribution, c.created_at, c.updated_at, c.last_message_at"
+         c.first_responded_at, c.attribution, c.created_at, c.updated_at, c.last_message_at, \
+         c.sla_status, c.next_response_due_at, c.resolution_due_at, c.last_responded_at, c.callback_at"
+    };
+}
+macro_rules! conv_cols_bare {
+    () => {
+        "id, contact_id, inbox_id, status, priority, category, intent, escalation_reasons, \
+         assignee_id, team_id, waiting_since, waiting_count, first_response_due_at, \
+         first_responded_at, attribution, created_at, updated_at, last_message_at, \
+         sla_status, next_response_due_at, resolution_due_at, last_responded_at, callback_at"
+    };
+}
+macro_rules! contact_cols_bare {
+    () => {
+        "id AS ct_id, wa_id AS ct_wa_id, user_id AS ct_user_id, name AS ct_name, \
+         username AS ct_username, last_agent_id AS ct_last_agent_id, \
+         last_inbound_at AS ct_last_inbound_at, resolved_conversations AS ct_resolved"
     };
 }
 macro_rules! contact_cols {
@@ -44,13 +60,21 @@ macro_rules! summary_cols {
         )
     };
 }
+macro_rules! escalation_cols {
+    () => {
+        "id, conversation_id, level, reason, target_agent_id, created_at, acknowledged_at, acknowledged_by"
+    };
+}
 macro_rules! message_cols {
     () => {
         "id, conversation_id, wamid, direction, type, text, media, context, referral, status, sent_at, \
          received_at, edited_at, revoked_at, triage"
     };
 }
-pub(crate) use {agent_cols, contact_cols, conv_cols, message_cols, summary_cols};
+pub(crate) use {
+    agent_cols, contact_cols, contact_cols_bare, conv_cols, conv_cols_bare, escalation_cols,
+    message_cols, summary_cols,
+};
 
 /// Maps sqlx errors onto the layer's error enum.
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
@@ -82,39 +106,109 @@ fn from_json<T: DeserializeOwned>(s: &str, what: &str) -> StoreResult<T> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
-fn get<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(
-    row: &'r SqliteRow,
-    col: &str,
-) -> StoreResult<T> {
-    row.try_get(col)
-        .map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+/// Column access shared by sqlx rows (reads) and rusqlite rows (the writer
+/// thread), so each table has one decoder.
+pub(crate) trait Cols {
+    /// A nullable integer column.
+    fn opt_i64(&self, col: &str) -> StoreResult<Option<i64>>;
+    /// A nullable text column.
+    fn opt_str(&self, col: &str) -> StoreResult<Option<String>>;
+    /// A nullable blob column.
+    fn opt_blob(&self, col: &str) -> StoreResult<Option<Vec<u8>>>;
 }
 
-pub(crate) fn get_i64(row: &SqliteRow, col: &str) -> StoreResult<i64> {
+fn corrupt(col: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("column {col}: {e}"))
+}
+
+impl Cols for SqliteRow {
+    fn opt_i64(&self, col: &str) -> StoreResult<Option<i64>> {
+        self.try_get(col).map_err(|e| corrupt(col, e))
+    }
+    fn opt_str(&self, col: &str) -> StoreResult<Option<String>> {
+        self.try_get(col).map_err(|e| corrupt(col, e))
+    }
+    fn opt_blob(&self, col: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.try_get(col).map_err(|e| corrupt(col, e))
+    }
+}
+
+impl Cols for rusqlite::Row<'_> {
+    fn opt_i64(&self, col: &str) -> StoreResult<Option<i64>> {
+        self.get(col).map_err(|e| corrupt(col, e))
+    }
+    fn opt_str(&self, col: &str) -> StoreResult<Option<String>> {
+        self.get(col).map_err(|e| corrupt(col, e))
+    }
+    fn opt_blob(&self, col: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.get(col).map_err(|e| corrupt(col, e))
+    }
+}
+
+/// A value type readable from a column.
+pub(crate) trait ColValue: Sized {
+    /// Reads column `col` of `row`.
+    fn read<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Self>;
+}
+
+impl ColValue for Option<i64> {
+    fn read<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Self> {
+        row.opt_i64(col)
+    }
+}
+impl ColValue for i64 {
+    fn read<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Self> {
+        row.opt_i64(col)?
+            .ok_or_else(|| corrupt(col, "unexpected NULL"))
+    }
+}
+impl ColValue for Option<String> {
+    fn read<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Self> {
+        row.opt_str(col)
+    }
+}
+impl ColValue for String {
+    fn read<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Self> {
+        row.opt_str(col)?
+            .ok_or_else(|| corrupt(col, "unexpected NULL"))
+    }
+}
+impl ColValue for Vec<u8> {
+    fn read<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Self> {
+        row.opt_blob(col)?
+            .ok_or_else(|| corrupt(col, "unexpected NULL"))
+    }
+}
+
+fn get<T: ColValue, R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<T> {
+    T::read(row, col)
+}
+
+pub(crate) fn get_i64<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<i64> {
     get(row, col)
 }
 
-pub(crate) fn get_u64(row: &SqliteRow, col: &str) -> StoreResult<u64> {
+pub(crate) fn get_u64<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<u64> {
     u64::try_from(get_i64(row, col)?).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
 }
 
-fn get_u32(row: &SqliteRow, col: &str) -> StoreResult<u32> {
+fn get_u32<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<u32> {
     u32::try_from(get_i64(row, col)?).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
 }
 
-fn get_ts(row: &SqliteRow, col: &str) -> StoreResult<Timestamp> {
+fn get_ts<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Timestamp> {
     ts(get_i64(row, col)?)
 }
 
-fn get_opt_ts(row: &SqliteRow, col: &str) -> StoreResult<Option<Timestamp>> {
-    get::<Option<i64>>(row, col)?.map(ts).transpose()
+fn get_opt_ts<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Option<Timestamp>> {
+    get::<Option<i64>, _>(row, col)?.map(ts).transpose()
 }
 
-fn get_opt_str(row: &SqliteRow, col: &str) -> StoreResult<Option<String>> {
+fn get_opt_str<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Option<String>> {
     get(row, col)
 }
 
-fn get_word<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> StoreResult<T>
+fn get_word<T: std::str::FromStr, R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<T>
 where
     T::Err: std::fmt::Display,
 {
@@ -123,11 +217,14 @@ where
         .map_err(|e: T::Err| StoreError::Corrupt(format!("column {col}: {e}")))
 }
 
-fn get_json<T: DeserializeOwned>(row: &SqliteRow, col: &str) -> StoreResult<T> {
-    from_json(&get::<String>(row, col)?, col)
+fn get_json<T: DeserializeOwned, R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<T> {
+    from_json(&get::<String, _>(row, col)?, col)
 }
 
-fn get_opt_json<T: DeserializeOwned>(row: &SqliteRow, col: &str) -> StoreResult<Option<T>> {
+fn get_opt_json<T: DeserializeOwned, R: Cols + ?Sized>(
+    row: &R,
+    col: &str,
+) -> StoreResult<Option<T>> {
     get_opt_str(row, col)?
         .map(|s| from_json(&s, col))
         .transpose()
@@ -152,7 +249,7 @@ fn parse_rule(s: &str) -> StoreResult<Rule> {
     })
 }
 
-pub(crate) fn team_from_row(row: &SqliteRow) -> StoreResult<Team> {
+pub(crate) fn team_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Team> {
     Ok(Team {
         id: TeamId(get_i64(row, "id")?),
         name: get(row, "name")?,
@@ -161,13 +258,13 @@ pub(crate) fn team_from_row(row: &SqliteRow) -> StoreResult<Team> {
     })
 }
 
-pub(crate) fn agent_from_row(row: &SqliteRow) -> StoreResult<Agent> {
+pub(crate) fn agent_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Agent> {
     Ok(Agent {
         id: AgentId(get_i64(row, "id")?),
         name: get(row, "name")?,
         email: get(row, "email")?,
         role: get_word(row, "role")?,
-        team_id: get::<Option<i64>>(row, "team_id")?.map(TeamId),
+        team_id: get::<Option<i64>, _>(row, "team_id")?.map(TeamId),
         skills: get_json(row, "skills")?,
         capacity: get_u32(row, "capacity")?,
         availability: get_word(row, "availability")?,
@@ -177,9 +274,9 @@ pub(crate) fn agent_from_row(row: &SqliteRow) -> StoreResult<Agent> {
     })
 }
 
-pub(crate) fn candidate_from_row(row: &SqliteRow) -> StoreResult<Candidate> {
+pub(crate) fn candidate_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Candidate> {
     let mut skills: Vec<String> = get_json(row, "skills")?;
-    if let Some(team) = get_opt_json::<Vec<String>>(row, "team_skills")? {
+    if let Some(team) = get_opt_json::<Vec<String>, _>(row, "team_skills")? {
         for s in team {
             if !skills.contains(&s) {
                 skills.push(s);
@@ -190,7 +287,7 @@ pub(crate) fn candidate_from_row(row: &SqliteRow) -> StoreResult<Candidate> {
         id: AgentId(get_i64(row, "id")?),
         name: get(row, "name")?,
         role: get_word(row, "role")?,
-        team_id: get::<Option<i64>>(row, "team_id")?.map(TeamId),
+        team_id: get::<Option<i64>, _>(row, "team_id")?.map(TeamId),
         skills,
         capacity: get_u32(row, "capacity")?,
         open_count: get_u32(row, "open_count")?,
@@ -199,7 +296,7 @@ pub(crate) fn candidate_from_row(row: &SqliteRow) -> StoreResult<Candidate> {
     })
 }
 
-pub(crate) fn inbox_from_row(row: &SqliteRow, prefix: &str) -> StoreResult<Inbox> {
+pub(crate) fn inbox_from_row<R: Cols + ?Sized>(row: &R, prefix: &str) -> StoreResult<Inbox> {
     let col = |c: &str| format!("{prefix}{c}");
     let pnid: String = get(row, &col("phone_number_id"))?;
     Ok(Inbox {
@@ -208,11 +305,11 @@ pub(crate) fn inbox_from_row(row: &SqliteRow, prefix: &str) -> StoreResult<Inbox
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         display_phone_number: get_opt_str(row, &col("display_phone_number"))?,
         waba_id: get_opt_str(row, &col("waba_id"))?,
-        team_id: get::<Option<i64>>(row, &col("team_id"))?.map(TeamId),
+        team_id: get::<Option<i64>, _>(row, &col("team_id"))?.map(TeamId),
     })
 }
 
-pub(crate) fn contact_from_row(row: &SqliteRow) -> StoreResult<Contact> {
+pub(crate) fn contact_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Contact> {
     let corrupt = |e: switchboard_core::ids::IdError| StoreError::Corrupt(e.to_string());
     Ok(Contact {
         id: ContactId(get_i64(row, "ct_id")?),
@@ -226,13 +323,13 @@ pub(crate) fn contact_from_row(row: &SqliteRow) -> StoreResult<Contact> {
             .map_err(corrupt)?,
         name: get_opt_str(row, "ct_name")?,
         username: get_opt_str(row, "ct_username")?,
-        last_agent_id: get::<Option<i64>>(row, "ct_last_agent_id")?.map(AgentId),
+        last_agent_id: get::<Option<i64>, _>(row, "ct_last_agent_id")?.map(AgentId),
         last_inbound_at: get_opt_ts(row, "ct_last_inbound_at")?,
         resolved_conversations: get_u32(row, "ct_resolved")?,
     })
 }
 
-pub(crate) fn conversation_from_row(row: &SqliteRow) -> StoreResult<Conversation> {
+pub(crate) fn conversation_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Conversation> {
     Ok(Conversation {
         id: ConversationId(get_i64(row, "id")?),
         contact_id: ContactId(get_i64(row, "contact_id")?),
@@ -247,8 +344,8 @@ pub(crate) fn conversation_from_row(row: &SqliteRow) -> StoreResult<Conversation
             })?,
         intent: get_opt_str(row, "intent")?,
         escalation_reasons: get_json(row, "escalation_reasons")?,
-        assignee_id: get::<Option<i64>>(row, "assignee_id")?.map(AgentId),
-        team_id: get::<Option<i64>>(row, "team_id")?.map(TeamId),
+        assignee_id: get::<Option<i64>, _>(row, "assignee_id")?.map(AgentId),
+        team_id: get::<Option<i64>, _>(row, "team_id")?.map(TeamId),
         waiting_since: get_opt_ts(row, "waiting_since")?,
         waiting_count: get_u32(row, "waiting_count")?,
         first_response_due_at: get_opt_ts(row, "first_response_due_at")?,
@@ -257,10 +354,19 @@ pub(crate) fn conversation_from_row(row: &SqliteRow) -> StoreResult<Conversation
         created_at: get_ts(row, "created_at")?,
         updated_at: get_ts(row, "updated_at")?,
         last_message_at: get_ts(row, "last_message_at")?,
+        sla_status: {
+            let s: String = get(row, "sla_status")?;
+            switchboard_core::sla::SlaStatus::parse(&s)
+                .ok_or_else(|| StoreError::Corrupt(format!("sla_status {s:?}")))?
+        },
+        next_response_due_at: get_opt_ts(row, "next_response_due_at")?,
+        resolution_due_at: get_opt_ts(row, "resolution_due_at")?,
+        last_responded_at: get_opt_ts(row, "last_responded_at")?,
+        callback_at: get_opt_ts(row, "callback_at")?,
     })
 }
 
-pub(crate) fn summary_from_row(row: &SqliteRow) -> StoreResult<ConversationSummary> {
+pub(crate) fn summary_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<ConversationSummary> {
     Ok(ConversationSummary {
         conversation: conversation_from_row(row)?,
         contact: contact_from_row(row)?,
@@ -268,7 +374,7 @@ pub(crate) fn summary_from_row(row: &SqliteRow) -> StoreResult<ConversationSumma
     })
 }
 
-pub(crate) fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
+pub(crate) fn message_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Message> {
     Ok(Message {
         id: MessageId(get_i64(row, "id")?),
         conversation_id: ConversationId(get_i64(row, "conversation_id")?),
@@ -288,18 +394,18 @@ pub(crate) fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
     })
 }
 
-pub(crate) fn assignment_from_row(row: &SqliteRow) -> StoreResult<Assignment> {
+pub(crate) fn assignment_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Assignment> {
     Ok(Assignment {
         id: get_i64(row, "id")?,
         conversation_id: ConversationId(get_i64(row, "conversation_id")?),
-        agent_id: get::<Option<i64>>(row, "agent_id")?.map(AgentId),
-        rule: parse_rule(&get::<String>(row, "rule")?)?,
+        agent_id: get::<Option<i64>, _>(row, "agent_id")?.map(AgentId),
+        rule: parse_rule(&get::<String, _>(row, "rule")?)?,
         reason: get(row, "reason")?,
         created_at: get_ts(row, "created_at")?,
     })
 }
 
-pub(crate) fn delivery_from_row(row: &SqliteRow) -> StoreResult<Delivery> {
+pub(crate) fn delivery_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Delivery> {
     let status: String = get(row, "status")?;
     Ok(Delivery {
         id: DeliveryId(get_i64(row, "id")?),
@@ -313,6 +419,53 @@ pub(crate) fn delivery_from_row(row: &SqliteRow) -> StoreResult<Delivery> {
     })
 }
 
-pub(crate) fn get_opt_str_pub(row: &SqliteRow, col: &str) -> StoreResult<Option<String>> {
+pub(crate) fn timer_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Timer> {
+    let kind: String = get(row, "kind")?;
+    Ok(Timer {
+        id: get_i64(row, "id")?,
+        conversation_id: ConversationId(get_i64(row, "conversation_id")?),
+        kind: TimerKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("timer kind {kind:?}")))?,
+        due_at: get_ts(row, "due_at")?,
+        payload: get_opt_json(row, "payload")?,
+        attempts: get_u32(row, "attempts")?,
+    })
+}
+
+pub(crate) fn escalation_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Escalation> {
+    let level: String = get(row, "level")?;
+    Ok(Escalation {
+        id: get_i64(row, "id")?,
+        conversation_id: ConversationId(get_i64(row, "conversation_id")?),
+        level: EscalationLevel::parse(&level)
+            .ok_or_else(|| StoreError::Corrupt(format!("escalation level {level:?}")))?,
+        reason: get(row, "reason")?,
+        target_agent_id: get::<Option<i64>, _>(row, "target_agent_id")?.map(AgentId),
+        created_at: get_ts(row, "created_at")?,
+        acknowledged_at: get_opt_ts(row, "acknowledged_at")?,
+        acknowledged_by: get::<Option<i64>, _>(row, "acknowledged_by")?.map(AgentId),
+    })
+}
+
+pub(crate) fn sla_event_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<SlaEvent> {
+    Ok(SlaEvent {
+        id: get_i64(row, "id")?,
+        conversation_id: ConversationId(get_i64(row, "conversation_id")?),
+        target: get(row, "target")?,
+        event: get(row, "event")?,
+        due_at: get_ts(row, "due_at")?,
+        at: get_ts(row, "at")?,
+        agent_id: get::<Option<i64>, _>(row, "agent_id")?.map(AgentId),
+    })
+}
+
+pub(crate) fn get_opt_ts_pub<R: Cols + ?Sized>(
+    row: &R,
+    col: &str,
+) -> StoreResult<Option<Timestamp>> {
+    get_opt_ts(row, col)
+}
+
+pub(crate) fn get_opt_str_pub<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Option<String>> {
     get_opt_str(row, col)
 }

@@ -11,13 +11,24 @@ use std::future::Future;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use switchboard_core::assign::Rule;
-use switchboard_core::ids::{AgentId, Bsuid, PhoneNumberId, WaId};
+use switchboard_core::ids::{AgentId, Bsuid, ConversationId, PhoneNumberId, TeamId, WaId};
 use switchboard_core::model::{Availability, Category, ConversationStatus, Direction, Role};
+use switchboard_core::sla::SlaClock;
 
 use crate::*;
 
 fn t0() -> Timestamp {
     "2026-11-20T10:00:00Z".parse().unwrap()
+}
+
+/// Runs `work` in a write transaction and returns its value; panics on error.
+async fn w<S, R, F>(store: &S, work: F) -> R
+where
+    S: Store,
+    R: Send + 'static,
+    F: for<'t> FnOnce(&'t mut S::Tx) -> BoxFuture<'t, StoreResult<R>> + Send + 'static,
+{
+    store.write(work).await.unwrap()
 }
 
 /// Runs every check, each against a store from `make`.
@@ -35,10 +46,22 @@ where
     teams_and_agents(make().await).await;
     assignments_keep_counters(make().await).await;
     queue_is_ordered_by_due_time_and_pages(make().await).await;
-    rollback_on_drop(make().await).await;
+    failed_work_rolls_back(make().await).await;
+    timers_are_claimed_once_and_fenced(make().await).await;
+    escalations_and_sla_events(make().await).await;
 }
 
-async fn inbox_and_contact<T: StoreTx>(tx: &mut T, wa: &str) -> (Inbox, Contact) {
+fn upsert(wa: &str) -> ContactUpsert {
+    ContactUpsert {
+        wa_id: Some(WaId::parse(wa).unwrap()),
+        user_id: None,
+        name: None,
+        username: None,
+        at: t0(),
+    }
+}
+
+async fn conversation<T: StoreTx>(tx: &mut T, wa: &str, at: Timestamp) -> Conversation {
     let inbox = tx
         .upsert_inbox(&InboxUpsert {
             phone_number_id: PhoneNumberId::parse("106540352242922").unwrap(),
@@ -48,21 +71,9 @@ async fn inbox_and_contact<T: StoreTx>(tx: &mut T, wa: &str) -> (Inbox, Contact)
         })
         .await
         .unwrap();
-    let contact = tx
-        .upsert_contact(&ContactUpsert {
-            wa_id: Some(WaId::parse(wa).unwrap()),
-            user_id: None,
-            name: Some("Asha".into()),
-            username: None,
-            at: t0(),
-        })
-        .await
-        .unwrap();
-    (inbox, contact)
-}
-
-async fn conversation<T: StoreTx>(tx: &mut T, wa: &str, at: Timestamp) -> Conversation {
-    let (inbox, contact) = inbox_and_contact(tx, wa).await;
+    let mut c = upsert(wa);
+    c.name = Some("Asha".into());
+    let contact = tx.upsert_contact(&c).await.unwrap();
     tx.insert_conversation(&NewConversation {
         contact_id: contact.id,
         inbox_id: inbox.id,
@@ -97,27 +108,30 @@ pub async fn deliveries_round_trip<S: Store>(store: S) {
     let body = "{\"a\":\"\\u00e4\\u00f6\\u00e5 \u{1F600}\"}"
         .as_bytes()
         .to_vec();
-    let mut tx = store.begin().await.unwrap();
-    let id = tx
-        .insert_delivery(&NewDelivery {
-            received_at: t0(),
-            body: body.clone(),
-            signature: Some("sha256=00".into()),
+    let stored = body.clone();
+    let id = w(&store, move |tx| {
+        Box::pin(async move {
+            let id = tx
+                .insert_delivery(&NewDelivery {
+                    received_at: t0(),
+                    body: stored,
+                    signature: Some("sha256=00".into()),
+                })
+                .await?;
+            tx.finish_delivery(
+                id,
+                &DeliveryOutcome {
+                    status: DeliveryStatus::DeadLetter,
+                    error: Some("bad json".into()),
+                    messages: 0,
+                    duplicates: 0,
+                },
+            )
+            .await?;
+            Ok(id)
         })
-        .await
-        .unwrap();
-    tx.finish_delivery(
-        id,
-        &DeliveryOutcome {
-            status: DeliveryStatus::DeadLetter,
-            error: Some("bad json".into()),
-            messages: 0,
-            duplicates: 0,
-        },
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    })
+    .await;
     let d = store
         .get_delivery(id)
         .await
@@ -131,108 +145,84 @@ pub async fn deliveries_round_trip<S: Store>(store: S) {
 
 /// wa_id and BSUID arriving separately and then together make one contact.
 pub async fn contacts_link_wa_id_and_bsuid<S: Store>(store: S) {
-    let mut tx = store.begin().await.unwrap();
-    let by_bsuid = tx
-        .upsert_contact(&ContactUpsert {
-            wa_id: None,
-            user_id: Some(Bsuid::parse("US.13491208655302741918").unwrap()),
-            name: None,
-            username: Some("asha".into()),
-            at: t0(),
+    w(&store, |tx| {
+        Box::pin(async move {
+            let by_bsuid = tx
+                .upsert_contact(&ContactUpsert {
+                    wa_id: None,
+                    user_id: Some(Bsuid::parse("US.13491208655302741918").unwrap()),
+                    name: None,
+                    username: Some("asha".into()),
+                    at: t0(),
+                })
+                .await?;
+            let both = tx
+                .upsert_contact(&ContactUpsert {
+                    wa_id: Some(WaId::parse("16505551234").unwrap()),
+                    user_id: Some(Bsuid::parse("US.13491208655302741918").unwrap()),
+                    name: Some("Asha".into()),
+                    username: None,
+                    at: t0(),
+                })
+                .await?;
+            assert_eq!(
+                by_bsuid.id, both.id,
+                "contacts: BSUID then both ids is one contact"
+            );
+            assert_eq!(both.wa_id.as_ref().map(WaId::as_str), Some("16505551234"));
+            assert_eq!(
+                both.username.as_deref(),
+                Some("asha"),
+                "contacts: username kept"
+            );
+            let by_wa = tx.upsert_contact(&upsert("16505551234")).await?;
+            assert_eq!(by_wa.id, both.id);
+            assert_eq!(
+                by_wa.name.as_deref(),
+                Some("Asha"),
+                "contacts: name kept when absent"
+            );
+            tx.touch_contact_inbound(by_wa.id, t0()).await?;
+            tx.touch_contact_inbound(by_wa.id, t0() - SignedDuration::from_hours(1))
+                .await?;
+            let again = tx.upsert_contact(&upsert("16505551234")).await?;
+            assert_eq!(
+                again.last_inbound_at,
+                Some(t0()),
+                "contacts: last_inbound_at never moves back"
+            );
+            assert_eq!(tx.contact(again.id).await?.map(|c| c.id), Some(again.id));
+            Ok(())
         })
-        .await
-        .unwrap();
-    let both = tx
-        .upsert_contact(&ContactUpsert {
-            wa_id: Some(WaId::parse("16505551234").unwrap()),
-            user_id: Some(Bsuid::parse("US.13491208655302741918").unwrap()),
-            name: Some("Asha".into()),
-            username: None,
-            at: t0(),
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        by_bsuid.id, both.id,
-        "contacts: BSUID then both ids is one contact"
-    );
-    assert_eq!(both.wa_id.as_ref().map(WaId::as_str), Some("16505551234"));
-    assert_eq!(
-        both.username.as_deref(),
-        Some("asha"),
-        "contacts: username kept"
-    );
-    let by_wa = tx
-        .upsert_contact(&ContactUpsert {
-            wa_id: Some(WaId::parse("16505551234").unwrap()),
-            user_id: None,
-            name: None,
-            username: None,
-            at: t0(),
-        })
-        .await
-        .unwrap();
-    assert_eq!(by_wa.id, both.id);
-    assert_eq!(
-        by_wa.name.as_deref(),
-        Some("Asha"),
-        "contacts: name kept when absent"
-    );
-    tx.touch_contact_inbound(by_wa.id, t0()).await.unwrap();
-    tx.touch_contact_inbound(by_wa.id, t0() - SignedDuration::from_hours(1))
-        .await
-        .unwrap();
-    let again = tx
-        .upsert_contact(&ContactUpsert {
-            wa_id: Some(WaId::parse("16505551234").unwrap()),
-            user_id: None,
-            name: None,
-            username: None,
-            at: t0(),
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        again.last_inbound_at,
-        Some(t0()),
-        "contacts: last_inbound_at never moves back"
-    );
-    tx.commit().await.unwrap();
+    })
+    .await;
     assert_eq!(store.totals().await.unwrap().contacts, 1);
 }
 
 /// The same wamid is stored once, however often it arrives.
 pub async fn messages_dedupe_on_wamid<S: Store>(store: S) {
-    let mut tx = store.begin().await.unwrap();
-    let c = conversation(&mut tx, "16505551234", t0()).await;
-    assert!(!tx.wamid_exists("wamid.A").await.unwrap());
-    assert!(
-        tx.insert_message(&message(&c, "wamid.A"))
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(tx.wamid_exists("wamid.A").await.unwrap());
-    assert!(
-        tx.insert_message(&message(&c, "wamid.A"))
-            .await
-            .unwrap()
-            .is_none(),
-        "dedupe"
-    );
-    assert!(
-        tx.edit_message("wamid.A", Some("hello again"), t0())
-            .await
-            .unwrap()
-    );
-    assert!(
-        !tx.edit_message("wamid.unknown", Some("x"), t0())
-            .await
-            .unwrap()
-    );
-    tx.commit().await.unwrap();
+    let id = w(&store, |tx| {
+        Box::pin(async move {
+            let c = conversation(tx, "16505551234", t0()).await;
+            assert!(!tx.wamid_exists("wamid.A").await?);
+            assert!(tx.insert_message(&message(&c, "wamid.A")).await?.is_some());
+            assert!(tx.wamid_exists("wamid.A").await?);
+            assert!(
+                tx.insert_message(&message(&c, "wamid.A")).await?.is_none(),
+                "dedupe"
+            );
+            assert!(
+                tx.edit_message("wamid.A", Some("hello again"), t0())
+                    .await?
+            );
+            assert!(!tx.edit_message("wamid.unknown", Some("x"), t0()).await?);
+            assert_eq!(tx.recent_messages(c.id, 5).await?.len(), 1);
+            Ok(c.id)
+        })
+    })
+    .await;
     assert_eq!(store.count_messages_with_wamid("wamid.A").await.unwrap(), 1);
-    let d = store.get_conversation(c.id).await.unwrap().unwrap();
+    let d = store.get_conversation(id).await.unwrap().unwrap();
     assert_eq!(d.messages.len(), 1);
     assert_eq!(d.messages[0].text.as_deref(), Some("hello again"));
     assert!(d.messages[0].edited_at.is_some());
@@ -240,101 +230,123 @@ pub async fn messages_dedupe_on_wamid<S: Store>(store: S) {
 
 /// sent < delivered < read; duplicates are recognised; failed is terminal.
 pub async fn statuses_never_move_backwards<S: Store>(store: S) {
-    let mut tx = store.begin().await.unwrap();
-    let c = conversation(&mut tx, "16505551234", t0()).await;
-    let mut m = message(&c, "wamid.OUT");
-    m.direction = Direction::Outbound;
-    m.status = "pending".into();
-    tx.insert_message(&m).await.unwrap();
-    let st = |s: &str, rank| NewStatus {
-        wamid: "wamid.OUT".into(),
-        status: s.into(),
-        rank,
-        at: t0(),
-        raw: json!({"status": s}),
-    };
-    assert_eq!(
-        tx.apply_status(&st("read", 3)).await.unwrap(),
-        StatusOutcome::Recorded {
-            message_updated: true
-        }
-    );
-    assert_eq!(
-        tx.apply_status(&st("delivered", 2)).await.unwrap(),
-        StatusOutcome::Recorded {
-            message_updated: false
-        }
-    );
-    assert_eq!(
-        tx.apply_status(&st("read", 3)).await.unwrap(),
-        StatusOutcome::Duplicate
-    );
-    // A status for a message we never stored is still recorded.
-    let mut other = st("sent", 1);
-    other.wamid = "wamid.ELSEWHERE".into();
-    assert_eq!(
-        tx.apply_status(&other).await.unwrap(),
-        StatusOutcome::Recorded {
-            message_updated: false
-        }
-    );
-    tx.commit().await.unwrap();
-    let d = store.get_conversation(c.id).await.unwrap().unwrap();
+    let id = w(&store, |tx| {
+        Box::pin(async move {
+            let c = conversation(tx, "16505551234", t0()).await;
+            let mut m = message(&c, "wamid.OUT");
+            m.direction = Direction::Outbound;
+            m.status = "pending".into();
+            tx.insert_message(&m).await?;
+            let st = |s: &str, rank| NewStatus {
+                wamid: "wamid.OUT".into(),
+                status: s.into(),
+                rank,
+                at: t0(),
+                raw: json!({"status": s}),
+            };
+            assert_eq!(
+                tx.apply_status(&st("read", 3)).await?,
+                StatusOutcome::Recorded {
+                    message_updated: true
+                }
+            );
+            assert_eq!(
+                tx.apply_status(&st("delivered", 2)).await?,
+                StatusOutcome::Recorded {
+                    message_updated: false
+                }
+            );
+            assert_eq!(
+                tx.apply_status(&st("read", 3)).await?,
+                StatusOutcome::Duplicate
+            );
+            // A status for a message we never stored is still recorded.
+            let mut other = st("sent", 1);
+            other.wamid = "wamid.ELSEWHERE".into();
+            assert_eq!(
+                tx.apply_status(&other).await?,
+                StatusOutcome::Recorded {
+                    message_updated: false
+                }
+            );
+            Ok(c.id)
+        })
+    })
+    .await;
+    let d = store.get_conversation(id).await.unwrap().unwrap();
     assert_eq!(d.messages[0].status, "read", "statuses: never backwards");
     assert_eq!(store.totals().await.unwrap().statuses, 3);
 }
 
 /// At most one unresolved conversation per contact and inbox.
 pub async fn one_active_conversation_per_contact_and_inbox<S: Store>(store: S) {
-    let mut tx = store.begin().await.unwrap();
-    let mut c = conversation(&mut tx, "16505551234", t0()).await;
-    let found = tx
-        .active_conversation(c.contact_id, c.inbox_id)
-        .await
-        .unwrap();
-    assert_eq!(found.as_ref().map(|f| f.id), Some(c.id));
-    let dup = tx
-        .insert_conversation(&NewConversation {
-            contact_id: c.contact_id,
-            inbox_id: c.inbox_id,
-            team_id: None,
-            attribution: None,
-            at: t0(),
+    w(&store, |tx| {
+        Box::pin(async move {
+            let mut c = conversation(tx, "16505551234", t0()).await;
+            let found = tx.active_conversation(c.contact_id, c.inbox_id).await?;
+            assert_eq!(found.as_ref().map(|f| f.id), Some(c.id));
+            let dup = tx
+                .insert_conversation(&NewConversation {
+                    contact_id: c.contact_id,
+                    inbox_id: c.inbox_id,
+                    team_id: None,
+                    attribution: None,
+                    at: t0(),
+                })
+                .await;
+            assert!(
+                matches!(dup, Err(StoreError::Conflict(_))),
+                "second active conversation refused: {dup:?}"
+            );
+            c.status = ConversationStatus::Resolved;
+            tx.save_conversation(&c).await?;
+            assert!(
+                tx.active_conversation(c.contact_id, c.inbox_id)
+                    .await?
+                    .is_none()
+            );
+            let contact = tx.contact(c.contact_id).await?.unwrap();
+            assert_eq!(
+                contact.resolved_conversations, 1,
+                "resolved conversations counted"
+            );
+            let next = tx
+                .insert_conversation(&NewConversation {
+                    contact_id: c.contact_id,
+                    inbox_id: c.inbox_id,
+                    team_id: None,
+                    attribution: Some(Attribution {
+                        source_id: Some("ad-1".into()),
+                        ..Attribution::default()
+                    }),
+                    at: t0(),
+                })
+                .await?;
+            assert_ne!(next.id, c.id);
+            assert_eq!(
+                next.attribution
+                    .as_ref()
+                    .and_then(|a| a.source_id.as_deref()),
+                Some("ad-1")
+            );
+            Ok(())
         })
-        .await;
-    assert!(
-        matches!(dup, Err(StoreError::Conflict(_))),
-        "second active conversation refused: {dup:?}"
-    );
-    c.status = ConversationStatus::Resolved;
-    tx.save_conversation(&c).await.unwrap();
-    assert!(
-        tx.active_conversation(c.contact_id, c.inbox_id)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let next = tx
-        .insert_conversation(&NewConversation {
-            contact_id: c.contact_id,
-            inbox_id: c.inbox_id,
-            team_id: None,
-            attribution: Some(Attribution {
-                source_id: Some("ad-1".into()),
-                ..Attribution::default()
-            }),
-            at: t0(),
-        })
-        .await
-        .unwrap();
-    assert_ne!(next.id, c.id);
-    assert_eq!(
-        next.attribution
-            .as_ref()
-            .and_then(|a| a.source_id.as_deref()),
-        Some("ad-1")
-    );
-    tx.commit().await.unwrap();
+    })
+    .await;
+}
+
+fn new_agent(email: &str, hash: &str, role: Role, team: Option<TeamId>) -> NewAgent {
+    NewAgent {
+        name: email.into(),
+        email: email.into(),
+        role,
+        team_id: team,
+        skills: vec!["billing".into()],
+        capacity: 3,
+        availability: Availability::Online,
+        token_sha256: hash.into(),
+        at: t0(),
+    }
 }
 
 /// Teams and agents: conflicts, patches, token lookup.
@@ -357,27 +369,24 @@ pub async fn teams_and_agents<S: Store>(store: S) {
             .await,
         Err(StoreError::Conflict(_))
     ));
-    let new = NewAgent {
-        name: "Ravi".into(),
-        email: "ravi@example.com".into(),
-        role: Role::Senior,
-        team_id: Some(team.id),
-        skills: vec!["billing".into()],
-        capacity: 5,
-        availability: Availability::Online,
-        token_sha256: "ab".repeat(32),
-        at: t0(),
-    };
+    let new = new_agent(
+        "ravi@example.com",
+        &"ab".repeat(32),
+        Role::Senior,
+        Some(team.id),
+    );
     let agent = store.create_agent(&new).await.unwrap();
     assert_eq!(agent.open_count, 0);
     assert!(matches!(
         store.create_agent(&new).await,
         Err(StoreError::Conflict(_))
     ));
-    let mut bad_team = new.clone();
-    bad_team.email = "x@example.com".into();
-    bad_team.token_sha256 = "cd".repeat(32);
-    bad_team.team_id = Some(switchboard_core::ids::TeamId(999));
+    let bad_team = new_agent(
+        "x@example.com",
+        &"cd".repeat(32),
+        Role::Agent,
+        Some(TeamId(999)),
+    );
     assert!(matches!(
         store.create_agent(&bad_team).await,
         Err(StoreError::NotFound(_))
@@ -411,117 +420,102 @@ pub async fn teams_and_agents<S: Store>(store: S) {
         Some(agent.id)
     );
     assert!(store.agent_by_token_hash("00").await.unwrap().is_none());
-    let mut tx = store.begin().await.unwrap();
-    let roster = tx.roster().await.unwrap();
+    let roster = w(&store, |tx| Box::pin(async move { tx.roster().await })).await;
     assert_eq!(roster.len(), 1);
     assert!(
         roster[0].skills.contains(&"sales".to_owned()),
         "team skills merged into roster"
     );
     assert!(roster[0].skills.contains(&"billing".to_owned()));
-    tx.commit().await.unwrap();
 }
 
-/// Assignments move the open-conversation counters and the contact's last agent.
+/// Assignments move the open-conversation counters and the contact's last
+/// agent; resolving releases capacity exactly once.
 pub async fn assignments_keep_counters<S: Store>(store: S) {
-    let mk = |email: &str, hash: &str| NewAgent {
-        name: email.into(),
-        email: email.into(),
-        role: Role::Agent,
-        team_id: None,
-        skills: vec![],
-        capacity: 3,
-        availability: Availability::Online,
-        token_sha256: hash.into(),
-        at: t0(),
-    };
-    let a = store.create_agent(&mk("a@x.io", "01")).await.unwrap();
-    let b = store.create_agent(&mk("b@x.io", "02")).await.unwrap();
-    let mut tx = store.begin().await.unwrap();
-    let c = conversation(&mut tx, "16505551234", t0()).await;
-    assert_eq!(tx.unassigned_conversations(10).await.unwrap().len(), 1);
-    tx.record_assignment(&NewAssignment {
-        conversation_id: c.id,
-        agent_id: Some(a.id),
-        previous_agent_id: None,
-        contact_id: c.contact_id,
-        rule: Rule::LeastLoaded,
-        reason: "least loaded".into(),
-        at: t0(),
-    })
-    .await
-    .unwrap();
-    tx.record_assignment(&NewAssignment {
-        conversation_id: c.id,
-        agent_id: Some(b.id),
-        previous_agent_id: Some(a.id),
-        contact_id: c.contact_id,
-        rule: Rule::SeniorTier,
-        reason: "escalated".into(),
-        at: t0(),
-    })
-    .await
-    .unwrap();
-    assert!(tx.unassigned_conversations(10).await.unwrap().is_empty());
-    let contact = tx
-        .upsert_contact(&ContactUpsert {
-            wa_id: Some(WaId::parse("16505551234").unwrap()),
-            user_id: None,
-            name: None,
-            username: None,
-            at: t0(),
+    let a = store
+        .create_agent(&new_agent("a@x.io", "01", Role::Agent, None))
+        .await
+        .unwrap()
+        .id;
+    let b = store
+        .create_agent(&new_agent("b@x.io", "02", Role::Agent, None))
+        .await
+        .unwrap()
+        .id;
+    let c = w(&store, move |tx| {
+        Box::pin(async move {
+            let c = conversation(tx, "16505551234", t0()).await;
+            assert_eq!(tx.unassigned_conversations(10).await?.len(), 1);
+            for (agent, prev, rule, reason) in [
+                (a, None, Rule::LeastLoaded, "least loaded"),
+                (b, Some(a), Rule::SeniorTier, "escalated"),
+            ] {
+                tx.record_assignment(&NewAssignment {
+                    conversation_id: c.id,
+                    agent_id: Some(agent),
+                    previous_agent_id: prev,
+                    contact_id: c.contact_id,
+                    rule,
+                    reason: reason.into(),
+                    at: t0(),
+                })
+                .await?;
+            }
+            assert!(tx.unassigned_conversations(10).await?.is_empty());
+            let contact = tx.upsert_contact(&upsert("16505551234")).await?;
+            assert_eq!(
+                contact.last_agent_id,
+                Some(b),
+                "contact remembers last agent"
+            );
+            Ok(c.id)
         })
-        .await
-        .unwrap();
-    assert_eq!(
-        contact.last_agent_id,
-        Some(b.id),
-        "contact remembers last agent"
-    );
-    tx.commit().await.unwrap();
-    assert_eq!(store.get_agent(a.id).await.unwrap().unwrap().open_count, 0);
-    assert_eq!(store.get_agent(b.id).await.unwrap().unwrap().open_count, 1);
-    // Resolving releases the assignee's capacity; saving again does not count twice.
-    let mut tx = store.begin().await.unwrap();
-    let mut conv = store
-        .get_conversation(c.id)
-        .await
-        .unwrap()
-        .unwrap()
-        .summary
-        .conversation;
-    conv.status = ConversationStatus::Resolved;
-    tx.save_conversation(&conv).await.unwrap();
-    tx.save_conversation(&conv).await.unwrap();
-    tx.commit().await.unwrap();
-    assert_eq!(
-        store.get_agent(b.id).await.unwrap().unwrap().open_count,
-        0,
-        "resolve releases capacity"
-    );
-    let d = store.get_conversation(c.id).await.unwrap().unwrap();
-    assert_eq!(d.summary.conversation.assignee_id, Some(b.id));
+    })
+    .await;
+    assert_eq!(store.get_agent(a).await.unwrap().unwrap().open_count, 0);
+    assert_eq!(store.get_agent(b).await.unwrap().unwrap().open_count, 1);
+    let d = store.get_conversation(c).await.unwrap().unwrap();
+    assert_eq!(d.summary.conversation.assignee_id, Some(b));
     assert_eq!(d.assignments.len(), 2);
     assert_eq!(d.assignments[1].reason, "escalated");
+    w(&store, move |tx| {
+        Box::pin(async move {
+            let mut conv = tx.conversation(c).await?.unwrap();
+            conv.status = ConversationStatus::Resolved;
+            tx.save_conversation(&conv).await?;
+            tx.save_conversation(&conv).await?;
+            Ok(())
+        })
+    })
+    .await;
+    assert_eq!(
+        store.get_agent(b).await.unwrap().unwrap().open_count,
+        0,
+        "resolve releases capacity once"
+    );
 }
 
 /// The queue is sorted by due time (none last), filters work, cursors page.
 pub async fn queue_is_ordered_by_due_time_and_pages<S: Store>(store: S) {
-    let mut tx = store.begin().await.unwrap();
-    let mut ids = Vec::new();
-    for (i, due_min) in [(0, Some(120)), (1, None), (2, Some(15)), (3, Some(30))] {
-        let mut c = conversation(&mut tx, &format!("1650555000{i}"), t0()).await;
-        c.first_response_due_at = due_min.map(|m| t0() + SignedDuration::from_mins(m));
-        c.waiting_since = Some(t0());
-        c.category = Some(if i == 2 {
-            Category::HighIntentReturn
-        } else {
-            Category::InformationRequest
-        });
-        tx.save_conversation(&c).await.unwrap();
-        ids.push(c.id);
-    }
-    tx.commit().await.unwrap();
+    let ids = w(&store, |tx| {
+        Box::pin(async move {
+            let mut ids = Vec::new();
+            for (i, due_min) in [(0, Some(120)), (1, None), (2, Some(15)), (3, Some(30))] {
+                let mut c = conversation(tx, &format!("1650555000{i}"), t0()).await;
+                c.first_response_due_at = due_min.map(|m| t0() + SignedDuration::from_mins(m));
+                c.waiting_since = Some(t0());
+                c.category = Some(if i == 2 {
+                    Category::HighIntentReturn
+                } else {
+                    Category::InformationRequest
+                });
+                tx.save_conversation(&c).await?;
+                ids.push(c.id);
+            }
+            Ok(ids)
+        })
+    })
+    .await;
     let page = |after| ConversationFilter {
         limit: 3,
         after,
@@ -557,20 +551,219 @@ pub async fn queue_is_ordered_by_due_time_and_pages<S: Store>(store: S) {
         .queue_stats(t0() + SignedDuration::from_mins(20))
         .await
         .unwrap();
-    assert_eq!(stats.open, 4);
-    assert_eq!(stats.unassigned, 4);
     assert_eq!(
-        stats.overdue, 1,
+        (stats.open, stats.unassigned, stats.overdue),
+        (4, 4, 1),
         "only the 15-minute one is overdue at +20m"
     );
 }
 
-/// Dropping a transaction without commit leaves no trace.
-pub async fn rollback_on_drop<S: Store>(store: S) {
-    {
-        let mut tx = store.begin().await.unwrap();
-        conversation(&mut tx, "16505551234", t0()).await;
-    }
+/// Work that fails leaves no trace.
+pub async fn failed_work_rolls_back<S: Store>(store: S) {
+    let result = store
+        .write(|tx| {
+            Box::pin(async move {
+                conversation(tx, "16505551234", t0()).await;
+                Err::<(), _>(StoreError::Conflict("abandon".into()))
+            })
+        })
+        .await;
+    assert!(matches!(result, Err(StoreError::Conflict(_))));
     let totals = store.totals().await.unwrap();
-    assert_eq!((totals.conversations, totals.contacts), (0, 0));
+    assert_eq!(
+        (totals.conversations, totals.contacts),
+        (0, 0),
+        "rolled back"
+    );
+    // The store still works afterwards.
+    w(&store, |tx| {
+        Box::pin(async move { Ok(conversation(tx, "16505551234", t0()).await.id) })
+    })
+    .await;
+}
+
+/// Timers: one pending per kind (rescheduling moves it), claimed once with a
+/// lease, re-claimable after the lease expires, fenced on completion.
+pub async fn timers_are_claimed_once_and_fenced<S: Store>(store: S) {
+    let c = w(&store, |tx| {
+        Box::pin(async move {
+            let c = conversation(tx, "16505551234", t0()).await;
+            let timer = |kind, mins| NewTimer {
+                conversation_id: c.id,
+                kind,
+                due_at: t0() + SignedDuration::from_mins(mins),
+                payload: None,
+                at: t0(),
+            };
+            tx.schedule_timer(&timer(TimerKind::FirstResponseBreach, 30))
+                .await?;
+            tx.schedule_timer(&timer(TimerKind::FirstResponseBreach, 15))
+                .await?; // moves it
+            tx.schedule_timer(&timer(TimerKind::FirstResponseWarning, 12))
+                .await?;
+            tx.schedule_timer(&timer(TimerKind::ResolutionBreach, 600))
+                .await?;
+            Ok(c.id)
+        })
+    })
+    .await;
+    let pending: u64 = store
+        .pending_timers()
+        .await
+        .unwrap()
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(pending, 3, "one pending timer per kind");
+    assert_eq!(
+        store.next_timer_due().await.unwrap(),
+        Some(t0() + SignedDuration::from_mins(12))
+    );
+    let lease = SignedDuration::from_secs(30);
+    let at = t0() + SignedDuration::from_mins(20);
+    let claimed = store.claim_due_timers(at, lease, "w1", 10).await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|t| t.kind).collect::<Vec<_>>(),
+        vec![
+            TimerKind::FirstResponseWarning,
+            TimerKind::FirstResponseBreach
+        ]
+    );
+    assert!(
+        store
+            .claim_due_timers(at, lease, "w2", 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased timers are not claimed twice"
+    );
+    // w1 dies; after the lease, w2 claims the breach again.
+    let later = at + SignedDuration::from_mins(1);
+    let reclaimed = store
+        .claim_due_timers(later, lease, "w2", 10)
+        .await
+        .unwrap();
+    assert_eq!(reclaimed.len(), 2);
+    assert_eq!(reclaimed[1].attempts, 2);
+    let (warning, breach) = (reclaimed[0].id, reclaimed[1].id);
+    let fenced = w(&store, move |tx| {
+        Box::pin(async move { tx.complete_timer(breach, "w1", later).await })
+    })
+    .await;
+    assert!(
+        !fenced,
+        "a worker whose lease was taken over cannot complete"
+    );
+    assert!(
+        w(&store, move |tx| Box::pin(async move {
+            tx.complete_timer(breach, "w2", later).await
+        }))
+        .await
+    );
+    assert!(
+        !w(&store, move |tx| Box::pin(async move {
+            tx.complete_timer(breach, "w2", later).await
+        }))
+        .await,
+        "fires once"
+    );
+    let cancelled = w(&store, move |tx| {
+        Box::pin(async move {
+            tx.cancel_timers(
+                c,
+                &[TimerKind::FirstResponseWarning, TimerKind::ResolutionBreach],
+                later,
+            )
+            .await
+        })
+    })
+    .await;
+    assert_eq!(cancelled, 2);
+    assert!(
+        !w(&store, move |tx| Box::pin(async move {
+            tx.complete_timer(warning, "w2", later).await
+        }))
+        .await,
+        "cancelled timers do not fire"
+    );
+    assert!(store.pending_timers().await.unwrap().is_empty());
+    assert_eq!(store.next_timer_due().await.unwrap(), None);
+}
+
+/// Escalations are listed until acknowledged; SLA events are kept in order.
+pub async fn escalations_and_sla_events<S: Store>(store: S) {
+    let agent = store
+        .create_agent(&new_agent("sup@x.io", "03", Role::Supervisor, None))
+        .await
+        .unwrap()
+        .id;
+    let (c, e) = w(&store, move |tx| {
+        Box::pin(async move {
+            let c = conversation(tx, "16505551234", t0()).await;
+            let e = tx
+                .insert_escalation(&NewEscalation {
+                    conversation_id: c.id,
+                    level: EscalationLevel::Supervisor,
+                    reason: "no reply 15m after breach".into(),
+                    target_agent_id: Some(agent),
+                    at: t0(),
+                })
+                .await?;
+            tx.insert_sla_event(&NewSlaEvent {
+                conversation_id: c.id,
+                clock: SlaClock::FirstResponse,
+                event: SlaEventKind::Miss,
+                due_at: t0(),
+                at: t0(),
+                agent_id: Some(agent),
+            })
+            .await?;
+            Ok((c.id, e))
+        })
+    })
+    .await;
+    let open = store
+        .list_escalations(&EscalationFilter {
+            target_agent_id: Some(agent),
+            unacknowledged: true,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    let first = store.ack_escalation(e.id, Some(agent), t0()).await.unwrap();
+    let again = store
+        .ack_escalation(e.id, None, t0() + SignedDuration::from_mins(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        first.acknowledged_at, again.acknowledged_at,
+        "acknowledging twice keeps the first time"
+    );
+    assert_eq!(again.acknowledged_by, Some(agent));
+    assert!(
+        store
+            .list_escalations(&EscalationFilter {
+                target_agent_id: Some(agent),
+                unacknowledged: true,
+                limit: 10
+            })
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        store.ack_escalation(999, None, t0()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let d = store.get_conversation(c).await.unwrap().unwrap();
+    assert_eq!(d.escalations.len(), 1);
+    assert_eq!(
+        (
+            d.sla_events[0].target.as_str(),
+            d.sla_events[0].event.as_str()
+        ),
+        ("first_response", "miss")
+    );
+    let _ = ConversationId(0);
 }

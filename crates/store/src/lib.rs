@@ -55,10 +55,19 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// The backend's write transaction.
     type Tx: StoreTx + 'static;
 
-    /// Starts a write transaction. On SQLite this is `BEGIN IMMEDIATE`, so
-    /// the write lock is taken up front and concurrent writers queue on the
-    /// busy timeout instead of failing with `SQLITE_BUSY` on lock upgrade.
-    async fn begin(&self) -> StoreResult<Self::Tx>;
+    /// Runs `work` in one write transaction: commits when it returns `Ok`,
+    /// rolls back when it returns `Err` (or panics). On SQLite every write
+    /// transaction runs on one writer thread under `BEGIN IMMEDIATE`, so
+    /// the whole closure costs one thread hand-off however many statements
+    /// it runs; `work` must therefore await nothing but `Self::Tx` methods.
+    ///
+    /// # Errors
+    /// Whatever `work` returns, or [`StoreError::Backend`] when the
+    /// transaction cannot begin or commit.
+    async fn write<R, F>(&self, work: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: for<'t> FnOnce(&'t mut Self::Tx) -> BoxFuture<'t, StoreResult<R>> + Send + 'static;
 
     /// Creates a team. [`StoreError::Conflict`] when the name is taken.
     async fn create_team(&self, team: &NewTeam) -> StoreResult<Team>;
@@ -103,9 +112,42 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// Total row counts, for tests, the demo and the load harness.
     async fn totals(&self) -> StoreResult<Totals>;
+
+    /// Claims up to `limit` pending timers due at or before `now` whose lease
+    /// is free or expired, leasing them to `worker` until `now + lease`.
+    /// Runs in its own short write transaction; the caller then handles each
+    /// timer in a transaction that ends with [`StoreTx::complete_timer`].
+    async fn claim_due_timers(
+        &self,
+        now: Timestamp,
+        lease: jiff::SignedDuration,
+        worker: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<Timer>>;
+
+    /// The earliest due time of any pending timer (for the worker's sleep).
+    async fn next_timer_due(&self) -> StoreResult<Option<Timestamp>>;
+
+    /// Escalations, newest first.
+    async fn list_escalations(&self, filter: &EscalationFilter) -> StoreResult<Vec<Escalation>>;
+
+    /// One escalation.
+    async fn get_escalation(&self, id: i64) -> StoreResult<Option<Escalation>>;
+
+    /// Acknowledges an escalation (idempotent: a second call keeps the first
+    /// time). [`StoreError::NotFound`] for an unknown id.
+    async fn ack_escalation(
+        &self,
+        id: i64,
+        by: Option<AgentId>,
+        at: Timestamp,
+    ) -> StoreResult<Escalation>;
+
+    /// Counts of pending timers by kind (for tests and metrics).
+    async fn pending_timers(&self) -> StoreResult<Vec<(TimerKind, u64)>>;
 }
 
-/// A write transaction. Dropping it without [`StoreTx::commit`] rolls back.
+/// A write transaction, lent to a [`Store::write`] closure.
 #[async_trait]
 pub trait StoreTx: Send {
     /// Stores a raw webhook delivery exactly as received.
@@ -186,6 +228,43 @@ pub trait StoreTx: Send {
     /// Open, unassigned conversations, earliest first-response due first.
     async fn unassigned_conversations(&mut self, limit: u32) -> StoreResult<Vec<Conversation>>;
 
-    /// Commits.
-    async fn commit(self) -> StoreResult<()>;
+    /// One conversation, read inside the transaction.
+    async fn conversation(&mut self, id: ConversationId) -> StoreResult<Option<Conversation>>;
+
+    /// One contact.
+    async fn contact(&mut self, id: ContactId) -> StoreResult<Option<Contact>>;
+
+    /// The latest `limit` messages of a conversation, oldest first.
+    async fn recent_messages(
+        &mut self,
+        id: ConversationId,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+
+    /// Starts a timer, or moves the pending one of the same kind to the new
+    /// due time.
+    async fn schedule_timer(&mut self, timer: &NewTimer) -> StoreResult<()>;
+
+    /// Cancels the conversation's pending timers of these kinds; returns how
+    /// many were cancelled.
+    async fn cancel_timers(
+        &mut self,
+        id: ConversationId,
+        kinds: &[TimerKind],
+        at: Timestamp,
+    ) -> StoreResult<u64>;
+
+    /// Marks a claimed timer fired, only if it is still pending and leased to
+    /// `worker` (fencing: a worker whose lease expired and was re-claimed
+    /// elsewhere gets `false` and must roll back).
+    async fn complete_timer(&mut self, id: i64, worker: &str, at: Timestamp) -> StoreResult<bool>;
+
+    /// Records an escalation.
+    async fn insert_escalation(&mut self, escalation: &NewEscalation) -> StoreResult<Escalation>;
+
+    /// Records an SLA event.
+    async fn insert_sla_event(&mut self, event: &NewSlaEvent) -> StoreResult<()>;
 }
+
+/// A boxed, sendable future: what a [`Store::write`] closure returns.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

@@ -329,6 +329,16 @@ pub struct Conversation {
     pub updated_at: Timestamp,
     /// Send time of the latest message.
     pub last_message_at: Timestamp,
+    /// SLA status across the conversation's clocks.
+    pub sla_status: switchboard_core::sla::SlaStatus,
+    /// Next reply due at (a customer message waits after we replied).
+    pub next_response_due_at: Option<Timestamp>,
+    /// Resolution due at.
+    pub resolution_due_at: Option<Timestamp>,
+    /// When we last replied.
+    pub last_responded_at: Option<Timestamp>,
+    /// After hours: when the team opens and the conversation will be assigned.
+    pub callback_at: Option<Timestamp>,
 }
 
 /// A message to store.
@@ -518,6 +528,10 @@ pub struct ConversationDetail {
     pub messages: Vec<Message>,
     /// Assignment history, oldest first.
     pub assignments: Vec<Assignment>,
+    /// Escalations, oldest first.
+    pub escalations: Vec<Escalation>,
+    /// SLA events, oldest first.
+    pub sla_events: Vec<SlaEvent>,
 }
 
 /// Live queue counters.
@@ -550,4 +564,238 @@ pub struct Totals {
     pub statuses: u64,
     /// Kept non-message webhook items.
     pub webhook_events: u64,
+}
+
+/// What a timer does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimerKind {
+    /// Warn the assignee: first response at the warning threshold.
+    FirstResponseWarning,
+    /// First response missed: reassign and escalate.
+    FirstResponseBreach,
+    /// Warn: next response.
+    NextResponseWarning,
+    /// Next response missed.
+    NextResponseBreach,
+    /// Warn: resolution.
+    ResolutionWarning,
+    /// Resolution missed.
+    ResolutionBreach,
+    /// Breach + `supervisor_after` with still no reply: escalate to the supervisor.
+    SupervisorEscalation,
+    /// The previous agent's grace period ended: assign from the pool.
+    ContinuityGrace,
+    /// After hours: the team opens; assign the conversation.
+    Callback,
+}
+
+impl TimerKind {
+    /// Every kind.
+    pub const ALL: &'static [TimerKind] = &[
+        TimerKind::FirstResponseWarning,
+        TimerKind::FirstResponseBreach,
+        TimerKind::NextResponseWarning,
+        TimerKind::NextResponseBreach,
+        TimerKind::ResolutionWarning,
+        TimerKind::ResolutionBreach,
+        TimerKind::SupervisorEscalation,
+        TimerKind::ContinuityGrace,
+        TimerKind::Callback,
+    ];
+
+    /// The snake_case word stored in the database.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TimerKind::FirstResponseWarning => "first_response_warning",
+            TimerKind::FirstResponseBreach => "first_response_breach",
+            TimerKind::NextResponseWarning => "next_response_warning",
+            TimerKind::NextResponseBreach => "next_response_breach",
+            TimerKind::ResolutionWarning => "resolution_warning",
+            TimerKind::ResolutionBreach => "resolution_breach",
+            TimerKind::SupervisorEscalation => "supervisor_escalation",
+            TimerKind::ContinuityGrace => "continuity_grace",
+            TimerKind::Callback => "callback",
+        }
+    }
+
+    /// Parses the stored word.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.as_str() == s)
+    }
+}
+
+/// A timer to start (or move, if one of its kind is pending).
+#[derive(Debug, Clone)]
+pub struct NewTimer {
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// What it does.
+    pub kind: TimerKind,
+    /// When it fires (UTC).
+    pub due_at: Timestamp,
+    /// Extra data for the action.
+    pub payload: Option<Value>,
+    /// When it was scheduled.
+    pub at: Timestamp,
+}
+
+/// A claimed timer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Timer {
+    /// Id.
+    pub id: i64,
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// What it does.
+    pub kind: TimerKind,
+    /// When it was due.
+    pub due_at: Timestamp,
+    /// Extra data.
+    pub payload: Option<Value>,
+    /// Claims so far (more than one means a worker died holding it).
+    pub attempts: u32,
+}
+
+/// Who an escalation goes to and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationLevel {
+    /// Triage raised an escalation reason (complaint, legal, …).
+    Triage,
+    /// The first-response target was missed; the conversation was reassigned.
+    Breach,
+    /// Still no reply `supervisor_after` the breach.
+    Supervisor,
+    /// A handoff was not acknowledged in time.
+    Handoff,
+}
+
+impl EscalationLevel {
+    /// The snake_case word.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EscalationLevel::Triage => "triage",
+            EscalationLevel::Breach => "breach",
+            EscalationLevel::Supervisor => "supervisor",
+            EscalationLevel::Handoff => "handoff",
+        }
+    }
+
+    /// Parses the word.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "triage" => EscalationLevel::Triage,
+            "breach" => EscalationLevel::Breach,
+            "supervisor" => EscalationLevel::Supervisor,
+            "handoff" => EscalationLevel::Handoff,
+            _ => return None,
+        })
+    }
+}
+
+/// An escalation to record.
+#[derive(Debug, Clone)]
+pub struct NewEscalation {
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// Level.
+    pub level: EscalationLevel,
+    /// Why, in words.
+    pub reason: String,
+    /// Who must act; `None` when nobody could be found (still listed).
+    pub target_agent_id: Option<AgentId>,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// A recorded escalation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Escalation {
+    /// Id.
+    pub id: i64,
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// Level.
+    pub level: EscalationLevel,
+    /// Why.
+    pub reason: String,
+    /// Who must act.
+    pub target_agent_id: Option<AgentId>,
+    /// When raised.
+    pub created_at: Timestamp,
+    /// When acknowledged.
+    pub acknowledged_at: Option<Timestamp>,
+    /// By whom.
+    pub acknowledged_by: Option<AgentId>,
+}
+
+/// An SLA event to record.
+#[derive(Debug, Clone)]
+pub struct NewSlaEvent {
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// Which clock.
+    pub clock: switchboard_core::sla::SlaClock,
+    /// `warning`, `miss` or `hit`.
+    pub event: SlaEventKind,
+    /// The clock's due time.
+    pub due_at: Timestamp,
+    /// When it happened.
+    pub at: Timestamp,
+    /// The assignee at the time (who is notified of a warning).
+    pub agent_id: Option<AgentId>,
+}
+
+/// Kinds of SLA events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlaEventKind {
+    /// Warning threshold reached.
+    Warning,
+    /// Target missed.
+    Miss,
+    /// Target met.
+    Hit,
+}
+
+impl SlaEventKind {
+    /// The snake_case word.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SlaEventKind::Warning => "warning",
+            SlaEventKind::Miss => "miss",
+            SlaEventKind::Hit => "hit",
+        }
+    }
+}
+
+/// A recorded SLA event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SlaEvent {
+    /// Id.
+    pub id: i64,
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// Which clock (`first_response`, `next_response`, `resolution`).
+    pub target: String,
+    /// `warning`, `miss` or `hit`.
+    pub event: String,
+    /// The clock's due time.
+    pub due_at: Timestamp,
+    /// When.
+    pub at: Timestamp,
+    /// The agent notified.
+    pub agent_id: Option<AgentId>,
+}
+
+/// Filter of `list_escalations`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EscalationFilter {
+    /// Only those targeting this agent.
+    pub target_agent_id: Option<AgentId>,
+    /// Only unacknowledged ones.
+    pub unacknowledged: bool,
+    /// At most this many (newest first).
+    pub limit: u32,
 }

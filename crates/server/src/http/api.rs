@@ -7,9 +7,7 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use switchboard_core::ids::{AgentId, ConversationId, TeamId};
 use switchboard_core::model::{Availability, Category, ConversationStatus, Role};
-use switchboard_store::{
-    AgentPatch, ConversationFilter, NewAgent, NewTeam, QueueCursor, Store, StoreTx,
-};
+use switchboard_store::{AgentPatch, ConversationFilter, NewAgent, NewTeam, QueueCursor, Store};
 
 use super::AppState;
 use super::auth::{Principal, new_token, token_hash};
@@ -231,13 +229,11 @@ pub async fn get_agent<S: Store>(
 }
 
 async fn drain<S: Store>(state: &AppState<S>) -> Result<u32, ApiError> {
-    let mut tx = state.store.begin().await?;
-    let n = state
-        .pipeline
-        .drain_unassigned(&mut tx, state.clock.now(), 500)
-        .await?;
-    tx.commit().await?;
-    Ok(n)
+    let (pipeline, now) = (state.pipeline.clone(), state.clock.now());
+    Ok(state
+        .store
+        .write(move |tx| Box::pin(async move { pipeline.drain_unassigned(tx, now, 500).await }))
+        .await?)
 }
 
 /// Query of `GET /api/v1/conversations`.
