@@ -50,9 +50,10 @@ impl Ingestor {
         store: S,
         pipeline: Pipeline,
         max_batch: usize,
+        timers: std::sync::Arc<tokio::sync::Notify>,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(max_batch.saturating_mul(4).max(16));
-        let handle = tokio::spawn(writer(store, pipeline, rx, max_batch.max(1)));
+        let handle = tokio::spawn(writer(store, pipeline, rx, max_batch.max(1), timers));
         (Self { tx }, handle)
     }
 
@@ -90,6 +91,7 @@ async fn writer<S: Store>(
     pipeline: Pipeline,
     mut rx: mpsc::Receiver<Job>,
     max_batch: usize,
+    timers: std::sync::Arc<tokio::sync::Notify>,
 ) {
     let mut jobs = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut jobs, max_batch).await > 0 {
@@ -102,6 +104,9 @@ async fn writer<S: Store>(
                 for (reply, report) in replies.into_iter().zip(reports) {
                     let _ = reply.send(Ok(report));
                 }
+                // New waiting messages may have scheduled timers earlier
+                // than the worker's current sleep.
+                timers.notify_one();
             }
             Err(e) => {
                 tracing::warn!(error = %e, size = deliveries.len(), "batch failed; retrying deliveries one by one");

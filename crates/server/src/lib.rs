@@ -16,6 +16,8 @@ pub mod config;
 pub mod http;
 pub mod ingest;
 pub mod pipeline;
+pub mod sla;
+pub mod timers;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -30,6 +32,7 @@ use crate::config::Config;
 use crate::http::AppState;
 use crate::ingest::Ingestor;
 use crate::pipeline::Pipeline;
+use crate::timers::TimerWorker;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +48,9 @@ pub enum StartError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] switchboard_store::StoreError),
+    /// A business calendar (or its `.ics` file) is invalid.
+    #[error(transparent)]
+    Calendar(#[from] crate::sla::CalendarLoadError),
     /// The triage rules file is invalid.
     #[error("triage rules {path}: {message}")]
     Rules {
@@ -94,6 +100,8 @@ pub struct App {
     listener: TcpListener,
     state: AppState<SqliteStore>,
     writer: tokio::task::JoinHandle<()>,
+    timers: TimerWorker<SqliteStore>,
+    run_timers: bool,
 }
 
 impl App {
@@ -106,13 +114,25 @@ impl App {
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let engine = load_engine(&config)?;
         let store = SqliteStore::connect(&config.database_url).await?;
+        let sla = crate::sla::SlaRuntime::load(
+            config.sla.clone(),
+            &config.calendars,
+            config.escalation.clone(),
+            clock.now(),
+        )?;
         let pipeline = Pipeline {
             engine: Arc::new(engine),
-            targets: config.sla.first_response,
+            sla: Arc::new(sla),
             routing: Arc::new(config.routing.clone()),
         };
-        let (ingestor, writer) =
-            Ingestor::spawn(store.clone(), pipeline.clone(), config.ingest.max_batch);
+        let worker_id = format!("{}-{}", std::process::id(), clock.now().as_millisecond());
+        let timers = TimerWorker::new(store.clone(), pipeline.clone(), clock.clone(), &worker_id);
+        let (ingestor, writer) = Ingestor::spawn(
+            store.clone(),
+            pipeline.clone(),
+            config.ingest.max_batch,
+            timers.waker(),
+        );
         let listener =
             TcpListener::bind(&config.listen)
                 .await
@@ -142,6 +162,8 @@ impl App {
             listener,
             state,
             writer,
+            timers,
+            run_timers: true,
         })
     }
 
@@ -159,6 +181,20 @@ impl App {
     /// The OS error if the socket is gone.
     pub fn addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The timer worker; tests with a simulated clock call
+    /// [`TimerWorker::run_once`] after moving the clock.
+    pub fn timers(&self) -> TimerWorker<SqliteStore> {
+        self.timers.clone()
+    }
+
+    /// Do not run the timer worker in the background (tests that drive it
+    /// themselves with a simulated clock).
+    #[must_use]
+    pub fn without_background_timers(mut self) -> Self {
+        self.run_timers = false;
+        self
     }
 
     /// The store, for tests and tools that inspect state directly.
@@ -180,12 +216,26 @@ impl App {
             listener,
             state,
             writer,
+            timers,
+            run_timers,
         } = self;
         let store = state.store.clone();
         let router = http::router(state);
+        let (stop_timers, timers_stopped) = tokio::sync::oneshot::channel::<()>();
+        let timer_task = run_timers.then(|| {
+            tokio::spawn(timers.run(async {
+                let _ = timers_stopped.await;
+            }))
+        });
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await?;
+        let _ = stop_timers.send(());
+        if let Some(task) = timer_task
+            && let Err(e) = task.await
+        {
+            tracing::error!(error = %e, "timer worker ended abnormally");
+        }
         // The router (and with it the last Ingestor sender) is dropped now,
         // so the writer finishes what is queued and exits.
         if let Err(e) = writer.await {

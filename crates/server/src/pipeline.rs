@@ -17,7 +17,6 @@ use serde_json::{Value, json};
 use switchboard_core::assign::{self, Candidate, Rule};
 use switchboard_core::ids::{Bsuid, DeliveryId, PhoneNumberId, WaId};
 use switchboard_core::model::{Category, ConversationStatus, Direction};
-use switchboard_core::sla::FirstResponseTargets;
 use switchboard_core::triage::{History, TriageEngine, TriageInput, TriageResult};
 use switchboard_store::*;
 use switchboard_whatsapp::event::{Event, InboundMessage, MessageKind};
@@ -30,8 +29,8 @@ use crate::config::RoutingConfig;
 pub struct Pipeline {
     /// Compiled triage rules.
     pub engine: Arc<TriageEngine>,
-    /// First-response targets.
-    pub targets: FirstResponseTargets,
+    /// SLA policies, calendars and the escalation ladder.
+    pub sla: Arc<crate::sla::SlaRuntime>,
     /// Intent → required skill.
     pub routing: Arc<RoutingConfig>,
 }
@@ -175,6 +174,17 @@ impl Pipeline {
             }
             Event::TemplateOther { field, raw } => keep(&field, "template_update", raw),
             Event::UserPreference { raw, .. } => keep("user_preferences", "user_preference", raw),
+            Event::Unhandled { field, value, .. } if field == "smb_message_echoes" => {
+                let n = self.apply_echoes(tx, batch, received_at, &value).await?;
+                report.events += 1;
+                return tx
+                    .insert_webhook_event(&keep(
+                        &field,
+                        "message_echoes",
+                        json!({"replies_recorded": n, "value": value}),
+                    ))
+                    .await;
+            }
             Event::Unhandled {
                 field,
                 reason,
@@ -377,48 +387,37 @@ impl Pipeline {
             }
         }
         if let Some(t) = &triage {
-            self.apply_triage(&mut conv, t, sent_at, waits);
+            self.apply_triage(&mut conv, t);
         }
         let newly_escalated = !was_escalated && !conv.escalation_reasons.is_empty();
-
-        let needs_assignment = conv.assignee_id.is_none() && waits;
-        let assignee_role_senior = conv
-            .assignee_id
-            .and_then(|a| {
-                batch
-                    .roster
-                    .as_ref()
-                    .and_then(|r| r.iter().find(|c| c.id == a))
-            })
-            .map(|c| c.role.is_senior_tier());
-        let needs_senior = newly_escalated && conv.assignee_id.is_some();
-        if needs_assignment || needs_senior {
+        let needs_routing = waits && conv.assignee_id.is_none() && conv.callback_at.is_none();
+        if needs_routing || newly_escalated {
             if batch.roster.is_none() {
                 batch.roster = Some(tx.roster().await?);
             }
-            let roster = batch
-                .roster
-                .as_mut()
-                .map(std::mem::take)
-                .unwrap_or_default();
-            let current_is_senior = assignee_role_senior.unwrap_or_else(|| {
-                conv.assignee_id
-                    .and_then(|a| roster.iter().find(|c| c.id == a))
-                    .is_some_and(|c| c.role.is_senior_tier())
-            });
-            let mut roster = roster;
-            if needs_assignment || (needs_senior && !current_is_senior) {
-                self.assign(
-                    tx,
-                    &mut conv,
-                    &contact,
-                    &mut roster,
-                    received_at,
-                    needs_assignment,
-                )
-                .await?;
+            let mut roster = batch.roster.take().unwrap_or_default();
+            if needs_routing {
+                self.route_new(tx, &mut conv, &contact, &mut roster, received_at)
+                    .await?;
+            } else if !self.is_senior(&roster, conv.assignee_id) {
+                self.assign(tx, &mut conv, &contact, &mut roster, received_at, false)
+                    .await?;
+            }
+            if newly_escalated {
+                self.escalate_from_triage(tx, &conv, &roster, received_at)
+                    .await?;
             }
             batch.roster = Some(roster);
+        }
+        if waits {
+            self.start_clocks(
+                tx,
+                &mut conv,
+                phone_number_id.as_str(),
+                sent_at,
+                received_at,
+            )
+            .await?;
         }
         tx.save_conversation(&conv).await?;
         metrics::counter!("switchboard_messages_ingested_total", "type" => msg.type_name().to_owned()).increment(1);
@@ -428,20 +427,249 @@ impl Pipeline {
         Ok(MessageOutcome::Stored)
     }
 
+    /// Business replies sent from the WhatsApp Business app (coexistence:
+    /// `smb_message_echoes`) are human replies: stored as outbound messages
+    /// and counted against the waiting SLA clock. Returns how many were
+    /// recorded.
+    async fn apply_echoes<T: StoreTx>(
+        &self,
+        tx: &mut T,
+        batch: &mut BatchState,
+        received_at: Timestamp,
+        value: &Value,
+    ) -> StoreResult<u32> {
+        let Some(pnid) = value["metadata"]["phone_number_id"]
+            .as_str()
+            .and_then(|p| PhoneNumberId::parse(p).ok())
+        else {
+            return Ok(0);
+        };
+        let Some(echoes) = value["message_echoes"].as_array() else {
+            return Ok(0);
+        };
+        let mut recorded = 0;
+        for echo in echoes {
+            let Some(wamid) = echo["id"].as_str() else {
+                continue;
+            };
+            if tx.wamid_exists(wamid).await? {
+                continue;
+            }
+            let wa_id = echo["to"].as_str().and_then(|s| WaId::parse(s).ok());
+            let user_id = echo["to_user_id"]
+                .as_str()
+                .and_then(|s| Bsuid::parse(s).ok());
+            if wa_id.is_none() && user_id.is_none() {
+                continue;
+            }
+            let inbox = match batch.inboxes.get(pnid.as_str()) {
+                Some(i) => i.clone(),
+                None => {
+                    let i = tx
+                        .upsert_inbox(&InboxUpsert {
+                            phone_number_id: pnid.clone(),
+                            display_phone_number: None,
+                            waba_id: None,
+                            at: received_at,
+                        })
+                        .await?;
+                    batch.inboxes.insert(pnid.as_str().to_owned(), i.clone());
+                    i
+                }
+            };
+            let contact = tx
+                .upsert_contact(&ContactUpsert {
+                    wa_id,
+                    user_id,
+                    name: None,
+                    username: None,
+                    at: received_at,
+                })
+                .await?;
+            let Some(mut conv) = tx.active_conversation(contact.id, inbox.id).await? else {
+                continue;
+            };
+            let at = echo["timestamp"]
+                .as_str()
+                .and_then(|t| t.parse::<i64>().ok())
+                .or_else(|| echo["timestamp"].as_i64())
+                .map_or(received_at, |t| clamp_time(t, received_at));
+            let kind = echo["type"].as_str().unwrap_or("unknown").to_owned();
+            let text = echo[kind.as_str()]["body"]
+                .as_str()
+                .or_else(|| echo[kind.as_str()]["caption"].as_str())
+                .map(str::to_owned);
+            tx.insert_message(&NewMessage {
+                conversation_id: conv.id,
+                wamid: Some(wamid.to_owned()),
+                direction: Direction::Outbound,
+                message_type: kind,
+                text,
+                media: None,
+                context: None,
+                referral: None,
+                raw: echo.clone(),
+                sent_at: at,
+                received_at,
+                status: "sent".into(),
+                triage: None,
+            })
+            .await?;
+            if conv.waiting_since.is_some() {
+                let agent = conv.assignee_id;
+                self.record_reply(tx, &mut conv, agent, at).await?;
+            }
+            conv.last_message_at = conv.last_message_at.max(at);
+            tx.save_conversation(&conv).await?;
+            recorded += 1;
+        }
+        Ok(recorded)
+    }
+
+    fn is_senior(
+        &self,
+        roster: &[Candidate],
+        agent: Option<switchboard_core::ids::AgentId>,
+    ) -> bool {
+        let e = &self.sla.escalation;
+        agent
+            .and_then(|a| roster.iter().find(|c| c.id == a))
+            .is_some_and(|c| {
+                e.senior_roles.contains(&c.role) || e.supervisor_roles.contains(&c.role)
+            })
+    }
+
+    /// First routing of a waiting conversation: after hours it gets a
+    /// callback at the next opening; a returning contact whose previous agent
+    /// is away or full waits up to `continuity_grace` for them; otherwise
+    /// the assignment order of `switchboard_core::assign` decides.
+    async fn route_new<T: StoreTx>(
+        &self,
+        tx: &mut T,
+        conv: &mut Conversation,
+        contact: &Contact,
+        roster: &mut [Candidate],
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let record = |reason: String| NewAssignment {
+            conversation_id: conv.id,
+            agent_id: None,
+            previous_agent_id: None,
+            contact_id: contact.id,
+            rule: Rule::Unassigned,
+            reason,
+            at: now,
+        };
+        if let Some(cal) = self.shift_calendar()
+            && !cal.is_open(now)
+        {
+            let at = cal.next_open(now);
+            let local = cal.next_opening_local(now).map_or_else(
+                || at.to_string(),
+                |z| z.strftime("%a %d %b %H:%M %Z").to_string(),
+            );
+            tx.record_assignment(&record(format!(
+                "after hours: no agent on shift; callback scheduled at the next opening ({local})"
+            )))
+            .await?;
+            tx.schedule_timer(&NewTimer {
+                conversation_id: conv.id,
+                kind: TimerKind::Callback,
+                due_at: at,
+                payload: None,
+                at: now,
+            })
+            .await?;
+            conv.callback_at = Some(at);
+            metrics::counter!("switchboard_assignments_total", "rule" => "after_hours")
+                .increment(1);
+            return Ok(());
+        }
+        let grace = self.routing.continuity_grace;
+        let escalated = !conv.escalation_reasons.is_empty()
+            || conv.category == Some(Category::HighIntentReturn);
+        if let Some(prev) = contact
+            .last_agent_id
+            .and_then(|p| roster.iter().find(|c| c.id == p))
+            && grace.as_secs() > 0
+            && !escalated
+            && !(prev.availability == switchboard_core::model::Availability::Online
+                && prev.open_count < prev.capacity)
+        {
+            tx.record_assignment(&record(format!(
+                "relationship continuity: waiting up to {grace} for {} (previous agent, {} with {}/{} open) before the pool",
+                prev.name, prev.availability, prev.open_count, prev.capacity
+            )))
+            .await?;
+            tx.schedule_timer(&NewTimer {
+                conversation_id: conv.id,
+                kind: TimerKind::ContinuityGrace,
+                due_at: now.checked_add(grace.as_signed()).unwrap_or(now),
+                payload: None,
+                at: now,
+            })
+            .await?;
+            metrics::counter!("switchboard_assignments_total", "rule" => "continuity_grace")
+                .increment(1);
+            return Ok(());
+        }
+        self.assign(tx, conv, contact, roster, now, true).await
+    }
+
+    pub(crate) fn shift_calendar(&self) -> Option<&switchboard_core::calendar::BusinessCalendar> {
+        self.routing
+            .calendar
+            .as_ref()
+            .and_then(|n| self.sla.calendars.get(n))
+    }
+
+    /// Records the escalation that triage raised, for the tier configured
+    /// per reason (`[escalation.route]`; senior by default).
+    async fn escalate_from_triage<T: StoreTx>(
+        &self,
+        tx: &mut T,
+        conv: &Conversation,
+        roster: &[Candidate],
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let tier = if conv
+            .escalation_reasons
+            .iter()
+            .any(|r| self.sla.escalation.route.get(r) == Some(&crate::config::Tier::Supervisor))
+        {
+            crate::config::Tier::Supervisor
+        } else {
+            crate::config::Tier::Senior
+        };
+        let target = match tier {
+            crate::config::Tier::Senior if self.is_senior(roster, conv.assignee_id) => {
+                conv.assignee_id
+            }
+            _ => self.tier_target(roster, tier, conv.team_id, None),
+        };
+        let reasons: Vec<&str> = conv.escalation_reasons.iter().map(|r| r.as_str()).collect();
+        tx.insert_escalation(&NewEscalation {
+            conversation_id: conv.id,
+            level: EscalationLevel::Triage,
+            reason: format!("triage: {}", reasons.join(", ")),
+            target_agent_id: target,
+            at: now,
+        })
+        .await?;
+        metrics::counter!("switchboard_escalations_total", "level" => "triage").increment(1);
+        Ok(())
+    }
+
     /// Folds one message's triage into its conversation: the category and
     /// priority only ever become more urgent while the conversation is open,
-    /// escalation reasons accumulate, and the first-response due time is the
-    /// earliest of the current one and this message's target.
-    fn apply_triage(
-        &self,
-        conv: &mut Conversation,
-        t: &TriageResult,
-        sent_at: Timestamp,
-        waits: bool,
-    ) {
+    /// and escalation reasons accumulate. (Due times: [`Pipeline::start_clocks`].)
+    fn apply_triage(&self, conv: &mut Conversation, t: &TriageResult) {
         let upgrade = conv
             .category
             .is_none_or(|c| t.category.urgency_rank() < c.urgency_rank());
+        if conv.category.is_none() {
+            conv.priority = t.priority;
+        }
         if upgrade {
             conv.category = Some(t.category);
             conv.intent = Some(t.intent.clone());
@@ -450,31 +678,13 @@ impl Pipeline {
         {
             conv.intent = Some(t.intent.clone());
         }
-        if t.priority < conv.priority || conv.category.is_none() {
-            conv.priority = t.priority;
-        }
-        if upgrade && conv.escalation_reasons.is_empty() && !t.escalate {
-            conv.priority = t.priority.min(conv.priority);
-        }
+        conv.priority = conv.priority.min(t.priority);
         for r in &t.escalation_reasons {
             if !conv.escalation_reasons.contains(r) {
                 conv.escalation_reasons.push(*r);
             }
         }
         conv.escalation_reasons.sort();
-        if waits && conv.first_responded_at.is_none() {
-            let start = conv.waiting_since.unwrap_or(sent_at);
-            let category = conv.category.unwrap_or(Category::InformationRequest);
-            let candidate = if conv.first_response_due_at.is_none() {
-                self.targets.due_at(category, start)
-            } else {
-                self.targets.due_at(t.category, sent_at)
-            };
-            conv.first_response_due_at = Some(
-                conv.first_response_due_at
-                    .map_or(candidate, |d| d.min(candidate)),
-            );
-        }
     }
 
     async fn assign<T: StoreTx>(
@@ -554,21 +764,22 @@ impl Pipeline {
             }) {
                 break;
             }
-            let contact = Contact {
-                id: conv.contact_id,
-                wa_id: None,
-                user_id: None,
-                name: None,
-                username: None,
-                last_agent_id: None,
-                last_inbound_at: None,
-                resolved_conversations: 0,
+            let Some(contact) = tx.contact(conv.contact_id).await? else {
+                continue;
             };
             let before = conv.assignee_id;
             self.assign(tx, &mut conv, &contact, &mut roster, at, false)
                 .await?;
             if conv.assignee_id != before {
                 assigned += 1;
+                conv.callback_at = None;
+                tx.cancel_timers(
+                    conv.id,
+                    &[TimerKind::Callback, TimerKind::ContinuityGrace],
+                    at,
+                )
+                .await?;
+                tx.save_conversation(&conv).await?;
             }
         }
         Ok(assigned)

@@ -989,3 +989,433 @@ async fn messages_out_of_order_wait_since_the_earliest() {
     // Messages are listed in send order, not arrival order.
     assert_eq!(c["messages"][0]["wamid"], "wamid.o1");
 }
+
+// ---------------------------------------------------------------- issue #4
+// Simulated time: the app runs with a ManualClock and no background timer
+// worker; each test moves the clock and fires due timers itself.
+
+struct SimApp {
+    app: TestApp,
+    clock: switchboard_core::clock::ManualClock,
+    timers: switchboard_server::timers::TimerWorker<SqliteStore>,
+}
+
+impl SimApp {
+    async fn spawn(start: &str, edit: impl FnOnce(&mut Config)) -> Self {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let mut cfg = config(&format!("sqlite://{}", dir.path().join("t.db").display()));
+        edit(&mut cfg);
+        let clock = switchboard_core::clock::ManualClock::new(start.parse().unwrap());
+        let app = App::build(cfg, Arc::new(clock.clone()))
+            .await
+            .unwrap()
+            .without_background_timers();
+        let timers = app.timers();
+        let base = format!("http://{}", app.addr().unwrap());
+        let db_url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            app: TestApp {
+                base,
+                http: reqwest::Client::new(),
+                db_url,
+                stop: Some(stop),
+                server: Some(server),
+                _dir: dir,
+            },
+            clock,
+            timers,
+        }
+    }
+
+    fn now(&self) -> i64 {
+        use switchboard_core::clock::Clock;
+        self.clock.now().as_second()
+    }
+
+    /// Moves the clock and fires whatever fell due.
+    async fn advance(&self, secs: i64) -> usize {
+        self.clock.advance(jiff::SignedDuration::from_secs(secs));
+        self.timers.run_once().await.unwrap()
+    }
+
+    async fn say(&self, wa: &str, wamid: &str, text: &str) {
+        self.app
+            .post_json(&text_body(wa, "Customer", wamid, text, self.now()))
+            .await;
+    }
+
+    /// The business replies from the WhatsApp Business app (an echo webhook).
+    async fn reply_from_app(&self, wa: &str, wamid: &str) {
+        let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "smb_message_echoes", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": PNID},
+            "message_echoes": [{"from": "15550783881", "to": wa, "id": wamid, "timestamp": self.now().to_string(), "type": "text", "text": {"body": "Hello! Happy to help."}}]
+        }}]}]});
+        self.app.post_json(&body).await;
+    }
+}
+
+#[tokio::test]
+async fn breach_reassigns_with_context_then_escalates_to_the_supervisor_once() {
+    let sim = SimApp::spawn("2026-11-23T10:00:00Z", |c| {
+        c.escalation.supervisor_after = "5m".parse().unwrap();
+    })
+    .await;
+    let app = &sim.app;
+    let team = app.team("Sales", &[]).await;
+    let (a1, a1_token) = app.agent("asha", "agent", Some(team), 5, "online").await;
+    let (a2, a2_token) = app.agent("ravi", "agent", Some(team), 5, "online").await;
+    let (sup, sup_token) = app
+        .agent("meena", "supervisor", Some(team), 0, "online")
+        .await;
+    sim.say(
+        "919800000011",
+        "wamid.b1",
+        "what are the timings on Sunday?",
+    )
+    .await;
+    let c = app.conversation_of("919800000011").await;
+    assert_eq!(c["assignee_id"].as_i64(), Some(a1));
+    assert_eq!(c["sla"]["first_response"]["status"], "running");
+
+    // 80 % of the 2 h information-request target: the assignee is warned.
+    assert_eq!(sim.advance(96 * 60).await, 1);
+    let c = app.conversation_of("919800000011").await;
+    assert_eq!(c["sla_events"].as_array().unwrap().len(), 1);
+    assert_eq!(c["sla_events"][0]["event"], "warning");
+    assert_eq!(c["sla_events"][0]["agent_id"].as_i64(), Some(a1));
+
+    // Breach: reassigned to the next available agent with a context note,
+    // priority raised, an escalation of level `breach` for the new assignee.
+    sim.advance(24 * 60 + 1).await;
+    let c = app.conversation_of("919800000011").await;
+    assert_eq!(c["assignee_id"].as_i64(), Some(a2), "{c}");
+    assert_eq!(c["priority"], "high", "medium raised one step");
+    assert_eq!(c["sla"]["status"], "active_with_misses");
+    assert_eq!(c["sla"]["first_response"]["status"], "missed");
+    let note = c["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["direction"] == "note")
+        .expect("context note");
+    let note = note["text"].as_str().unwrap();
+    assert!(
+        note.contains("reassigned from asha to ravi")
+            && note.contains("Waiting 120 min")
+            && note.contains("timings on Sunday"),
+        "{note}"
+    );
+    assert_eq!(c["escalations"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        (
+            c["escalations"][0]["level"].as_str(),
+            c["escalations"][0]["target_agent_id"].as_i64()
+        ),
+        (Some("breach"), Some(a2))
+    );
+    assert!(
+        c["assignments"].as_array().unwrap().last().unwrap()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("SLA breach")
+    );
+
+    // Nothing fires twice.
+    assert_eq!(sim.advance(60).await, 0);
+    // breach + supervisor_after, still no reply: the supervisor is escalated to.
+    assert_eq!(sim.advance(4 * 60).await, 1);
+    let c = app.conversation_of("919800000011").await;
+    let levels: Vec<&str> = c["escalations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["level"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        levels,
+        vec!["breach", "supervisor"],
+        "one breach yields exactly two escalations"
+    );
+    assert_eq!(c["escalations"][1]["target_agent_id"].as_i64(), Some(sup));
+    assert_eq!(sim.advance(3600).await, 0, "no further escalations");
+
+    // Each target sees its own; the supervisor sees all; acknowledgement.
+    let list = |token: String| async move {
+        app.api(reqwest::Method::GET, "/api/v1/escalations", &token, None)
+            .await
+            .1["escalations"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(list(a2_token.clone()).await, 1);
+    assert_eq!(list(a1_token.clone()).await, 0);
+    assert_eq!(list(sup_token.clone()).await, 2);
+    let breach_id = c["escalations"][0]["id"].as_i64().unwrap();
+    let sup_id = c["escalations"][1]["id"].as_i64().unwrap();
+    let (s, _) = app
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/escalations/{sup_id}/ack"),
+            &a2_token,
+            None,
+        )
+        .await;
+    assert_eq!(s, 403, "only the target (or a supervisor) acknowledges");
+    let (s, b) = app
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/escalations/{breach_id}/ack"),
+            &a2_token,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert!(b["acknowledged_at"].is_string());
+    let (s, _) = app
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/escalations/{sup_id}/ack"),
+            &sup_token,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        list(sup_token).await,
+        0,
+        "acknowledged escalations leave the list"
+    );
+}
+
+#[tokio::test]
+async fn a_reply_meets_the_clock_and_cancels_its_timers_then_next_response_runs() {
+    let sim = SimApp::spawn("2026-11-23T10:00:00Z", |_| {}).await;
+    let app = &sim.app;
+    let team = app.team("Sales", &[]).await;
+    app.agent("asha", "agent", Some(team), 5, "online").await;
+    app.agent("ravi", "agent", Some(team), 5, "online").await;
+    sim.say(
+        "919800000022",
+        "wamid.r1",
+        "When can we sign? ready to proceed",
+    )
+    .await;
+    sim.advance(10 * 60).await;
+    sim.reply_from_app("919800000022", "wamid.echo1").await;
+    let c = app.conversation_of("919800000022").await;
+    assert_eq!(c["sla"]["first_response"]["status"], "hit", "{c}");
+    assert!(c["waiting_since"].is_null());
+    assert_eq!(
+        c["sla_events"].as_array().unwrap().last().unwrap()["event"],
+        "hit"
+    );
+    // Past the 30-minute target: no warning, no breach.
+    assert_eq!(sim.advance(3600).await, 0);
+    assert!(
+        app.conversation_of("919800000022").await["escalations"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let pending = app.store().await.pending_timers().await.unwrap();
+    assert!(
+        pending
+            .iter()
+            .all(|(k, _)| k.as_str().starts_with("resolution")),
+        "{pending:?}"
+    );
+
+    // The customer writes again: the next-response clock (30 min) runs and breaches.
+    sim.say(
+        "919800000022",
+        "wamid.r2",
+        "hello? any update on the agreement?",
+    )
+    .await;
+    let c = app.conversation_of("919800000022").await;
+    assert_eq!(c["sla"]["next_response"]["status"], "running");
+    sim.advance(31 * 60).await;
+    let c = app.conversation_of("919800000022").await;
+    assert_eq!(c["sla"]["next_response"]["status"], "missed");
+    assert_eq!(c["escalations"][0]["level"], "breach");
+    assert!(
+        c["escalations"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("next response")
+    );
+}
+
+#[tokio::test]
+async fn business_hours_targets_skip_nights_weekends_and_holidays() {
+    // Friday 2026-11-27 18:30 IST; Monday 2026-11-30 is a holiday.
+    let sim = SimApp::spawn("2026-11-27T13:00:00Z", |c| {
+        let spec: switchboard_core::calendar::CalendarSpec = toml::from_str(
+            r#"
+            time_zone = "Asia/Kolkata"
+            holidays = ["2026-11-30"]
+            [hours]
+            mon = ["09:30-13:00", "14:00-19:00"]
+            tue = ["09:30-13:00", "14:00-19:00"]
+            wed = ["09:30-13:00", "14:00-19:00"]
+            thu = ["09:30-13:00", "14:00-19:00"]
+            fri = ["09:30-13:00", "14:00-19:00"]
+            "#,
+        )
+        .unwrap();
+        c.calendars.insert("office".into(), spec);
+        c.sla.business_hours = true;
+        c.sla.calendar = Some("office".into());
+    })
+    .await;
+    let app = &sim.app;
+    sim.say(
+        "919800000033",
+        "wamid.h1",
+        "what is the fee for the weekend batch?",
+    )
+    .await;
+    let c = app.conversation_of("919800000033").await;
+    // 2 business hours from Fri 18:30: 30 min on Friday, then Tuesday 09:30 + 1h30 = 11:00 IST.
+    assert_eq!(
+        c["sla"]["first_response_due_at"], "2026-12-01T05:30:00Z",
+        "{c}"
+    );
+    let (s, b) = app
+        .api(reqwest::Method::GET, "/api/v1/calendars", ADMIN, None)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(b["calendars"]["office"]["open_now"], true);
+    let (s, b) = app
+        .api(reqwest::Method::GET, "/api/v1/sla-policies", ADMIN, None)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(b["defaults"]["first_response"]["information_request"], "2h");
+    assert_eq!(b["defaults"]["business_hours"], true);
+}
+
+#[tokio::test]
+async fn after_hours_callback_and_continuity_grace() {
+    // Shift calendar: 09:00-18:00 UTC on weekdays; it is Monday 20:00.
+    let sim = SimApp::spawn("2026-11-23T20:00:00Z", |c| {
+        let spec: switchboard_core::calendar::CalendarSpec = toml::from_str(
+            "time_zone = \"UTC\"\n[hours]\nmon = [\"09:00-18:00\"]\ntue = [\"09:00-18:00\"]\nwed = [\"09:00-18:00\"]\nthu = [\"09:00-18:00\"]\nfri = [\"09:00-18:00\"]\n",
+        )
+        .unwrap();
+        c.calendars.insert("shift".into(), spec);
+        c.routing.calendar = Some("shift".into());
+        c.routing.continuity_grace = "10m".parse().unwrap();
+    })
+    .await;
+    let app = &sim.app;
+    let team = app.team("Support", &[]).await;
+    let (asha, asha_token) = app.agent("asha", "agent", Some(team), 5, "online").await;
+    let (ravi, _) = app.agent("ravi", "agent", Some(team), 5, "online").await;
+    sim.say("919800000044", "wamid.c1", "my order status please")
+        .await;
+    let c = app.conversation_of("919800000044").await;
+    assert!(c["assignee_id"].is_null());
+    assert_eq!(c["callback_at"], "2026-11-24T09:00:00Z", "{c}");
+    assert!(
+        c["assignments"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("after hours")
+    );
+    // The team opens at 09:00: the callback assigns it.
+    sim.advance(13 * 3600).await;
+    let c = app.conversation_of("919800000044").await;
+    assert_eq!(c["assignee_id"].as_i64(), Some(asha));
+    assert!(c["callback_at"].is_null());
+
+    // Continuity grace: resolve; asha goes away; the contact writes again
+    // and waits up to 10 min for asha; she returns and gets it back.
+    let store = app.store().await;
+    let id = switchboard_core::ids::ConversationId(c["id"].as_i64().unwrap());
+    store
+        .write(move |tx| {
+            Box::pin(async move {
+                let mut conv = tx.conversation(id).await?.unwrap();
+                conv.status = switchboard_core::model::ConversationStatus::Resolved;
+                tx.save_conversation(&conv).await
+            })
+        })
+        .await
+        .unwrap();
+    app.api(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/agents/{asha}"),
+        &asha_token,
+        Some(json!({"availability": "away"})),
+    )
+    .await;
+    sim.advance(3600).await;
+    sim.say("919800000044", "wamid.c2", "ok").await;
+    let c = app.conversation_of("919800000044").await;
+    assert!(c["assignee_id"].is_null(), "{c}");
+    assert!(
+        c["assignments"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("waiting up to 10m for asha")
+    );
+    app.api(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/agents/{asha}"),
+        &asha_token,
+        Some(json!({"availability": "online"})),
+    )
+    .await;
+    let c = app.conversation_of("919800000044").await;
+    assert_eq!(
+        c["assignee_id"].as_i64(),
+        Some(asha),
+        "drained back to the previous agent"
+    );
+    // A third contact of asha's while she is away falls to the pool after the grace period.
+    sim.say("919800000055", "wamid.d1", "price?").await;
+    let d = app.conversation_of("919800000055").await;
+    assert!(d["assignee_id"].as_i64().is_some());
+    let _ = ravi;
+}
+
+#[tokio::test]
+async fn triage_escalations_route_to_the_configured_tier() {
+    let sim = SimApp::spawn("2026-11-23T10:00:00Z", |_| {}).await;
+    let app = &sim.app;
+    let team = app.team("Sales", &[]).await;
+    app.agent("asha", "agent", Some(team), 5, "online").await;
+    let (senior, _) = app.agent("rohit", "senior", Some(team), 5, "online").await;
+    let (sup, _) = app
+        .agent("meena", "supervisor", Some(team), 0, "online")
+        .await;
+    sim.say("919800000066", "wamid.t1", "refund chahiye abhi")
+        .await;
+    let c = app.conversation_of("919800000066").await;
+    assert_eq!(c["assignee_id"].as_i64(), Some(senior));
+    assert_eq!(
+        (
+            c["escalations"][0]["level"].as_str(),
+            c["escalations"][0]["target_agent_id"].as_i64()
+        ),
+        (Some("triage"), Some(senior))
+    );
+    sim.say(
+        "919800000077",
+        "wamid.t2",
+        "I will go to the consumer court",
+    )
+    .await;
+    let c = app.conversation_of("919800000077").await;
+    assert_eq!(
+        c["escalations"][0]["target_agent_id"].as_i64(),
+        Some(sup),
+        "legal goes to the supervisor tier: {c}"
+    );
+}

@@ -345,3 +345,119 @@ fn path_id(
     path.map(|Path(id)| id)
         .map_err(|_| ApiError::InvalidRequest("the id in the path must be an integer".into()))
 }
+
+/// Query of `GET /api/v1/escalations`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationQuery {
+    /// Include acknowledged escalations (default: only unacknowledged).
+    #[serde(default)]
+    pub include_acknowledged: bool,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<u32>,
+}
+
+fn sees_all(p: &Principal) -> bool {
+    match p {
+        Principal::Admin => true,
+        Principal::Agent(a) => matches!(a.role, Role::Supervisor | Role::Admin),
+    }
+}
+
+/// `GET /api/v1/escalations`: unacknowledged escalations, newest first.
+/// Supervisors and admins see all; other agents only those targeting them.
+pub async fn list_escalations<S: Store>(
+    State(state): State<AppState<S>>,
+    principal: Principal,
+    query: Result<Query<EscalationQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::InvalidRequest(e.body_text()))?;
+    let target_agent_id = match &principal {
+        Principal::Agent(a) if !sees_all(&principal) => Some(a.id),
+        _ => None,
+    };
+    let items = state
+        .store
+        .list_escalations(&switchboard_store::EscalationFilter {
+            target_agent_id,
+            unacknowledged: !q.include_acknowledged,
+            limit: q.limit.unwrap_or(100).clamp(1, 1000),
+        })
+        .await?;
+    Ok(Json(serde_json::json!({ "escalations": items })))
+}
+
+/// `POST /api/v1/escalations/{id}/ack`: the target (or a supervisor or
+/// admin) acknowledges; idempotent.
+pub async fn ack_escalation<S: Store>(
+    State(state): State<AppState<S>>,
+    principal: Principal,
+    path: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = path_id(path)?;
+    let escalation = state
+        .store
+        .get_escalation(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("escalation".into()))?;
+    let by = match &principal {
+        Principal::Admin => None,
+        Principal::Agent(a) => Some(a.id),
+    };
+    if !sees_all(&principal) && by != escalation.target_agent_id {
+        return Err(ApiError::Forbidden(
+            "only the escalation's target, a supervisor or an admin can acknowledge it".into(),
+        ));
+    }
+    let acked = state
+        .store
+        .ack_escalation(id, by, state.clock.now())
+        .await?;
+    metrics::counter!("switchboard_escalations_acknowledged_total").increment(1);
+    Ok(Json(acked))
+}
+
+/// `GET /api/v1/sla-policies`: targets per category and clock, overrides,
+/// business-hours settings and the escalation ladder.
+pub async fn sla_policies<S: Store>(
+    State(state): State<AppState<S>>,
+    _p: Principal,
+) -> Result<impl IntoResponse, ApiError> {
+    let sla = &state.pipeline.sla;
+    Ok(Json(serde_json::json!({
+        "defaults": {
+            "first_response": sla.settings.first_response,
+            "next_response": sla.settings.next_response,
+            "resolution": sla.settings.resolution,
+            "business_hours": sla.settings.business_hours,
+            "calendar": sla.settings.calendar,
+            "warn_at_percent": sla.settings.warn_at_percent,
+        },
+        "policies": sla.settings.policies,
+        "escalation": sla.escalation,
+    })))
+}
+
+/// `GET /api/v1/calendars`: business calendars with whether each is open now
+/// and when it next opens.
+pub async fn calendars<S: Store>(
+    State(state): State<AppState<S>>,
+    _p: Principal,
+) -> Result<impl IntoResponse, ApiError> {
+    let now = state.clock.now();
+    let mut out = serde_json::Map::new();
+    for (name, spec) in &state.config.calendars {
+        let cal = state.pipeline.sla.calendars.get(name);
+        out.insert(
+            name.clone(),
+            serde_json::json!({
+                "spec": spec,
+                "open_now": cal.map(|c| c.is_open(now)),
+                "next_open": cal.map(|c| c.next_open(now)),
+            }),
+        );
+    }
+    Ok(Json(
+        serde_json::json!({ "calendars": out, "shift_calendar": state.config.routing.calendar }),
+    ))
+}

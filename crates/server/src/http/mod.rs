@@ -83,6 +83,13 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
             "/api/v1/conversations/{id}",
             get(api::get_conversation::<S>),
         )
+        .route("/api/v1/escalations", get(api::list_escalations::<S>))
+        .route(
+            "/api/v1/escalations/{id}/ack",
+            post(api::ack_escalation::<S>),
+        )
+        .route("/api/v1/sla-policies", get(api::sla_policies::<S>))
+        .route("/api/v1/calendars", get(api::calendars::<S>))
         .route("/healthz", get(healthz::<S>))
         .route("/metrics", get(metrics_text::<S>))
         .fallback(|| async { error::ApiError::NotFound("route".into()) })

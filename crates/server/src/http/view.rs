@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 use serde::Serialize;
-use switchboard_core::sla::FirstResponseSla;
+use switchboard_core::sla::{FirstResponseSla, is_breached};
 use switchboard_store::{
     Agent, Assignment, ConversationDetail, ConversationSummary, Message, Team,
 };
@@ -36,14 +36,82 @@ pub struct ConversationView {
     pub waiting_since: Option<Timestamp>,
     /// Messages waiting for a reply.
     pub waiting_count: u32,
-    /// First-response clock.
-    pub sla: FirstResponseSla,
+    /// SLA clocks.
+    pub sla: SlaView,
+    /// After hours: when the team opens and the conversation is assigned.
+    pub callback_at: Option<Timestamp>,
     /// Click-to-WhatsApp attribution.
     pub attribution: Option<switchboard_store::Attribution>,
     /// Opened.
     pub created_at: Timestamp,
     /// Latest message.
     pub last_message_at: Timestamp,
+}
+
+/// One SLA clock.
+#[derive(Debug, Serialize)]
+pub struct ClockView {
+    /// Due time (UTC), when the clock runs or ran.
+    pub due_at: Option<Timestamp>,
+    /// Past due without being met (or met late).
+    pub breached: bool,
+    /// `not_started`, `running`, `hit` or `missed`.
+    pub status: &'static str,
+}
+
+impl ClockView {
+    fn new(due: Option<Timestamp>, done: Option<Timestamp>, now: Timestamp) -> Self {
+        let breached = is_breached(due, done, now);
+        let status = match (due, done) {
+            (None, _) => "not_started",
+            (Some(_), Some(_)) if breached => "missed",
+            (Some(_), Some(_)) => "hit",
+            (Some(_), None) if breached => "missed",
+            (Some(_), None) => "running",
+        };
+        Self {
+            due_at: due,
+            breached,
+            status,
+        }
+    }
+}
+
+/// A conversation's SLA: its status and each clock. The top-level
+/// `first_response_due_at`, `first_responded_at` and `breached` are the
+/// first-response clock (issue #2's fields, kept).
+#[derive(Debug, Serialize)]
+pub struct SlaView {
+    /// `active`, `hit`, `missed` or `active_with_misses`.
+    pub status: &'static str,
+    /// First-response due time.
+    pub first_response_due_at: Option<Timestamp>,
+    /// First human reply.
+    pub first_responded_at: Option<Timestamp>,
+    /// First response breached.
+    pub breached: bool,
+    /// First response.
+    pub first_response: ClockView,
+    /// Next response (a customer message waiting after a reply).
+    pub next_response: ClockView,
+    /// Resolution.
+    pub resolution: ClockView,
+}
+
+impl SlaView {
+    /// Evaluates the clocks at `now`.
+    pub fn new(c: &switchboard_store::Conversation, now: Timestamp) -> Self {
+        let first = FirstResponseSla::evaluate(c.first_response_due_at, c.first_responded_at, now);
+        Self {
+            status: c.sla_status.as_str(),
+            first_response_due_at: first.first_response_due_at,
+            first_responded_at: first.first_responded_at,
+            breached: first.breached,
+            first_response: ClockView::new(c.first_response_due_at, c.first_responded_at, now),
+            next_response: ClockView::new(c.next_response_due_at, None, now),
+            resolution: ClockView::new(c.resolution_due_at, None, now),
+        }
+    }
 }
 
 /// The contact inside a conversation view.
@@ -100,7 +168,8 @@ impl ConversationView {
             team_id: c.team_id.map(|t| t.0),
             waiting_since: c.waiting_since,
             waiting_count: c.waiting_count,
-            sla: FirstResponseSla::evaluate(c.first_response_due_at, c.first_responded_at, now),
+            sla: SlaView::new(c, now),
+            callback_at: c.callback_at,
             attribution: c.attribution.clone(),
             created_at: c.created_at,
             last_message_at: c.last_message_at,
@@ -118,6 +187,10 @@ pub struct ConversationDetailView {
     pub messages: Vec<Message>,
     /// Assignment history with reasons.
     pub assignments: Vec<Assignment>,
+    /// Escalations with their acknowledgement.
+    pub escalations: Vec<switchboard_store::Escalation>,
+    /// SLA warnings, misses and hits.
+    pub sla_events: Vec<switchboard_store::SlaEvent>,
 }
 
 impl ConversationDetailView {
@@ -127,6 +200,8 @@ impl ConversationDetailView {
             conversation: ConversationView::new(&d.summary, now),
             messages: d.messages,
             assignments: d.assignments,
+            escalations: d.escalations,
+            sla_events: d.sla_events,
         }
     }
 }

@@ -1,0 +1,125 @@
+//! The timer worker: fires due SLA, escalation, continuity and callback
+//! timers.
+//!
+//! It claims due timers with a lease (so a crashed worker's timers come back
+//! after the lease), then fires each in its own write transaction that first
+//! completes the timer (fencing on the lease holder) and then performs the
+//! action, so an action happens exactly once in effect, even across
+//! `kill -9`. It sleeps until the next due time (at most [`MAX_SLEEP`]) or
+//! until woken because a transaction scheduled an earlier timer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::SignedDuration;
+use switchboard_core::clock::Clock;
+use switchboard_store::{Store, StoreError, StoreTx, Timer};
+use tokio::sync::Notify;
+
+use crate::pipeline::Pipeline;
+
+/// Longest sleep between polls; bounds detection latency when a timer is
+/// scheduled by another process or the wake-up is missed.
+pub const MAX_SLEEP: Duration = Duration::from_millis(500);
+
+/// How long a claim is held before another worker may take it over.
+pub const LEASE: SignedDuration = SignedDuration::from_secs(30);
+
+/// Fires timers; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct TimerWorker<S: Store> {
+    store: S,
+    pipeline: Pipeline,
+    clock: Arc<dyn Clock>,
+    id: Arc<str>,
+    wake: Arc<Notify>,
+}
+
+impl<S: Store> TimerWorker<S> {
+    /// A worker named `id` (lease holder name; unique per process run).
+    pub fn new(store: S, pipeline: Pipeline, clock: Arc<dyn Clock>, id: &str) -> Self {
+        Self {
+            store,
+            pipeline,
+            clock,
+            id: Arc::from(id),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// A handle that wakes the worker early (after a commit that scheduled
+    /// a timer).
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Fires every timer due at the clock's `now`; returns how many fired.
+    /// Tests drive simulated time with this.
+    ///
+    /// # Errors
+    /// Store errors (the claimed timers come back after the lease).
+    pub async fn run_once(&self) -> Result<usize, StoreError> {
+        let mut fired = 0;
+        loop {
+            let now = self.clock.now();
+            let timers = self
+                .store
+                .claim_due_timers(now, LEASE, &self.id, 256)
+                .await?;
+            if timers.is_empty() {
+                return Ok(fired);
+            }
+            for timer in timers {
+                if self.fire(timer).await? {
+                    fired += 1;
+                }
+            }
+        }
+    }
+
+    async fn fire(&self, timer: Timer) -> Result<bool, StoreError> {
+        let (pipeline, worker) = (self.pipeline.clone(), self.id.clone());
+        let now = self.clock.now();
+        let lateness = now.duration_since(timer.due_at).as_secs_f64();
+        let kind = timer.kind.as_str();
+        let fired = self
+            .store
+            .write(move |tx| {
+                Box::pin(async move {
+                    if !tx.complete_timer(timer.id, &worker, now).await? {
+                        return Ok(false);
+                    }
+                    pipeline.fire_timer(tx, &timer, now).await?;
+                    Ok(true)
+                })
+            })
+            .await?;
+        if fired {
+            metrics::counter!("switchboard_timers_fired_total", "kind" => kind).increment(1);
+            metrics::histogram!("switchboard_timer_lateness_seconds").record(lateness.max(0.0));
+        }
+        Ok(fired)
+    }
+
+    /// Runs until `shutdown` resolves.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            if let Err(e) = self.run_once().await {
+                tracing::error!(error = %e, "timer worker pass failed; retrying");
+            }
+            let sleep = match self.store.next_timer_due().await {
+                Ok(Some(due)) => {
+                    let ms = due.duration_since(self.clock.now()).as_millis().max(0);
+                    Duration::from_millis(u64::try_from(ms).unwrap_or(0)).min(MAX_SLEEP)
+                }
+                _ => MAX_SLEEP,
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(sleep) => {},
+                () = self.wake.notified() => {},
+            }
+        }
+    }
+}
