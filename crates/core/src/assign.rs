@@ -10,8 +10,9 @@
 //!    capacity (relationship continuity: "a returning contact should always be
 //!    assigned to the team member who handled their last conversation, unless
 //!    that person is unavailable").
-//! 3. Otherwise the least-loaded online agent of the right team under
-//!    capacity (ties: least recently assigned, then lowest id).
+//! 3. Otherwise the online agent of the right team under capacity with the
+//!    fewest open conversations (ties: least recently assigned, then lowest
+//!    id).
 //! 4. Otherwise nobody: the conversation waits in the unassigned queue.
 //!
 //! Every decision carries its rule and a sentence saying why.
@@ -214,13 +215,11 @@ fn prepend_notes(reason: &mut String, notes: &[String]) {
 }
 
 fn least_loaded<'a>(it: impl Iterator<Item = &'a Candidate>) -> Option<&'a Candidate> {
+    // Fairness (issue #4): fewest open conversations, then least recently
+    // assigned (never assigned counts as longest ago), then lowest id.
     it.min_by(|a, b| {
-        // Compare load as a fraction of capacity so a capacity-20 agent with 5
-        // open is less loaded than a capacity-5 agent with 4 open.
-        let la = u64::from(a.open_count) * u64::from(b.capacity.max(1));
-        let lb = u64::from(b.open_count) * u64::from(a.capacity.max(1));
-        la.cmp(&lb)
-            .then_with(|| a.open_count.cmp(&b.open_count))
+        a.open_count
+            .cmp(&b.open_count)
             .then_with(|| a.last_assigned_at.cmp(&b.last_assigned_at))
             .then_with(|| a.id.cmp(&b.id))
     })

@@ -69,36 +69,55 @@ impl<S: Store> TimerWorker<S> {
             if timers.is_empty() {
                 return Ok(fired);
             }
-            for timer in timers {
-                if self.fire(timer).await? {
-                    fired += 1;
+            // One transaction for the whole claim: one hand-off to the
+            // writer and one commit instead of one per timer. If any action
+            // fails, fall back to one transaction per timer so a single bad
+            // timer cannot hold the others back.
+            fired += match self.fire_all(timers.clone()).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "firing a batch of timers failed; firing one by one");
+                    let mut n = 0;
+                    for timer in timers {
+                        match self.fire_all(vec![timer]).await {
+                            Ok(k) => n += k,
+                            Err(e) => {
+                                tracing::error!(error = %e, "a timer failed to fire; it returns after its lease")
+                            }
+                        }
+                    }
+                    n
                 }
-            }
+            };
         }
     }
 
-    async fn fire(&self, timer: Timer) -> Result<bool, StoreError> {
+    async fn fire_all(&self, timers: Vec<Timer>) -> Result<usize, StoreError> {
         let (pipeline, worker) = (self.pipeline.clone(), self.id.clone());
         let now = self.clock.now();
-        let lateness = now.duration_since(timer.due_at).as_secs_f64();
-        let kind = timer.kind.as_str();
         let fired = self
             .store
             .write(move |tx| {
                 Box::pin(async move {
-                    if !tx.complete_timer(timer.id, &worker, now).await? {
-                        return Ok(false);
+                    let mut fired = Vec::with_capacity(timers.len());
+                    for timer in timers {
+                        // Fencing: only the lease holder completes, once.
+                        if tx.complete_timer(timer.id, &worker, now).await? {
+                            pipeline.fire_timer(tx, &timer, now).await?;
+                            fired.push((timer.kind, timer.due_at));
+                        }
                     }
-                    pipeline.fire_timer(tx, &timer, now).await?;
-                    Ok(true)
+                    Ok(fired)
                 })
             })
             .await?;
-        if fired {
-            metrics::counter!("switchboard_timers_fired_total", "kind" => kind).increment(1);
-            metrics::histogram!("switchboard_timer_lateness_seconds").record(lateness.max(0.0));
+        for (kind, due) in &fired {
+            metrics::counter!("switchboard_timers_fired_total", "kind" => kind.as_str())
+                .increment(1);
+            metrics::histogram!("switchboard_timer_lateness_seconds")
+                .record(now.duration_since(*due).as_secs_f64().max(0.0));
         }
-        Ok(fired)
+        Ok(fired.len())
     }
 
     /// Runs until `shutdown` resolves.
