@@ -197,6 +197,33 @@ pub struct RoutingConfig {
     /// agent is on shift, conversations get a callback at the next opening.
     /// Default: none (always on shift).
     pub calendar: Option<String>,
+    /// Per inbox (Meta phone_number_id): its team and shift calendar.
+    pub inboxes: BTreeMap<String, InboxSettings>,
+    /// Per team (by name, as created through the API): shift calendar and
+    /// escalation tiers.
+    pub teams: BTreeMap<String, TeamSettings>,
+}
+
+/// `[routing.inboxes."PHONE_NUMBER_ID"]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InboxSettings {
+    /// The team that owns this number's conversations.
+    pub team: Option<String>,
+    /// Shift calendar of this number (overrides the team's).
+    pub calendar: Option<String>,
+}
+
+/// `[routing.teams."NAME"]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TeamSettings {
+    /// Shift calendar of the team (overrides `[routing] calendar`).
+    pub calendar: Option<String>,
+    /// Roles of the team's senior tier (L3); default `[escalation] senior_roles`.
+    pub senior_roles: Option<Vec<Role>>,
+    /// Roles of the team's supervisor tier (L4); default `[escalation] supervisor_roles`.
+    pub supervisor_roles: Option<Vec<Role>>,
 }
 
 impl Default for RoutingConfig {
@@ -221,6 +248,8 @@ impl Default for RoutingConfig {
                 .collect(),
             continuity_grace: ConfigDuration::from_secs(5 * 60),
             calendar: None,
+            inboxes: BTreeMap::new(),
+            teams: BTreeMap::new(),
         }
     }
 }
@@ -327,13 +356,29 @@ impl Config {
                 name: "sla",
                 message: e.to_string(),
             })?;
-        if let Some(name) = &self.routing.calendar
-            && !self.calendars.contains_key(name)
-        {
-            return Err(ConfigError::Env {
-                name: "routing.calendar",
-                message: format!("calendar {name:?} is not defined under [calendars]"),
-            });
+        let calendar_refs = self
+            .routing
+            .calendar
+            .iter()
+            .chain(
+                self.routing
+                    .inboxes
+                    .values()
+                    .filter_map(|i| i.calendar.as_ref()),
+            )
+            .chain(
+                self.routing
+                    .teams
+                    .values()
+                    .filter_map(|t| t.calendar.as_ref()),
+            );
+        for name in calendar_refs {
+            if !self.calendars.contains_key(name) {
+                return Err(ConfigError::Env {
+                    name: "routing",
+                    message: format!("calendar {name:?} is not defined under [calendars]"),
+                });
+            }
         }
         for (name, spec) in &self.calendars {
             switchboard_core::calendar::BusinessCalendar::new(spec).map_err(|e| {

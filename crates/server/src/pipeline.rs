@@ -281,10 +281,11 @@ impl Pipeline {
         let mut conv = match tx.active_conversation(contact.id, inbox.id).await? {
             Some(c) => c,
             None => {
+                let team_id = self.inbox_team(tx, &inbox).await?;
                 tx.insert_conversation(&NewConversation {
                     contact_id: contact.id,
                     inbox_id: inbox.id,
-                    team_id: inbox.team_id,
+                    team_id,
                     attribution: attribution.clone(),
                     at: sent_at,
                 })
@@ -397,8 +398,15 @@ impl Pipeline {
             }
             let mut roster = batch.roster.take().unwrap_or_default();
             if needs_routing {
-                self.route_new(tx, &mut conv, &contact, &mut roster, received_at)
-                    .await?;
+                self.route_new(
+                    tx,
+                    &mut conv,
+                    &contact,
+                    &mut roster,
+                    received_at,
+                    phone_number_id.as_str(),
+                )
+                .await?;
             } else if !self.is_senior(&roster, conv.assignee_id) {
                 self.assign(tx, &mut conv, &contact, &mut roster, received_at, false)
                     .await?;
@@ -550,6 +558,7 @@ impl Pipeline {
         contact: &Contact,
         roster: &mut [Candidate],
         now: Timestamp,
+        inbox: &str,
     ) -> StoreResult<()> {
         let record = |reason: String| NewAssignment {
             conversation_id: conv.id,
@@ -560,7 +569,8 @@ impl Pipeline {
             reason,
             at: now,
         };
-        if let Some(cal) = self.shift_calendar()
+        let team = self.team_name(tx, conv.team_id).await?;
+        if let Some(cal) = self.shift_calendar(team.as_deref(), Some(inbox))
             && !cal.is_open(now)
         {
             let at = cal.next_open(now);
@@ -616,11 +626,68 @@ impl Pipeline {
         self.assign(tx, conv, contact, roster, now, true).await
     }
 
-    pub(crate) fn shift_calendar(&self) -> Option<&switchboard_core::calendar::BusinessCalendar> {
-        self.routing
-            .calendar
-            .as_ref()
+    /// The shift calendar that decides "after hours": the inbox's, else the
+    /// team's, else `[routing] calendar`; none means always on shift.
+    pub(crate) fn shift_calendar(
+        &self,
+        team: Option<&str>,
+        inbox: Option<&str>,
+    ) -> Option<&switchboard_core::calendar::BusinessCalendar> {
+        let r = &self.routing;
+        inbox
+            .and_then(|i| r.inboxes.get(i))
+            .and_then(|i| i.calendar.as_ref())
+            .or_else(|| {
+                team.and_then(|t| r.teams.get(t))
+                    .and_then(|t| t.calendar.as_ref())
+            })
+            .or(r.calendar.as_ref())
             .and_then(|n| self.sla.calendars.get(n))
+    }
+
+    /// The configured name of a team id (only looked up when team settings
+    /// exist).
+    pub(crate) async fn team_name<T: StoreTx>(
+        &self,
+        tx: &mut T,
+        team: Option<switchboard_core::ids::TeamId>,
+    ) -> StoreResult<Option<String>> {
+        let Some(id) = team else { return Ok(None) };
+        if self.routing.teams.is_empty() {
+            return Ok(None);
+        }
+        Ok(tx
+            .teams()
+            .await?
+            .into_iter()
+            .find(|t| t.id == id)
+            .map(|t| t.name))
+    }
+
+    /// The team a new conversation of this inbox belongs to: the inbox's
+    /// stored team, else the one named in `[routing.inboxes]`.
+    async fn inbox_team<T: StoreTx>(
+        &self,
+        tx: &mut T,
+        inbox: &Inbox,
+    ) -> StoreResult<Option<switchboard_core::ids::TeamId>> {
+        if inbox.team_id.is_some() {
+            return Ok(inbox.team_id);
+        }
+        let Some(name) = self
+            .routing
+            .inboxes
+            .get(inbox.phone_number_id.as_str())
+            .and_then(|i| i.team.as_ref())
+        else {
+            return Ok(None);
+        };
+        Ok(tx
+            .teams()
+            .await?
+            .into_iter()
+            .find(|t| &t.name == name)
+            .map(|t| t.id))
     }
 
     /// Records the escalation that triage raised, for the tier configured
@@ -645,7 +712,10 @@ impl Pipeline {
             crate::config::Tier::Senior if self.is_senior(roster, conv.assignee_id) => {
                 conv.assignee_id
             }
-            _ => self.tier_target(roster, tier, conv.team_id, None),
+            _ => {
+                let team = self.team_name(tx, conv.team_id).await?;
+                self.tier_target(roster, tier, conv.team_id, team.as_deref(), None)
+            }
         };
         let reasons: Vec<&str> = conv.escalation_reasons.iter().map(|r| r.as_str()).collect();
         tx.insert_escalation(&NewEscalation {
@@ -711,6 +781,16 @@ impl Pipeline {
             },
             roster,
         );
+        if let Some(prev) = contact.last_agent_id {
+            // The continuity rate: how often a returning contact gets the
+            // agent who handled them before.
+            let outcome = if decision.agent_id == Some(prev) {
+                "kept"
+            } else {
+                "lost"
+            };
+            metrics::counter!("switchboard_continuity_total", "outcome" => outcome).increment(1);
+        }
         if decision.agent_id.is_none() && !first {
             // Keep the current assignee rather than unassigning on escalation.
             return Ok(());

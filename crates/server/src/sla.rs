@@ -346,7 +346,14 @@ impl Pipeline {
             TimerKind::SupervisorEscalation => {
                 if conv.waiting_since.is_some() {
                     let roster = tx.roster().await?;
-                    let target = self.tier_target(&roster, Tier::Supervisor, conv.team_id, None);
+                    let team = self.team_name(tx, conv.team_id).await?;
+                    let target = self.tier_target(
+                        &roster,
+                        Tier::Supervisor,
+                        conv.team_id,
+                        team.as_deref(),
+                        None,
+                    );
                     let waited = conv
                         .waiting_since
                         .map(|w| now.duration_since(w).as_secs() / 60)
@@ -429,7 +436,10 @@ impl Pipeline {
             .collect();
         // Nobody is on shift after hours: the breach is recorded and the
         // callback at the next opening assigns the conversation.
-        let after_hours = self.shift_calendar().is_some_and(|c| !c.is_open(now));
+        let team = self.team_name(tx, conv.team_id).await?;
+        let after_hours = self
+            .shift_calendar(team.as_deref(), None)
+            .is_some_and(|c| !c.is_open(now));
         let decision = assign::decide(
             &assign::Request {
                 escalate: true,
@@ -548,11 +558,18 @@ impl Pipeline {
         roster: &[Candidate],
         tier: Tier,
         team: Option<switchboard_core::ids::TeamId>,
+        team_name: Option<&str>,
         exclude: Option<AgentId>,
     ) -> Option<AgentId> {
+        let e = &self.sla.escalation;
+        let settings = team_name.and_then(|t| self.routing.teams.get(t));
         let roles: &[Role] = match tier {
-            Tier::Senior => &self.sla.escalation.senior_roles,
-            Tier::Supervisor => &self.sla.escalation.supervisor_roles,
+            Tier::Senior => settings
+                .and_then(|s| s.senior_roles.as_deref())
+                .unwrap_or(&e.senior_roles),
+            Tier::Supervisor => settings
+                .and_then(|s| s.supervisor_roles.as_deref())
+                .unwrap_or(&e.supervisor_roles),
         };
         let in_tier = |c: &&Candidate| roles.contains(&c.role) && Some(c.id) != exclude;
         let online =

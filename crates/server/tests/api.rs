@@ -1419,3 +1419,51 @@ async fn triage_escalations_route_to_the_configured_tier() {
         "legal goes to the supervisor tier: {c}"
     );
 }
+
+#[tokio::test]
+async fn inbox_team_shift_calendar_and_team_tiers() {
+    // The inbox belongs to team Legal, whose shift calendar is closed on
+    // Sundays and whose supervisor tier is its admins.
+    let sim = SimApp::spawn("2026-11-22T10:00:00Z", |c| {
+        let spec: switchboard_core::calendar::CalendarSpec =
+            toml::from_str("time_zone = \"UTC\"\n[hours]\nmon = [\"09:00-18:00\"]\n").unwrap();
+        c.calendars.insert("legal-desk".into(), spec);
+        c.routing.inboxes.insert(
+            PNID.into(),
+            switchboard_server::config::InboxSettings {
+                team: Some("Legal".into()),
+                calendar: None,
+            },
+        );
+        c.routing.teams.insert(
+            "Legal".into(),
+            switchboard_server::config::TeamSettings {
+                calendar: Some("legal-desk".into()),
+                senior_roles: None,
+                supervisor_roles: Some(vec![switchboard_core::model::Role::Admin]),
+            },
+        );
+    })
+    .await;
+    let app = &sim.app;
+    let legal = app.team("Legal", &[]).await;
+    app.agent("asha", "agent", Some(legal), 5, "online").await;
+    app.agent("meena", "supervisor", Some(legal), 0, "online")
+        .await;
+    let (owner, _) = app.agent("owner", "admin", Some(legal), 0, "online").await;
+    sim.say("919800000088", "wamid.l1", "I will send a legal notice")
+        .await;
+    let c = app.conversation_of("919800000088").await;
+    assert_eq!(
+        c["team_id"].as_i64(),
+        Some(legal),
+        "the inbox's configured team"
+    );
+    assert!(c["assignee_id"].is_null(), "Sunday: the team is off shift");
+    assert_eq!(c["callback_at"], "2026-11-23T09:00:00Z");
+    assert_eq!(
+        c["escalations"][0]["target_agent_id"].as_i64(),
+        Some(owner),
+        "the team's L4 is its admins: {c}"
+    );
+}

@@ -499,6 +499,14 @@ impl StoreTx for SqliteTx {
         )
     }
 
+    async fn teams(&mut self) -> StoreResult<Vec<Team>> {
+        self.all(
+            "SELECT id, name, skills, created_at FROM teams ORDER BY id",
+            [],
+            |r| team_from_row(r),
+        )
+    }
+
     async fn contact(&mut self, id: ContactId) -> StoreResult<Option<Contact>> {
         self.optional(
             concat!(

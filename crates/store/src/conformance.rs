@@ -422,6 +422,11 @@ pub async fn teams_and_agents<S: Store>(store: S) {
     assert!(store.agent_by_token_hash("00").await.unwrap().is_none());
     let roster = w(&store, |tx| Box::pin(async move { tx.roster().await })).await;
     assert_eq!(roster.len(), 1);
+    let teams = w(&store, |tx| Box::pin(async move { tx.teams().await })).await;
+    assert_eq!(
+        teams.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        vec!["Sales"]
+    );
     assert!(
         roster[0].skills.contains(&"sales".to_owned()),
         "team skills merged into roster"

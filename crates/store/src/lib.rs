@@ -231,6 +231,9 @@ pub trait StoreTx: Send {
     /// One conversation, read inside the transaction.
     async fn conversation(&mut self, id: ConversationId) -> StoreResult<Option<Conversation>>;
 
+    /// All teams (for mapping configured team names to ids).
+    async fn teams(&mut self) -> StoreResult<Vec<Team>>;
+
     /// One contact.
     async fn contact(&mut self, id: ContactId) -> StoreResult<Option<Contact>>;
 
