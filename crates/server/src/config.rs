@@ -108,6 +108,108 @@ pub struct Config {
     pub routing: RoutingConfig,
     /// Webhook intake tuning.
     pub ingest: IngestConfig,
+    /// The agent's side: dispositions, handoffs, automatic first response,
+    /// consent keywords, sending.
+    pub workflow: WorkflowConfig,
+}
+
+/// `[workflow]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkflowConfig {
+    /// Dispositions a conversation may be resolved with.
+    pub dispositions: Vec<String>,
+    /// Dispositions that need no next action.
+    pub terminal_dispositions: Vec<String>,
+    /// An unacknowledged handoff escalates after this long; default `"10m"`;
+    /// `"0s"` never escalates (acknowledgement is still required to reply).
+    pub handoff_ack_after: ConfigDuration,
+    /// A reopened next action that nobody answers escalates after this
+    /// long; default `"1h"`.
+    pub next_action_grace: ConfigDuration,
+    /// Messages that opt a contact out of marketing (whole message, any
+    /// case): default STOP, unsubscribe, band karo, …
+    pub opt_out_keywords: Vec<String>,
+    /// The automatic first response.
+    pub auto_ack: AutoAckConfig,
+    /// The WhatsApp Business Account id, for template sync.
+    pub waba_id: Option<String>,
+    /// Sends per second per business number (Meta's default throughput is
+    /// 80 messages/s).
+    pub per_number_per_second: u32,
+    /// Minimum gap between two messages to the same customer (Meta's pair
+    /// rate limit, error 131056, is about one message per 6 s in bursts).
+    pub per_recipient_gap: ConfigDuration,
+    /// Give up (dead letter) after this many delivery attempts.
+    pub max_attempts: u32,
+}
+
+impl Default for WorkflowConfig {
+    fn default() -> Self {
+        let words = |w: &[&str]| w.iter().map(|s| (*s).to_owned()).collect();
+        Self {
+            dispositions: words(&[
+                "won",
+                "follow_up",
+                "proposal_sent",
+                "escalated_to_owner",
+                "not_interested",
+                "resolved",
+                "spam",
+            ]),
+            terminal_dispositions: words(&["won", "not_interested", "resolved", "spam"]),
+            handoff_ack_after: ConfigDuration::from_secs(10 * 60),
+            next_action_grace: ConfigDuration::from_secs(3600),
+            opt_out_keywords: words(&[
+                "stop",
+                "unsubscribe",
+                "band karo",
+                "message mat bhejo",
+                "बंद करो",
+                "opt out",
+            ]),
+            auto_ack: AutoAckConfig::default(),
+            waba_id: None,
+            per_number_per_second: 80,
+            per_recipient_gap: ConfigDuration::from_secs(1),
+            max_attempts: 10,
+        }
+    }
+}
+
+/// `[workflow.auto_ack]`: one acknowledgement within 60 s of a
+/// conversation's first message (seeds: "every message receives an
+/// automatic first response within 60 seconds"), worded by category and by
+/// whether the team is on shift. It counts as automation, never as the
+/// human first response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AutoAckConfig {
+    /// Off for every inbox when false.
+    pub enabled: bool,
+    /// Wait this long for the customer to finish typing (at most 60 s).
+    pub quiet: ConfigDuration,
+    /// Inboxes (phone_number_id) where it is off.
+    pub disabled_inboxes: Vec<String>,
+    /// Text on shift; `{target}` becomes the category's first-response target.
+    pub on_shift: String,
+    /// Text for passive engagement (greetings, thanks).
+    pub passive: String,
+    /// Text off shift; `{opening}` becomes the next opening time.
+    pub off_shift: String,
+}
+
+impl Default for AutoAckConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            quiet: ConfigDuration::from_secs(10),
+            disabled_inboxes: Vec::new(),
+            on_shift: "Thanks for your message! Our team will reply within {target}.".into(),
+            passive: "Thanks! We're here if you need anything.".into(),
+            off_shift: "Thanks for your message! We're closed right now and open at {opening}; we'll reply then.".into(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -126,6 +228,7 @@ impl Default for Config {
             triage: TriageConfig::default(),
             routing: RoutingConfig::default(),
             ingest: IngestConfig::default(),
+            workflow: WorkflowConfig::default(),
         }
     }
 }
@@ -387,6 +490,20 @@ impl Config {
                     message: format!("{name}: {e}"),
                 }
             })?;
+        }
+        if self.workflow.auto_ack.quiet.as_secs() > 60 {
+            return Err(ConfigError::Env {
+                name: "workflow.auto_ack.quiet",
+                message: "must be at most 60s (the first response is due within 60 seconds)".into(),
+            });
+        }
+        for d in &self.workflow.terminal_dispositions {
+            if !self.workflow.dispositions.contains(d) {
+                return Err(ConfigError::Env {
+                    name: "workflow.terminal_dispositions",
+                    message: format!("{d:?} is not in workflow.dispositions"),
+                });
+            }
         }
         if self.ingest.max_batch == 0 {
             return Err(ConfigError::Env {

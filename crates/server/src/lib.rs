@@ -12,9 +12,11 @@
 //!   signal, finishing accepted work first.
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod config;
 pub mod http;
 pub mod ingest;
+pub mod outbox;
 pub mod pipeline;
 pub mod sla;
 pub mod timers;
@@ -31,6 +33,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::http::AppState;
 use crate::ingest::Ingestor;
+use crate::outbox::OutboxWorker;
 use crate::pipeline::Pipeline;
 use crate::timers::TimerWorker;
 
@@ -101,6 +104,7 @@ pub struct App {
     state: AppState<SqliteStore>,
     writer: tokio::task::JoinHandle<()>,
     timers: TimerWorker<SqliteStore>,
+    outbox: Option<OutboxWorker<SqliteStore>>,
     run_timers: bool,
 }
 
@@ -124,6 +128,8 @@ impl App {
             engine: Arc::new(engine),
             sla: Arc::new(sla),
             routing: Arc::new(config.routing.clone()),
+            workflow: Arc::new(config.workflow.clone()),
+            sending: config.access_token.is_some(),
         };
         let worker_id = format!("{}-{}", std::process::id(), clock.now().as_millisecond());
         let timers = TimerWorker::new(store.clone(), pipeline.clone(), clock.clone(), &worker_id);
@@ -150,6 +156,29 @@ impl App {
                 "no admin token configured (SWITCHBOARD_ADMIN_TOKEN): teams and agents cannot be created"
             );
         }
+        let graph = match &config.access_token {
+            Some(token) => Some(Arc::new(
+                switchboard_whatsapp::client::CloudApiClient::new(
+                    config.graph_api_base.clone(),
+                    token.expose().to_owned(),
+                    std::time::Duration::from_secs(15),
+                )
+                .map_err(|e| StartError::Rules {
+                    path: "graph_api_base".into(),
+                    message: e.to_string(),
+                })?,
+            )),
+            None => None,
+        };
+        let outbox = graph.as_ref().map(|client| {
+            OutboxWorker::new(
+                store.clone(),
+                pipeline.clone(),
+                (**client).clone(),
+                clock.clone(),
+                &worker_id,
+            )
+        });
         let state = AppState {
             store,
             config: Arc::new(config),
@@ -157,12 +186,15 @@ impl App {
             pipeline,
             clock,
             metrics: metrics_handle(),
+            outbox: outbox.as_ref().map(OutboxWorker::waker),
+            graph,
         };
         Ok(Self {
             listener,
             state,
             writer,
             timers,
+            outbox,
             run_timers: true,
         })
     }
@@ -187,6 +219,12 @@ impl App {
     /// [`TimerWorker::run_once`] after moving the clock.
     pub fn timers(&self) -> TimerWorker<SqliteStore> {
         self.timers.clone()
+    }
+
+    /// The outbox worker (when an access token is configured); tests call
+    /// [`OutboxWorker::run_once`].
+    pub fn outbox(&self) -> Option<OutboxWorker<SqliteStore>> {
+        self.outbox.clone()
     }
 
     /// Do not run the timer worker in the background (tests that drive it
@@ -217,6 +255,7 @@ impl App {
             state,
             writer,
             timers,
+            outbox,
             run_timers,
         } = self;
         let store = state.store.clone();
@@ -227,10 +266,22 @@ impl App {
                 let _ = timers_stopped.await;
             }))
         });
+        let (stop_outbox, outbox_stopped) = tokio::sync::oneshot::channel::<()>();
+        let outbox_task = outbox.filter(|_| run_timers).map(|o| {
+            tokio::spawn(o.run(async {
+                let _ = outbox_stopped.await;
+            }))
+        });
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await?;
         let _ = stop_timers.send(());
+        let _ = stop_outbox.send(());
+        if let Some(task) = outbox_task
+            && let Err(e) = task.await
+        {
+            tracing::error!(error = %e, "outbox worker ended abnormally");
+        }
         if let Some(task) = timer_task
             && let Err(e) = task.await
         {

@@ -31,6 +31,11 @@ pub struct Pipeline {
     pub engine: Arc<TriageEngine>,
     /// SLA policies, calendars and the escalation ladder.
     pub sla: Arc<crate::sla::SlaRuntime>,
+    /// The agent's side: dispositions, handoffs, auto-ack, consent.
+    pub workflow: Arc<crate::config::WorkflowConfig>,
+    /// Sends are possible (a Graph API token is configured); without it no
+    /// automatic first response is queued.
+    pub sending: bool,
     /// Intent → required skill.
     pub routing: Arc<RoutingConfig>,
 }
@@ -169,11 +174,38 @@ impl Pipeline {
                 "value_errors",
                 json!({"phone_number_id": phone_number_id, "errors": errors}),
             ),
-            Event::TemplateStatus { raw, .. } => {
+            Event::TemplateStatus {
+                name,
+                language,
+                event,
+                raw,
+                ..
+            } => {
+                // Keeps synced templates current: only APPROVED ones can be sent.
+                if let Some(name) = &name {
+                    tx.set_template_status(name, language.as_deref(), &event, received_at)
+                        .await?;
+                }
                 keep("message_template_status_update", "template_status", raw)
             }
             Event::TemplateOther { field, raw } => keep(&field, "template_update", raw),
-            Event::UserPreference { raw, .. } => keep("user_preferences", "user_preference", raw),
+            Event::UserPreference {
+                wa_id,
+                user_id,
+                value,
+                raw,
+                ..
+            } => {
+                self.apply_preference(
+                    tx,
+                    wa_id.as_deref(),
+                    user_id.as_deref(),
+                    &value,
+                    received_at,
+                )
+                .await?;
+                keep("user_preferences", "user_preference", raw)
+            }
             Event::Unhandled { field, value, .. } if field == "smb_message_echoes" => {
                 let n = self.apply_echoes(tx, batch, received_at, &value).await?;
                 report.events += 1;
@@ -368,6 +400,23 @@ impl Pipeline {
         tx.touch_contact_inbound(contact.id, sent_at).await?;
 
         let was_escalated = !conv.escalation_reasons.is_empty();
+        if !matches!(msg.kind, MessageKind::System { .. }) {
+            conv.last_inbound_at = Some(conv.last_inbound_at.map_or(sent_at, |t| t.max(sent_at)));
+        }
+        if let Some(text) = msg.text()
+            && self.is_opt_out(text)
+            && contact.opted_out_at.is_none()
+        {
+            tx.record_consent(
+                contact.id,
+                false,
+                &format!("keyword: {}", text.trim()),
+                sent_at,
+            )
+            .await?;
+            metrics::counter!("switchboard_consent_changes_total", "event" => "opt_out")
+                .increment(1);
+        }
         conv.last_message_at = conv.last_message_at.max(sent_at);
         conv.updated_at = received_at;
         if waits {
@@ -416,6 +465,23 @@ impl Pipeline {
                     .await?;
             }
             batch.roster = Some(roster);
+        }
+        if waits
+            && conv.auto_ack_at.is_none()
+            && conv.first_responded_at.is_none()
+            && self.workflow.auto_ack.enabled
+            && self.sending
+        {
+            tx.schedule_timer(&NewTimer {
+                conversation_id: conv.id,
+                kind: TimerKind::AutoAck,
+                due_at: received_at
+                    .checked_add(self.workflow.auto_ack.quiet.as_signed())
+                    .unwrap_or(received_at),
+                payload: None,
+                at: received_at,
+            })
+            .await?;
         }
         if waits {
             self.start_clocks(
@@ -532,6 +598,55 @@ impl Pipeline {
             recorded += 1;
         }
         Ok(recorded)
+    }
+
+    /// True when a whole message is an opt-out keyword (`STOP`, `band karo`, …).
+    fn is_opt_out(&self, text: &str) -> bool {
+        let norm = switchboard_core::text::normalize(text);
+        self.workflow
+            .opt_out_keywords
+            .iter()
+            .any(|k| switchboard_core::text::normalize(k) == norm)
+    }
+
+    /// `user_preferences` webhooks: `stop` opts the user out of marketing,
+    /// `resume` opts them back in.
+    async fn apply_preference<T: StoreTx>(
+        &self,
+        tx: &mut T,
+        wa_id: Option<&str>,
+        user_id: Option<&str>,
+        value: &str,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let opt_in = match value.to_ascii_lowercase().as_str() {
+            "stop" => false,
+            "resume" => true,
+            _ => return Ok(()),
+        };
+        let wa_id = wa_id.and_then(|w| WaId::parse(w).ok());
+        let user_id = user_id.and_then(|u| Bsuid::parse(u).ok());
+        if wa_id.is_none() && user_id.is_none() {
+            return Ok(());
+        }
+        let contact = tx
+            .upsert_contact(&ContactUpsert {
+                wa_id,
+                user_id,
+                name: None,
+                username: None,
+                at,
+            })
+            .await?;
+        tx.record_consent(
+            contact.id,
+            opt_in,
+            &format!("user_preferences: {value}"),
+            at,
+        )
+        .await?;
+        metrics::counter!("switchboard_consent_changes_total", "event" => if opt_in { "opt_in" } else { "opt_out" }).increment(1);
+        Ok(())
     }
 
     fn is_senior(
@@ -818,6 +933,14 @@ impl Pipeline {
             }
         }
         conv.assignee_id = decision.agent_id.or(previous);
+        if let Some(to) = decision.agent_id.filter(|a| Some(*a) != previous) {
+            let reason = if previous.is_some() {
+                "reassigned"
+            } else {
+                "assigned from the queue"
+            };
+            self.hand_off(tx, conv, previous, to, reason, at).await?;
+        }
         metrics::counter!("switchboard_assignments_total", "rule" => rule_name(decision.rule))
             .increment(1);
         Ok(())

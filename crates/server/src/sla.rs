@@ -270,7 +270,9 @@ impl Pipeline {
         let Some(mut conv) = tx.conversation(timer.conversation_id).await? else {
             return Ok(());
         };
-        if conv.status == switchboard_core::model::ConversationStatus::Resolved {
+        if conv.status == switchboard_core::model::ConversationStatus::Resolved
+            && timer.kind != TimerKind::NextAction
+        {
             return Ok(());
         }
         let waiting_first = conv.waiting_since.is_some() && conv.first_responded_at.is_none();
@@ -372,6 +374,13 @@ impl Pipeline {
                     metrics::counter!("switchboard_escalations_total", "level" => "supervisor")
                         .increment(1);
                 }
+            }
+            TimerKind::AutoAck
+            | TimerKind::HandoffAck
+            | TimerKind::NextAction
+            | TimerKind::NextActionIgnored
+            | TimerKind::Unsnooze => {
+                self.fire_workflow_timer(tx, timer, &mut conv, now).await?;
             }
             TimerKind::ContinuityGrace | TimerKind::Callback => {
                 if timer.kind == TimerKind::Callback && conv.callback_at.is_some() {
@@ -512,6 +521,8 @@ impl Pipeline {
             })
             .await?;
             conv.assignee_id = Some(next);
+            self.hand_off(tx, conv, previous, next, "SLA breach reassignment", now)
+                .await?;
         }
         tx.insert_escalation(&NewEscalation {
             conversation_id: conv.id,
@@ -642,6 +653,7 @@ impl Pipeline {
             })
             .await?;
             conv.assignee_id = Some(agent);
+            self.hand_off(tx, conv, None, agent, why, now).await?;
             if let Some(c) = roster.iter_mut().find(|c| c.id == agent) {
                 c.open_count += 1;
                 c.last_assigned_at = Some(now);

@@ -1004,6 +1004,8 @@ impl SimApp {
     async fn spawn(start: &str, edit: impl FnOnce(&mut Config)) -> Self {
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let mut cfg = config(&format!("sqlite://{}", dir.path().join("t.db").display()));
+        // These tests are about the SLA ladder; handoff escalations have their own.
+        cfg.workflow.handoff_ack_after = "0s".parse().unwrap();
         edit(&mut cfg);
         let clock = switchboard_core::clock::ManualClock::new(start.parse().unwrap());
         let app = App::build(cfg, Arc::new(clock.clone()))
@@ -1465,5 +1467,568 @@ async fn inbox_team_shift_calendar_and_team_tiers() {
         c["escalations"][0]["target_agent_id"].as_i64(),
         Some(owner),
         "the team's L4 is its admins: {c}"
+    );
+}
+
+// ---------------------------------------------------------------- issue #5
+// A fake Graph API: a real HTTP server on loopback that records requests and
+// answers from a script (default: accept with a fresh wamid).
+
+#[derive(Clone, Default)]
+struct FakeGraph {
+    requests: Arc<std::sync::Mutex<Vec<(String, String, Value)>>>,
+    script: Arc<std::sync::Mutex<std::collections::VecDeque<(u16, Value)>>>,
+}
+
+impl FakeGraph {
+    async fn start() -> (Self, String) {
+        let fake = FakeGraph::default();
+        let f = fake.clone();
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let f = f.clone();
+            async move {
+                let path = req.uri().path().to_owned();
+                let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                let bytes = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
+                let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                let n = {
+                    let mut r = f.requests.lock().unwrap();
+                    r.push((path, auth, body.clone()));
+                    r.len()
+                };
+                let (status, reply) = f.script.lock().unwrap().pop_front().unwrap_or_else(|| {
+                    (200, json!({"messaging_product": "whatsapp", "contacts": [{"input": body["to"], "wa_id": body["to"]}], "messages": [{"id": format!("wamid.OUT{n}")}]}))
+                });
+                (axum::http::StatusCode::from_u16(status).unwrap(), axum::Json(reply))
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (fake, base)
+    }
+
+    fn then(&self, status: u16, code: i64) {
+        self.script.lock().unwrap().push_back((status, json!({"error": {"message": "scripted", "type": "OAuthException", "code": code, "fbtrace_id": "x"}})));
+    }
+
+    fn sent(&self) -> Vec<(String, String, Value)> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+struct WorkApp {
+    sim: SimApp,
+    graph: FakeGraph,
+    outbox: switchboard_server::outbox::OutboxWorker<SqliteStore>,
+}
+
+impl WorkApp {
+    async fn spawn(start: &str, edit: impl FnOnce(&mut Config)) -> Self {
+        let (graph, base) = FakeGraph::start().await;
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let db_url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let mut cfg = config(&db_url);
+        cfg.graph_api_base = base;
+        cfg.access_token = Some(Secret::new("graph-token"));
+        cfg.workflow.auto_ack.enabled = false;
+        cfg.workflow.per_recipient_gap = "1s".parse().unwrap();
+        edit(&mut cfg);
+        let clock = switchboard_core::clock::ManualClock::new(start.parse().unwrap());
+        let app = App::build(cfg, Arc::new(clock.clone()))
+            .await
+            .unwrap()
+            .without_background_timers();
+        let (timers, outbox) = (app.timers(), app.outbox().unwrap());
+        let base = format!("http://{}", app.addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        let sim = SimApp {
+            app: TestApp {
+                base,
+                http: reqwest::Client::new(),
+                db_url,
+                stop: Some(stop),
+                server: Some(server),
+                _dir: dir,
+            },
+            clock,
+            timers,
+        };
+        WorkApp { sim, graph, outbox }
+    }
+
+    /// A conversation assigned to a fresh agent; returns (conversation id, agent token).
+    async fn assigned(&self, wa: &str, text: &str) -> (i64, String) {
+        let app = &self.sim.app;
+        let team = app.team(&format!("T{wa}"), &[]).await;
+        let (_, token) = app
+            .agent(&format!("a{wa}"), "agent", Some(team), 10, "online")
+            .await;
+        self.sim.say(wa, &format!("wamid.in{wa}"), text).await;
+        (app.conversation_of(wa).await["id"].as_i64().unwrap(), token)
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.sim
+            .app
+            .api(reqwest::Method::POST, path, token, Some(body))
+            .await
+    }
+
+    async fn reply(&self, id: i64, token: &str, body: Value) -> (u16, Value) {
+        self.post(&format!("/api/v1/conversations/{id}/messages"), token, body)
+            .await
+    }
+
+    async fn deliver(&self) {
+        self.outbox.run_once().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn reply_needs_the_handoff_ack_then_goes_out_with_the_exact_body_and_meets_the_sla() {
+    let w = WorkApp::spawn("2026-11-23T10:00:00Z", |_| {}).await;
+    let (id, token) = w
+        .assigned("919811100001", "price for the 2BHK? budget ₹45,000 max")
+        .await;
+    let (s, b) = w
+        .reply(id, &token, json!({"text": "Hello! The 2BHK is ₹48,000."}))
+        .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (409, Some("handoff_not_acknowledged")),
+        "{b}"
+    );
+    assert_eq!(
+        b["error"]["handoff"]["summary"]["amounts_mentioned"],
+        json!(["₹45,000"])
+    );
+    let (s, b) = w
+        .post(
+            &format!("/api/v1/conversations/{id}/handoff/ack"),
+            &token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = w
+        .reply(id, &token, json!({"text": "Hello! The 2BHK is ₹48,000."}))
+        .await;
+    assert_eq!(s, 202, "{b}");
+    assert!(
+        w.graph.sent().is_empty(),
+        "nothing is sent inside the request"
+    );
+    w.sim.clock.advance(jiff::SignedDuration::from_mins(5));
+    w.deliver().await;
+    let sent = w.graph.sent();
+    assert_eq!(sent.len(), 1);
+    let (path, auth, body) = &sent[0];
+    assert_eq!(path, &format!("/{PNID}/messages"));
+    assert_eq!(auth, "Bearer graph-token");
+    assert_eq!(body["messaging_product"], "whatsapp");
+    assert_eq!(body["recipient_type"], "individual");
+    assert_eq!(body["to"], "919811100001");
+    assert_eq!(body["type"], "text");
+    assert_eq!(body["text"]["body"], "Hello! The 2BHK is ₹48,000.");
+    let c = w.sim.app.conversation_of("919811100001").await;
+    let out = c["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["direction"] == "outbound")
+        .unwrap();
+    assert_eq!(
+        (out["status"].as_str(), out["wamid"].as_str()),
+        (Some("accepted"), Some("wamid.OUT1"))
+    );
+    assert_eq!(
+        c["sla"]["first_response"]["status"], "hit",
+        "responded when Meta accepted: {c}"
+    );
+    // Statuses from Meta move it forward.
+    let status = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"display_phone_number": "1", "phone_number_id": PNID},
+        "statuses": [{"id": "wamid.OUT1", "status": "read", "timestamp": w.sim.now().to_string(), "recipient_id": "919811100001"}]}}]}]});
+    w.sim.app.post_json(&status).await;
+    let c = w.sim.app.conversation_of("919811100001").await;
+    assert_eq!(
+        c["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["direction"] == "outbound")
+            .unwrap()["status"],
+        "read"
+    );
+    // Another agent cannot reply.
+    let (_, other) = w.sim.app.agent("stranger", "agent", None, 5, "away").await;
+    assert_eq!(w.reply(id, &other, json!({"text": "hi"})).await.0, 403);
+}
+
+#[tokio::test]
+async fn window_closed_refuses_free_form_and_templates_follow_meta_rules() {
+    let w = WorkApp::spawn("2026-11-23T10:00:00Z", |_| {}).await;
+    let (id, token) = w.assigned("919811100002", "hello").await;
+    w.post(
+        &format!("/api/v1/conversations/{id}/handoff/ack"),
+        &token,
+        json!({}),
+    )
+    .await;
+    w.sim.clock.advance(jiff::SignedDuration::from_hours(25));
+    let (s, b) = w
+        .reply(id, &token, json!({"text": "sorry for the delay"}))
+        .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (409, Some("window_closed")),
+        "{b}"
+    );
+    assert_eq!(b["error"]["window_closed_at"], "2026-11-24T10:00:00Z");
+    w.deliver().await;
+    assert!(w.graph.sent().is_empty(), "nothing sent");
+    // Templates: synced ones only, APPROVED only, parameters checked.
+    let store = w.sim.app.store().await;
+    store
+        .write(|tx| {
+            Box::pin(async move {
+                for (name, status, category) in [
+                    ("followup", "APPROVED", "UTILITY"),
+                    ("offer", "APPROVED", "MARKETING"),
+                    ("draft", "PENDING", "UTILITY"),
+                ] {
+                    tx.upsert_template(&switchboard_store::TemplateRecord {
+                        waba_id: "1".into(),
+                        meta_id: None,
+                        name: name.into(),
+                        language: "en".into(),
+                        status: status.into(),
+                        category: Some(category.into()),
+                        components: json!([{"type": "BODY", "text": "Hi {{1}}"}]),
+                        placeholders: json!([{"component": "BODY", "positional": 1, "named": []}]),
+                        updated_at: "2026-11-23T10:00:00Z".parse().unwrap(),
+                    })
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+    let (s, b) = w
+        .reply(
+            id,
+            &token,
+            json!({"template": {"name": "draft", "language": "en", "parameters": ["Asha"]}}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (409, Some("template_not_approved"))
+    );
+    let (s, b) = w
+        .reply(
+            id,
+            &token,
+            json!({"template": {"name": "followup", "language": "en", "parameters": []}}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (422, Some("validation_failed")),
+        "{b}"
+    );
+    let (s, b) = w
+        .reply(
+            id,
+            &token,
+            json!({"template": {"name": "followup", "language": "en", "parameters": ["Asha"]}}),
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    w.deliver().await;
+    let body = &w.graph.sent()[0].2;
+    assert_eq!(body["type"], "template");
+    assert_eq!(body["template"]["name"], "followup");
+    assert_eq!(body["template"]["language"]["code"], "en");
+    assert_eq!(
+        body["template"]["components"][0]["parameters"][0],
+        json!({"type": "text", "text": "Asha"})
+    );
+    // Opt-out ("STOP") blocks marketing, not service templates.
+    w.sim.say("919811100002", "wamid.stop", "STOP").await;
+    let (s, b) = w
+        .reply(
+            id,
+            &token,
+            json!({"template": {"name": "offer", "language": "en", "parameters": ["Asha"]}}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (409, Some("opted_out")),
+        "{b}"
+    );
+    assert_eq!(
+        w.reply(
+            id,
+            &token,
+            json!({"template": {"name": "followup", "language": "en", "parameters": ["Asha"]}})
+        )
+        .await
+        .0,
+        202
+    );
+}
+
+#[tokio::test]
+async fn graph_failures_retry_fail_or_dead_letter_by_meta_code() {
+    let w = WorkApp::spawn("2026-11-23T10:00:00Z", |_| {}).await;
+    let mut convs = Vec::new();
+    for (i, wa) in [
+        "919811100010",
+        "919811100011",
+        "919811100012",
+        "919811100013",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (id, token) = w.assigned(wa, "hello").await;
+        w.post(
+            &format!("/api/v1/conversations/{id}/handoff/ack"),
+            &token,
+            json!({}),
+        )
+        .await;
+        convs.push((id, token, *wa, i));
+    }
+    // 500 then 200: sent once, after a backoff.
+    w.graph.script.lock().unwrap().push_back((
+        500,
+        json!({"error": {"message": "boom", "code": 2, "type": "x"}}),
+    ));
+    w.reply(convs[0].0, &convs[0].1, json!({"text": "one"}))
+        .await;
+    w.deliver().await;
+    assert_eq!(w.graph.sent().len(), 1);
+    let app = &w.sim.app;
+    let out = |wa: &'static str| async move {
+        let c = app.conversation_of(wa).await;
+        c["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["direction"] == "outbound")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(out("919811100010").await["status"], "pending");
+    w.deliver().await;
+    assert_eq!(w.graph.sent().len(), 1, "not before the backoff");
+    w.sim.clock.advance(jiff::SignedDuration::from_secs(10));
+    w.deliver().await;
+    assert_eq!(w.graph.sent().len(), 2);
+    assert_eq!(out("919811100010").await["status"], "accepted");
+    w.sim.clock.advance(jiff::SignedDuration::from_mins(10));
+    w.deliver().await;
+    assert_eq!(w.graph.sent().len(), 2, "sent exactly once");
+    // 130429: retried later. 131047: window_closed. 131026: terminal.
+    for (k, code) in [(1usize, 130429i64), (2, 131047), (3, 131026)] {
+        w.graph.then(400, code);
+        w.reply(convs[k].0, &convs[k].1, json!({"text": "x"})).await;
+        w.deliver().await;
+    }
+    assert_eq!(
+        out("919811100011").await["status"],
+        "pending",
+        "rate limit: retried later"
+    );
+    assert_eq!(out("919811100012").await["status"], "failed");
+    assert_eq!(out("919811100013").await["status"], "failed");
+    let store = w.sim.app.store().await;
+    let item = store
+        .outbox_by_key(&format!("msg-{}", out("919811100012").await["id"]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(item.last_error.unwrap().starts_with("window_closed"));
+    assert_eq!(item.last_code, Some(131047));
+    let item = store
+        .outbox_by_key(&format!("msg-{}", out("919811100013").await["id"]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (item.status.as_str(), item.last_code),
+        ("failed", Some(131026))
+    );
+    w.sim.clock.advance(jiff::SignedDuration::from_mins(10));
+    w.deliver().await;
+    assert_eq!(out("919811100011").await["status"], "accepted");
+}
+
+#[tokio::test]
+async fn a_worker_that_dies_after_claiming_is_replaced_and_the_message_goes_once() {
+    let w = WorkApp::spawn("2026-11-23T10:00:00Z", |_| {}).await;
+    let (id, token) = w.assigned("919811100020", "hello").await;
+    w.post(
+        &format!("/api/v1/conversations/{id}/handoff/ack"),
+        &token,
+        json!({}),
+    )
+    .await;
+    w.reply(id, &token, json!({"text": "hi there"})).await;
+    use switchboard_core::clock::Clock;
+    let store = w.sim.app.store().await;
+    let claimed = store
+        .claim_outbox(
+            w.sim.clock.now(),
+            jiff::SignedDuration::from_secs(60),
+            "crashed-worker",
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    w.deliver().await;
+    assert!(w.graph.sent().is_empty(), "leased by the dead worker");
+    w.sim.clock.advance(jiff::SignedDuration::from_secs(61));
+    w.deliver().await;
+    w.sim.clock.advance(jiff::SignedDuration::from_secs(120));
+    w.deliver().await;
+    assert_eq!(
+        w.graph.sent().len(),
+        1,
+        "delivered once after the lease expired"
+    );
+}
+
+#[tokio::test]
+async fn resolve_requires_disposition_and_next_action_which_reopens_and_escalates() {
+    let w = WorkApp::spawn("2026-11-23T10:00:00Z", |_| {}).await;
+    let (id, token) = w
+        .assigned("919811100030", "send me the proposal please")
+        .await;
+    let path = format!("/api/v1/conversations/{id}/resolve");
+    let (s, b) = w.post(&path, &token, json!({})).await;
+    assert_eq!(
+        (s, b["error"]["field"].as_str()),
+        (422, Some("disposition")),
+        "{b}"
+    );
+    let (s, b) = w.post(&path, &token, json!({"disposition": "maybe"})).await;
+    assert_eq!(
+        (s, b["error"]["field"].as_str()),
+        (422, Some("disposition"))
+    );
+    let (s, b) = w
+        .post(&path, &token, json!({"disposition": "proposal_sent"}))
+        .await;
+    assert_eq!(
+        (s, b["error"]["field"].as_str()),
+        (422, Some("next_action")),
+        "{b}"
+    );
+    let c = w.sim.app.conversation_of("919811100030").await;
+    let owner = c["assignee_id"].as_i64().unwrap();
+    let (s, b) = w.post(&path, &token, json!({"disposition": "proposal_sent", "next_action": {"type": "follow_up", "due_at": "2026-11-26T10:00:00Z"}})).await;
+    assert_eq!(
+        (s, b["error"]["field"].as_str()),
+        (422, Some("next_action.owner_id"))
+    );
+    let (s, b) = w
+        .post(&path, &token, json!({"disposition": "proposal_sent", "next_action": {"type": "follow_up", "due_at": "2026-11-26T10:00:00Z", "owner_id": owner}}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let c = w.sim.app.conversation_of("919811100030").await;
+    assert_eq!(
+        (c["status"].as_str(), c["sla"]["status"].as_str()),
+        (Some("resolved"), Some("hit"))
+    );
+    // The next action comes due: reopened for its owner; ignored: escalated.
+    w.sim.advance(3 * 86_400).await;
+    let c = w.sim.app.conversation_of("919811100030").await;
+    assert_eq!(
+        (c["status"].as_str(), c["assignee_id"].as_i64()),
+        (Some("open"), Some(owner))
+    );
+    w.sim.advance(3601).await;
+    let c = w.sim.app.conversation_of("919811100030").await;
+    assert_eq!(
+        c["escalations"].as_array().unwrap().last().unwrap()["level"],
+        "next_action",
+        "{c}"
+    );
+    // A terminal disposition needs no next action.
+    let (id2, token2) = w.assigned("919811100031", "ok thanks").await;
+    let (s, _) = w
+        .post(
+            &format!("/api/v1/conversations/{id2}/resolve"),
+            &token2,
+            json!({"disposition": "not_interested"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn automatic_first_response_once_with_category_and_shift_wording() {
+    // Weekdays 09:30-19:00 IST; Monday 2026-11-23 10:00 UTC is 15:30 IST (open).
+    let w = WorkApp::spawn("2026-11-23T10:00:00Z", |c| {
+        c.workflow.auto_ack.enabled = true;
+        let spec: switchboard_core::calendar::CalendarSpec = toml::from_str(
+            "time_zone = \"Asia/Kolkata\"\n[hours]\nmon = [\"09:30-19:00\"]\ntue = [\"09:30-19:00\"]\n",
+        )
+        .unwrap();
+        c.calendars.insert("shift".into(), spec);
+        c.routing.calendar = Some("shift".into());
+    })
+    .await;
+    let app = &w.sim.app;
+    let team = app.team("Sales", &[]).await;
+    app.agent("asha", "agent", Some(team), 10, "online").await;
+    w.sim
+        .say(
+            "919811100040",
+            "wamid.aa1",
+            "When can we sign? ready to proceed",
+        )
+        .await;
+    w.sim
+        .say("919811100040", "wamid.aa2", "also need parking")
+        .await;
+    w.sim.advance(11).await;
+    w.deliver().await;
+    let sent = w.graph.sent();
+    assert_eq!(sent.len(), 1, "one acknowledgement");
+    assert_eq!(
+        sent[0].2["text"]["body"],
+        "Thanks for your message! Our team will reply within 30 minutes."
+    );
+    let c = app.conversation_of("919811100040").await;
+    assert!(
+        c["sla"]["first_responded_at"].is_null(),
+        "automation is not the human first response"
+    );
+    w.sim.advance(60).await;
+    w.deliver().await;
+    assert_eq!(w.graph.sent().len(), 1, "never twice");
+    // After hours (21:30 IST): the off-shift wording with the opening time.
+    w.sim.clock.set("2026-11-23T16:00:00Z".parse().unwrap());
+    w.sim
+        .say("919811100041", "wamid.aa3", "what are the fees?")
+        .await;
+    w.sim.advance(11).await;
+    w.deliver().await;
+    let sent = w.graph.sent();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        sent[1].2["text"]["body"],
+        "Thanks for your message! We're closed right now and open at Tue 09:30; we'll reply then."
     );
 }

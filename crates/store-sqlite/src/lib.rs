@@ -407,6 +407,62 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn claim_outbox(
+        &self,
+        now: Timestamp,
+        lease: jiff::SignedDuration,
+        worker: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxItem>> {
+        let until = now.checked_add(lease).unwrap_or(now);
+        let worker = worker.to_owned();
+        self.write(move |tx| Box::pin(async move { tx.claim_outbox(now, until, &worker, limit) }))
+            .await
+    }
+
+    async fn outbox_by_key(&self, key: &str) -> StoreResult<Option<OutboxItem>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            outbox_cols!(),
+            " FROM outbox WHERE idempotency_key = ?1"
+        ))
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.as_ref().map(outbox_from_row).transpose()
+    }
+
+    async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>> {
+        let row =
+            sqlx::query("SELECT min(next_attempt_at) AS due FROM outbox WHERE status = 'pending'")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)?;
+        get_opt_ts_pub(&row, "due")
+    }
+
+    async fn list_templates(&self) -> StoreResult<Vec<TemplateRecord>> {
+        sqlx::query("SELECT waba_id, meta_id, name, language, status, category, components, placeholders, updated_at FROM templates ORDER BY name, language")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(template_from_row)
+            .collect()
+    }
+
+    async fn handoffs(&self, id: ConversationId) -> StoreResult<Vec<Handoff>> {
+        sqlx::query("SELECT id, conversation_id, from_agent_id, to_agent_id, reason, summary, created_at, acknowledged_at FROM handoffs WHERE conversation_id = ?1 ORDER BY id")
+            .bind(id.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(handoff_from_row)
+            .collect()
+    }
+
     async fn next_timer_due(&self) -> StoreResult<Option<Timestamp>> {
         let row = sqlx::query("SELECT min(due_at) AS due FROM timers WHERE status = 'pending'")
             .fetch_one(&self.pool)

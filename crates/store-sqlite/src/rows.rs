@@ -24,7 +24,8 @@ macro_rules! conv_cols {
         "c.id, c.contact_id, c.inbox_id, c.status, c.priority, c.category, c.intent, c.escalation_reasons, \
          c.assignee_id, c.team_id, c.waiting_since, c.waiting_count, c.first_response_due_at, \
          c.first_responded_at, c.attribution, c.created_at, c.updated_at, c.last_message_at, \
-         c.sla_status, c.next_response_due_at, c.resolution_due_at, c.last_responded_at, c.callback_at"
+         c.sla_status, c.next_response_due_at, c.resolution_due_at, c.last_responded_at, c.callback_at, \
+         c.last_inbound_at, c.resolved_at, c.snoozed_until, c.disposition, c.next_action, c.auto_ack_at"
     };
 }
 macro_rules! conv_cols_bare {
@@ -32,21 +33,24 @@ macro_rules! conv_cols_bare {
         "id, contact_id, inbox_id, status, priority, category, intent, escalation_reasons, \
          assignee_id, team_id, waiting_since, waiting_count, first_response_due_at, \
          first_responded_at, attribution, created_at, updated_at, last_message_at, \
-         sla_status, next_response_due_at, resolution_due_at, last_responded_at, callback_at"
+         sla_status, next_response_due_at, resolution_due_at, last_responded_at, callback_at, \
+         last_inbound_at, resolved_at, snoozed_until, disposition, next_action, auto_ack_at"
     };
 }
 macro_rules! contact_cols_bare {
     () => {
         "id AS ct_id, wa_id AS ct_wa_id, user_id AS ct_user_id, name AS ct_name, \
          username AS ct_username, last_agent_id AS ct_last_agent_id, \
-         last_inbound_at AS ct_last_inbound_at, resolved_conversations AS ct_resolved"
+         last_inbound_at AS ct_last_inbound_at, resolved_conversations AS ct_resolved, \
+         opted_out_at AS ct_opted_out_at, opted_in_at AS ct_opted_in_at"
     };
 }
 macro_rules! contact_cols {
     () => {
         "ct.id AS ct_id, ct.wa_id AS ct_wa_id, ct.user_id AS ct_user_id, ct.name AS ct_name, \
          ct.username AS ct_username, ct.last_agent_id AS ct_last_agent_id, \
-         ct.last_inbound_at AS ct_last_inbound_at, ct.resolved_conversations AS ct_resolved"
+         ct.last_inbound_at AS ct_last_inbound_at, ct.resolved_conversations AS ct_resolved, \
+         ct.opted_out_at AS ct_opted_out_at, ct.opted_in_at AS ct_opted_in_at"
     };
 }
 macro_rules! summary_cols {
@@ -326,6 +330,8 @@ pub(crate) fn contact_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Contact
         last_agent_id: get::<Option<i64>, _>(row, "ct_last_agent_id")?.map(AgentId),
         last_inbound_at: get_opt_ts(row, "ct_last_inbound_at")?,
         resolved_conversations: get_u32(row, "ct_resolved")?,
+        opted_out_at: get_opt_ts(row, "ct_opted_out_at")?,
+        opted_in_at: get_opt_ts(row, "ct_opted_in_at")?,
     })
 }
 
@@ -363,6 +369,12 @@ pub(crate) fn conversation_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Co
         resolution_due_at: get_opt_ts(row, "resolution_due_at")?,
         last_responded_at: get_opt_ts(row, "last_responded_at")?,
         callback_at: get_opt_ts(row, "callback_at")?,
+        last_inbound_at: get_opt_ts(row, "last_inbound_at")?,
+        resolved_at: get_opt_ts(row, "resolved_at")?,
+        snoozed_until: get_opt_ts(row, "snoozed_until")?,
+        disposition: get_opt_str(row, "disposition")?,
+        next_action: get_opt_json(row, "next_action")?,
+        auto_ack_at: get_opt_ts(row, "auto_ack_at")?,
     })
 }
 
@@ -468,4 +480,57 @@ pub(crate) fn get_opt_ts_pub<R: Cols + ?Sized>(
 
 pub(crate) fn get_opt_str_pub<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Option<String>> {
     get_opt_str(row, col)
+}
+
+macro_rules! outbox_cols {
+    () => {
+        "id, kind, idempotency_key, conversation_id, message_id, phone_number_id, recipient, payload, attempts, status, last_error, last_code"
+    };
+}
+pub(crate) use outbox_cols;
+
+pub(crate) fn outbox_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<OutboxItem> {
+    let kind: String = get(row, "kind")?;
+    Ok(OutboxItem {
+        id: get_i64(row, "id")?,
+        kind: OutboxKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("outbox kind {kind:?}")))?,
+        idempotency_key: get(row, "idempotency_key")?,
+        conversation_id: get::<Option<i64>, _>(row, "conversation_id")?.map(ConversationId),
+        message_id: get::<Option<i64>, _>(row, "message_id")?.map(MessageId),
+        phone_number_id: get(row, "phone_number_id")?,
+        recipient: get(row, "recipient")?,
+        payload: get_json(row, "payload")?,
+        attempts: get_u32(row, "attempts")?,
+        status: get(row, "status")?,
+        last_error: get_opt_str(row, "last_error")?,
+        last_code: get::<Option<i64>, _>(row, "last_code")?,
+    })
+}
+
+pub(crate) fn handoff_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Handoff> {
+    Ok(Handoff {
+        id: get_i64(row, "id")?,
+        conversation_id: ConversationId(get_i64(row, "conversation_id")?),
+        from_agent_id: get::<Option<i64>, _>(row, "from_agent_id")?.map(AgentId),
+        to_agent_id: AgentId(get_i64(row, "to_agent_id")?),
+        reason: get(row, "reason")?,
+        summary: get_json(row, "summary")?,
+        created_at: get_ts(row, "created_at")?,
+        acknowledged_at: get_opt_ts(row, "acknowledged_at")?,
+    })
+}
+
+pub(crate) fn template_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<TemplateRecord> {
+    Ok(TemplateRecord {
+        waba_id: get(row, "waba_id")?,
+        meta_id: get_opt_str(row, "meta_id")?,
+        name: get(row, "name")?,
+        language: get(row, "language")?,
+        status: get(row, "status")?,
+        category: get_opt_str(row, "category")?,
+        components: get_json(row, "components")?,
+        placeholders: get_json(row, "placeholders")?,
+        updated_at: get_ts(row, "updated_at")?,
+    })
 }

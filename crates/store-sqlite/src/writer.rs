@@ -357,7 +357,8 @@ impl StoreTx for SqliteTx {
                 "assignee_id = ?7, team_id = ?8, waiting_since = ?9, waiting_count = ?10, first_response_due_at = ?11, ",
                 "first_responded_at = ?12, attribution = ?13, updated_at = ?14, last_message_at = ?15, ",
                 "sla_status = ?16, next_response_due_at = ?17, resolution_due_at = ?18, last_responded_at = ?19, ",
-                "callback_at = ?20 WHERE id = ?1"
+                "callback_at = ?20, last_inbound_at = ?21, resolved_at = ?22, snoozed_until = ?23, disposition = ?24, ",
+                "next_action = ?25, auto_ack_at = ?26 WHERE id = ?1"
             ),
             params![
                 c.id.0,
@@ -380,6 +381,12 @@ impl StoreTx for SqliteTx {
                 c.resolution_due_at.map(ms),
                 c.last_responded_at.map(ms),
                 c.callback_at.map(ms),
+                c.last_inbound_at.map(ms),
+                c.resolved_at.map(ms),
+                c.snoozed_until.map(ms),
+                c.disposition,
+                opt_json(c.next_action.as_ref())?,
+                c.auto_ack_at.map(ms),
             ],
         )?;
         if n == 0 {
@@ -499,6 +506,12 @@ impl StoreTx for SqliteTx {
         )
     }
 
+    async fn inbox(&mut self, id: InboxId) -> StoreResult<Option<Inbox>> {
+        self.optional("SELECT id, phone_number_id, display_phone_number, waba_id, team_id FROM inboxes WHERE id = ?1", params![id.0], |r| {
+            inbox_from_row(r, "")
+        })
+    }
+
     async fn teams(&mut self) -> StoreResult<Vec<Team>> {
         self.all(
             "SELECT id, name, skills, created_at FROM teams ORDER BY id",
@@ -584,11 +597,199 @@ impl StoreTx for SqliteTx {
         )
     }
 
+    async fn enqueue(&mut self, o: &NewOutbox) -> StoreResult<OutboxItem> {
+        self.exec(
+            concat!(
+                "INSERT INTO outbox (kind, idempotency_key, conversation_id, message_id, phone_number_id, recipient, payload, next_attempt_at, created_at) ",
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) ON CONFLICT (idempotency_key) DO NOTHING"
+            ),
+            params![
+                o.kind.as_str(),
+                o.idempotency_key,
+                o.conversation_id.map(|c| c.0),
+                o.message_id.map(|m| m.0),
+                o.phone_number_id,
+                o.recipient,
+                o.payload.to_string(),
+                ms(o.at)
+            ],
+        )?;
+        self.one(
+            concat!(
+                "SELECT ",
+                outbox_cols!(),
+                " FROM outbox WHERE idempotency_key = ?1"
+            ),
+            params![o.idempotency_key],
+            |r| outbox_from_row(r),
+        )
+    }
+
+    async fn finish_outbox(
+        &mut self,
+        id: i64,
+        worker: &str,
+        result: &OutboxResult,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let n = match result {
+            OutboxResult::Sent { .. } => self.exec(
+                "UPDATE outbox SET status = 'sent', finished_at = ?3, locked_until = NULL, last_error = NULL WHERE id = ?1 AND status = 'pending' AND locked_by = ?2",
+                params![id, worker, ms(at)],
+            )?,
+            OutboxResult::Retry { at: next, error, code } => self.exec(
+                "UPDATE outbox SET next_attempt_at = ?3, locked_until = NULL, last_error = ?4, last_code = ?5 WHERE id = ?1 AND status = 'pending' AND locked_by = ?2",
+                params![id, worker, ms(*next), error, code],
+            )?,
+            OutboxResult::Defer { at: next } => self.exec(
+                "UPDATE outbox SET next_attempt_at = ?3, locked_until = NULL, attempts = max(attempts - 1, 0) WHERE id = ?1 AND status = 'pending' AND locked_by = ?2",
+                params![id, worker, ms(*next)],
+            )?,
+            OutboxResult::Failed { dead, error, code } => self.exec(
+                "UPDATE outbox SET status = ?3, finished_at = ?4, locked_until = NULL, last_error = ?5, last_code = ?6 WHERE id = ?1 AND status = 'pending' AND locked_by = ?2",
+                params![id, worker, if *dead { "dead" } else { "failed" }, ms(at), error, code],
+            )?,
+        };
+        Ok(n == 1)
+    }
+
+    async fn update_outbound(
+        &mut self,
+        id: MessageId,
+        wamid: Option<&str>,
+        status: &str,
+    ) -> StoreResult<()> {
+        self.exec(
+            "UPDATE messages SET wamid = coalesce(?2, wamid), status = ?3 WHERE id = ?1",
+            params![id.0, wamid, status],
+        )?;
+        Ok(())
+    }
+
+    async fn insert_handoff(&mut self, h: &NewHandoff) -> StoreResult<Handoff> {
+        self.one(
+            concat!(
+                "INSERT INTO handoffs (conversation_id, from_agent_id, to_agent_id, reason, summary, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ",
+                "RETURNING id, conversation_id, from_agent_id, to_agent_id, reason, summary, created_at, acknowledged_at"
+            ),
+            params![h.conversation_id.0, h.from_agent_id.map(|a| a.0), h.to_agent_id.0, h.reason, h.summary.to_string(), ms(h.at)],
+            |r| handoff_from_row(r),
+        )
+    }
+
+    async fn open_handoff(&mut self, id: ConversationId) -> StoreResult<Option<Handoff>> {
+        self.optional(
+            "SELECT id, conversation_id, from_agent_id, to_agent_id, reason, summary, created_at, acknowledged_at FROM handoffs WHERE conversation_id = ?1 AND acknowledged_at IS NULL ORDER BY id DESC LIMIT 1",
+            params![id.0],
+            |r| handoff_from_row(r),
+        )
+    }
+
+    async fn ack_handoff(&mut self, handoff_id: i64, at: Timestamp) -> StoreResult<Handoff> {
+        self.one(
+            "UPDATE handoffs SET acknowledged_at = coalesce(acknowledged_at, ?2) WHERE id = ?1 RETURNING id, conversation_id, from_agent_id, to_agent_id, reason, summary, created_at, acknowledged_at",
+            params![handoff_id, ms(at)],
+            |r| handoff_from_row(r),
+        )
+    }
+
+    async fn upsert_template(&mut self, t: &TemplateRecord) -> StoreResult<()> {
+        self.exec(
+            concat!(
+                "INSERT INTO templates (waba_id, meta_id, name, language, status, category, components, placeholders, updated_at) ",
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (name, language) DO UPDATE SET ",
+                "waba_id = excluded.waba_id, meta_id = excluded.meta_id, status = excluded.status, category = excluded.category, ",
+                "components = excluded.components, placeholders = excluded.placeholders, updated_at = excluded.updated_at"
+            ),
+            params![t.waba_id, t.meta_id, t.name, t.language, t.status, t.category, t.components.to_string(), t.placeholders.to_string(), ms(t.updated_at)],
+        )?;
+        Ok(())
+    }
+
+    async fn set_template_status(
+        &mut self,
+        name: &str,
+        language: Option<&str>,
+        status: &str,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        Ok(self.exec(
+            "UPDATE templates SET status = ?3, updated_at = ?4 WHERE name = ?1 AND (?2 IS NULL OR language = ?2)",
+            params![name, language, status, ms(at)],
+        )? > 0)
+    }
+
+    async fn template(
+        &mut self,
+        name: &str,
+        language: &str,
+    ) -> StoreResult<Option<TemplateRecord>> {
+        self.optional(
+            "SELECT waba_id, meta_id, name, language, status, category, components, placeholders, updated_at FROM templates WHERE name = ?1 AND language = ?2",
+            params![name, language],
+            |r| template_from_row(r),
+        )
+    }
+
+    async fn record_consent(
+        &mut self,
+        contact: ContactId,
+        opt_in: bool,
+        source: &str,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO consent_events (contact_id, event, source, at) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                contact.0,
+                if opt_in { "opt_in" } else { "opt_out" },
+                source,
+                ms(at)
+            ],
+        )?;
+        if opt_in {
+            self.exec(
+                "UPDATE contacts SET opted_in_at = ?2, opted_out_at = NULL WHERE id = ?1",
+                params![contact.0, ms(at)],
+            )?;
+        } else {
+            self.exec(
+                "UPDATE contacts SET opted_out_at = coalesce(opted_out_at, ?2) WHERE id = ?1",
+                params![contact.0, ms(at)],
+            )?;
+        }
+        Ok(())
+    }
+
     async fn insert_sla_event(&mut self, e: &NewSlaEvent) -> StoreResult<()> {
         self.exec(
             "INSERT INTO sla_events (conversation_id, target, event, due_at, at, agent_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![e.conversation_id.0, e.clock.as_str(), e.event.as_str(), ms(e.due_at), ms(e.at), e.agent_id.map(|a| a.0)],
         )?;
         Ok(())
+    }
+}
+
+impl SqliteTx {
+    /// Claims due outbox rows (see `Store::claim_outbox`).
+    pub(crate) fn claim_outbox(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        worker: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxItem>> {
+        let mut items = self.all(
+            concat!(
+                "UPDATE outbox SET locked_until = ?2, locked_by = ?3, attempts = attempts + 1 WHERE id IN (",
+                "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1 ",
+                "AND (locked_until IS NULL OR locked_until < ?1) ORDER BY next_attempt_at, id LIMIT ?4) RETURNING ",
+                outbox_cols!()
+            ),
+            params![ms(now), ms(until), worker, i64::from(limit)],
+            |r| outbox_from_row(r),
+        )?;
+        items.sort_by_key(|i| i.id);
+        Ok(items)
     }
 }

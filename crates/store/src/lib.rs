@@ -94,6 +94,9 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// id; never by recency.
     async fn list_conversations(&self, filter: &ConversationFilter) -> StoreResult<Page>;
 
+    /// Handoffs of a conversation, oldest first.
+    async fn handoffs(&self, id: ConversationId) -> StoreResult<Vec<Handoff>>;
+
     /// One conversation with its messages (oldest first) and assignments.
     async fn get_conversation(&self, id: ConversationId)
     -> StoreResult<Option<ConversationDetail>>;
@@ -142,6 +145,25 @@ pub trait Store: Clone + Send + Sync + 'static {
         by: Option<AgentId>,
         at: Timestamp,
     ) -> StoreResult<Escalation>;
+
+    /// Claims up to `limit` pending outbox rows due at `now` whose lease is
+    /// free or expired, leasing them to `worker` until `now + lease`.
+    async fn claim_outbox(
+        &self,
+        now: Timestamp,
+        lease: jiff::SignedDuration,
+        worker: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxItem>>;
+
+    /// One outbox row by idempotency key.
+    async fn outbox_by_key(&self, key: &str) -> StoreResult<Option<OutboxItem>>;
+
+    /// The earliest next attempt of any pending outbox row.
+    async fn next_outbox_due(&self) -> StoreResult<Option<Timestamp>>;
+
+    /// Templates, by name and language.
+    async fn list_templates(&self) -> StoreResult<Vec<TemplateRecord>>;
 
     /// Counts of pending timers by kind (for tests and metrics).
     async fn pending_timers(&self) -> StoreResult<Vec<(TimerKind, u64)>>;
@@ -231,6 +253,9 @@ pub trait StoreTx: Send {
     /// One conversation, read inside the transaction.
     async fn conversation(&mut self, id: ConversationId) -> StoreResult<Option<Conversation>>;
 
+    /// One inbox.
+    async fn inbox(&mut self, id: InboxId) -> StoreResult<Option<Inbox>>;
+
     /// All teams (for mapping configured team names to ids).
     async fn teams(&mut self) -> StoreResult<Vec<Team>>;
 
@@ -264,6 +289,65 @@ pub trait StoreTx: Send {
 
     /// Records an escalation.
     async fn insert_escalation(&mut self, escalation: &NewEscalation) -> StoreResult<Escalation>;
+
+    /// Queues an outbound effect; returns the row (the existing one when the
+    /// idempotency key was already queued).
+    async fn enqueue(&mut self, item: &NewOutbox) -> StoreResult<OutboxItem>;
+
+    /// Records a delivery attempt's result, only while `worker` holds the
+    /// row's lease (fencing). Returns false when the lease was lost.
+    async fn finish_outbox(
+        &mut self,
+        id: i64,
+        worker: &str,
+        result: &OutboxResult,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+
+    /// Sets an outbound message's wamid and status after Meta accepted or
+    /// refused it.
+    async fn update_outbound(
+        &mut self,
+        id: MessageId,
+        wamid: Option<&str>,
+        status: &str,
+    ) -> StoreResult<()>;
+
+    /// Records a handoff.
+    async fn insert_handoff(&mut self, handoff: &NewHandoff) -> StoreResult<Handoff>;
+
+    /// The conversation's latest unacknowledged handoff, if any.
+    async fn open_handoff(&mut self, id: ConversationId) -> StoreResult<Option<Handoff>>;
+
+    /// Acknowledges a handoff.
+    async fn ack_handoff(&mut self, handoff_id: i64, at: Timestamp) -> StoreResult<Handoff>;
+
+    /// Inserts or updates a template (by name and language).
+    async fn upsert_template(&mut self, template: &TemplateRecord) -> StoreResult<()>;
+
+    /// Sets a template's status (`message_template_status_update`); false
+    /// when unknown.
+    async fn set_template_status(
+        &mut self,
+        name: &str,
+        language: Option<&str>,
+        status: &str,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+
+    /// One template.
+    async fn template(&mut self, name: &str, language: &str)
+    -> StoreResult<Option<TemplateRecord>>;
+
+    /// Records a consent change (`opt_in` / `opt_out`) with its source and
+    /// updates the contact.
+    async fn record_consent(
+        &mut self,
+        contact: ContactId,
+        opt_in: bool,
+        source: &str,
+        at: Timestamp,
+    ) -> StoreResult<()>;
 
     /// Records an SLA event.
     async fn insert_sla_event(&mut self, event: &NewSlaEvent) -> StoreResult<()>;

@@ -170,6 +170,10 @@ pub struct Contact {
     pub last_inbound_at: Option<Timestamp>,
     /// How many of the contact's conversations were resolved.
     pub resolved_conversations: u32,
+    /// When the contact opted out of marketing messages (none: not opted out).
+    pub opted_out_at: Option<Timestamp>,
+    /// When the contact last opted in.
+    pub opted_in_at: Option<Timestamp>,
 }
 
 /// A team to create.
@@ -339,6 +343,33 @@ pub struct Conversation {
     pub last_responded_at: Option<Timestamp>,
     /// After hours: when the team opens and the conversation will be assigned.
     pub callback_at: Option<Timestamp>,
+    /// Send time of the latest inbound message: the 24 h customer service
+    /// window runs from here (Meta: free-form messages only within 24 h of
+    /// the user's last message).
+    pub last_inbound_at: Option<Timestamp>,
+    /// When it was last resolved.
+    pub resolved_at: Option<Timestamp>,
+    /// Snoozed until (status `snoozed`).
+    pub snoozed_until: Option<Timestamp>,
+    /// Outcome recorded at resolve.
+    pub disposition: Option<String>,
+    /// What happens next, recorded at resolve.
+    pub next_action: Option<NextAction>,
+    /// When the automatic first response was queued.
+    pub auto_ack_at: Option<Timestamp>,
+}
+
+/// The next action recorded when a conversation is resolved (seeds: "every
+/// closed conversation should carry a tagged next action").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextAction {
+    /// What to do (`follow_up`, `send_proposal`, `call`, …).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When (UTC).
+    pub due_at: Timestamp,
+    /// Who.
+    pub owner_id: AgentId,
 }
 
 /// A message to store.
@@ -588,6 +619,17 @@ pub enum TimerKind {
     ContinuityGrace,
     /// After hours: the team opens; assign the conversation.
     Callback,
+    /// The quiet period after a conversation's first message ended: send
+    /// the automatic first response.
+    AutoAck,
+    /// A handoff was not acknowledged in time: escalate.
+    HandoffAck,
+    /// A resolved conversation's next action is due: reopen it for its owner.
+    NextAction,
+    /// The reopened next action was ignored: escalate.
+    NextActionIgnored,
+    /// A snooze ended: reopen.
+    Unsnooze,
 }
 
 impl TimerKind {
@@ -602,6 +644,11 @@ impl TimerKind {
         TimerKind::SupervisorEscalation,
         TimerKind::ContinuityGrace,
         TimerKind::Callback,
+        TimerKind::AutoAck,
+        TimerKind::HandoffAck,
+        TimerKind::NextAction,
+        TimerKind::NextActionIgnored,
+        TimerKind::Unsnooze,
     ];
 
     /// The snake_case word stored in the database.
@@ -616,6 +663,11 @@ impl TimerKind {
             TimerKind::SupervisorEscalation => "supervisor_escalation",
             TimerKind::ContinuityGrace => "continuity_grace",
             TimerKind::Callback => "callback",
+            TimerKind::AutoAck => "auto_ack",
+            TimerKind::HandoffAck => "handoff_ack",
+            TimerKind::NextAction => "next_action",
+            TimerKind::NextActionIgnored => "next_action_ignored",
+            TimerKind::Unsnooze => "unsnooze",
         }
     }
 
@@ -669,6 +721,8 @@ pub enum EscalationLevel {
     Supervisor,
     /// A handoff was not acknowledged in time.
     Handoff,
+    /// A resolved conversation's next action came due and was ignored.
+    NextAction,
 }
 
 impl EscalationLevel {
@@ -679,6 +733,7 @@ impl EscalationLevel {
             EscalationLevel::Breach => "breach",
             EscalationLevel::Supervisor => "supervisor",
             EscalationLevel::Handoff => "handoff",
+            EscalationLevel::NextAction => "next_action",
         }
     }
 
@@ -689,6 +744,7 @@ impl EscalationLevel {
             "breach" => EscalationLevel::Breach,
             "supervisor" => EscalationLevel::Supervisor,
             "handoff" => EscalationLevel::Handoff,
+            "next_action" => EscalationLevel::NextAction,
             _ => return None,
         })
     }
@@ -798,4 +854,177 @@ pub struct EscalationFilter {
     pub unacknowledged: bool,
     /// At most this many (newest first).
     pub limit: u32,
+}
+
+/// Kinds of outbound effects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxKind {
+    /// `POST /{phone_number_id}/messages` with a message body.
+    WhatsappMessage,
+    /// `POST /{phone_number_id}/messages` marking a message read.
+    WhatsappRead,
+}
+
+impl OutboxKind {
+    /// The stored word.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OutboxKind::WhatsappMessage => "whatsapp_message",
+            OutboxKind::WhatsappRead => "whatsapp_read",
+        }
+    }
+
+    /// Parses the stored word.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "whatsapp_message" => Some(OutboxKind::WhatsappMessage),
+            "whatsapp_read" => Some(OutboxKind::WhatsappRead),
+            _ => None,
+        }
+    }
+}
+
+/// An outbound effect to deliver.
+#[derive(Debug, Clone)]
+pub struct NewOutbox {
+    /// What it is.
+    pub kind: OutboxKind,
+    /// Unique per effect; writing the same key twice is a no-op.
+    pub idempotency_key: String,
+    /// The conversation it belongs to.
+    pub conversation_id: Option<ConversationId>,
+    /// The outbound message row it sends.
+    pub message_id: Option<MessageId>,
+    /// The business number to send from.
+    pub phone_number_id: String,
+    /// wa_id or BSUID of the recipient (for per-recipient pacing).
+    pub recipient: String,
+    /// The Graph API request body.
+    pub payload: Value,
+    /// When it may be sent first.
+    pub at: Timestamp,
+}
+
+/// A claimed outbox row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxItem {
+    /// Id.
+    pub id: i64,
+    /// What it is.
+    pub kind: OutboxKind,
+    /// Idempotency key.
+    pub idempotency_key: String,
+    /// Conversation.
+    pub conversation_id: Option<ConversationId>,
+    /// Outbound message row.
+    pub message_id: Option<MessageId>,
+    /// Business number.
+    pub phone_number_id: String,
+    /// Recipient.
+    pub recipient: String,
+    /// Request body.
+    pub payload: Value,
+    /// Delivery attempts so far, this claim included.
+    pub attempts: u32,
+    /// `pending`, `sent`, `failed` or `dead`.
+    pub status: String,
+    /// Last error text.
+    pub last_error: Option<String>,
+    /// Last Meta error code.
+    pub last_code: Option<i64>,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone)]
+pub enum OutboxResult {
+    /// Accepted by Meta (with the message id it returned, for messages).
+    Sent {
+        /// The wamid Meta assigned.
+        wamid: Option<String>,
+    },
+    /// Try again at `at`.
+    Retry {
+        /// When.
+        at: Timestamp,
+        /// Why.
+        error: String,
+        /// Meta's code, if any.
+        code: Option<i64>,
+    },
+    /// Not attempted (pacing): try at `at`; does not count as an attempt.
+    Defer {
+        /// When.
+        at: Timestamp,
+    },
+    /// Will never succeed (`failed`), or gave up after retries (`dead`).
+    Failed {
+        /// `failed` or `dead`.
+        dead: bool,
+        /// Why.
+        error: String,
+        /// Meta's code, if any.
+        code: Option<i64>,
+    },
+}
+
+/// A handoff to record.
+#[derive(Debug, Clone)]
+pub struct NewHandoff {
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// Who had it (none: the bot or the unassigned queue).
+    pub from_agent_id: Option<AgentId>,
+    /// Who receives it.
+    pub to_agent_id: AgentId,
+    /// Why.
+    pub reason: String,
+    /// Key facts for the receiver.
+    pub summary: Value,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// A handoff with context.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Handoff {
+    /// Id.
+    pub id: i64,
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// From.
+    pub from_agent_id: Option<AgentId>,
+    /// To.
+    pub to_agent_id: AgentId,
+    /// Why.
+    pub reason: String,
+    /// Key facts.
+    pub summary: Value,
+    /// When.
+    pub created_at: Timestamp,
+    /// When the receiver acknowledged it.
+    pub acknowledged_at: Option<Timestamp>,
+}
+
+/// A message template as synced from Meta.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TemplateRecord {
+    /// WABA.
+    pub waba_id: String,
+    /// Meta's template id.
+    pub meta_id: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Language code.
+    pub language: String,
+    /// `APPROVED`, `PENDING`, `REJECTED`, `PAUSED`, …
+    pub status: String,
+    /// `MARKETING`, `UTILITY`, `AUTHENTICATION`.
+    pub category: Option<String>,
+    /// Components as Meta returns them.
+    pub components: Value,
+    /// Placeholders per component.
+    pub placeholders: Value,
+    /// Last change.
+    pub updated_at: Timestamp,
 }

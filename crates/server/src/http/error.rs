@@ -41,6 +41,20 @@ pub enum ApiError {
     /// 413 `payload_too_large`.
     #[error("request body exceeds {0} bytes")]
     PayloadTooLarge(usize),
+    /// A domain refusal with its own stable code (`window_closed`,
+    /// `opted_out`, `handoff_not_acknowledged`, `template_not_approved`,
+    /// `sending_unconfigured`, …) and optional details.
+    #[error("{message}")]
+    Refused {
+        /// HTTP status.
+        status: StatusCode,
+        /// Stable code.
+        code: &'static str,
+        /// What happened and what to do.
+        message: String,
+        /// Extra fields (e.g. `window_closed_at`).
+        details: Option<serde_json::Value>,
+    },
     /// 500 `internal`: the cause is logged, not returned.
     #[error("internal error")]
     Internal(String),
@@ -59,6 +73,7 @@ impl ApiError {
             ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::Refused { status, code, .. } => (*status, code),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -80,11 +95,18 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(cause) = &self {
             tracing::error!(%cause, "request failed");
         }
-        let mut response = (
-            status,
-            Json(json!({"error": {"code": code, "message": self.to_string()}})),
-        )
-            .into_response();
+        let mut body = json!({"error": {"code": code, "message": self.to_string()}});
+        if let ApiError::Refused {
+            details: Some(details),
+            ..
+        } = &self
+            && let (Some(err), Some(extra)) = (body["error"].as_object_mut(), details.as_object())
+        {
+            for (k, v) in extra {
+                err.insert(k.clone(), v.clone());
+            }
+        }
+        let mut response = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED && code == "unauthorized" {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

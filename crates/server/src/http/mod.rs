@@ -13,6 +13,7 @@ pub mod auth;
 pub mod error;
 pub mod view;
 pub mod webhook;
+pub mod work;
 
 use std::sync::Arc;
 
@@ -44,6 +45,10 @@ pub struct AppState<S: Store> {
     pub clock: Arc<dyn Clock>,
     /// Renders `/metrics`.
     pub metrics: Option<PrometheusHandle>,
+    /// Wakes the outbox worker; `None` when sending is not configured.
+    pub outbox: Option<Arc<tokio::sync::Notify>>,
+    /// The Graph API client (template sync); `None` without a token.
+    pub graph: Option<Arc<switchboard_whatsapp::client::CloudApiClient>>,
 }
 
 impl<S: Store> Clone for AppState<S> {
@@ -55,6 +60,8 @@ impl<S: Store> Clone for AppState<S> {
             pipeline: self.pipeline.clone(),
             clock: self.clock.clone(),
             metrics: self.metrics.clone(),
+            outbox: self.outbox.clone(),
+            graph: self.graph.clone(),
         }
     }
 }
@@ -83,6 +90,20 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
             "/api/v1/conversations/{id}",
             get(api::get_conversation::<S>),
         )
+        .route("/api/v1/conversations/{id}/messages", post(work::send::<S>))
+        .route("/api/v1/conversations/{id}/assign", post(work::assign::<S>))
+        .route(
+            "/api/v1/conversations/{id}/handoff/ack",
+            post(work::ack_handoff::<S>),
+        )
+        .route("/api/v1/conversations/{id}/snooze", post(work::snooze::<S>))
+        .route(
+            "/api/v1/conversations/{id}/resolve",
+            post(work::resolve::<S>),
+        )
+        .route("/api/v1/templates", get(work::list_templates::<S>))
+        .route("/api/v1/templates/sync", post(work::sync_templates::<S>))
+        .route("/api/v1/contacts/{id}/opt-in", post(work::opt_in::<S>))
         .route("/api/v1/escalations", get(api::list_escalations::<S>))
         .route(
             "/api/v1/escalations/{id}/ack",
