@@ -4,9 +4,18 @@
 //! - `switchboard demo`: run the service on a temporary database, create a
 //!   team and two agents, post the project's Meta fixture payloads signed with
 //!   a demo secret, and print the resulting queue.
+//! - `switchboard triage [--rules FILE] [FILE]`: triage messages (JSON Lines
+//!   or plain lines) and print one JSON result per line.
+//! - `switchboard train --data FILE --out MODEL`: train an intent model.
+//! - `switchboard eval --data FILE --mapping FILE`: measure triage on
+//!   labelled data (table, JSON or HTML).
 #![forbid(unsafe_code)]
 
+mod data;
 mod demo;
+mod eval;
+mod train;
+mod triage_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +53,12 @@ enum Command {
         )]
         fixtures: PathBuf,
     },
+    /// Triage messages (JSON Lines or plain text lines, from FILE or stdin).
+    Triage(triage_cmd::TriageArgs),
+    /// Train an intent model from labelled messages.
+    Train(train::TrainArgs),
+    /// Measure triage on labelled messages.
+    Eval(eval::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +71,22 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // The data tools are synchronous and need no runtime.
+    let offline = match &cli.command {
+        Command::Triage(args) => Some(triage_cmd::run(args)),
+        Command::Train(args) => Some(train::run(args)),
+        Command::Eval(args) => Some(eval::run(args)),
+        _ => None,
+    };
+    if let Some(result) = offline {
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -73,6 +104,7 @@ fn main() -> ExitCode {
                 print_config,
             } => serve(config, print_config).await,
             Command::Demo { fixtures } => demo::run(&fixtures).await,
+            Command::Triage(_) | Command::Train(_) | Command::Eval(_) => Ok(()),
         }
     });
     match result {

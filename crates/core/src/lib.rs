@@ -18,9 +18,19 @@
 //!   configuration files.
 //! - [`text`]: text normalisation shared by every matcher (NFKC, case,
 //!   repeated letters, chat spellings, Devanagari punctuation).
-//! - [`triage`]: triage v1, a rules engine (English and Hinglish phrase
-//!   lists from a versioned rules file) giving category, intent, escalation
-//!   reasons, priority and human-readable reasons.
+//! - [`features`]: hashed word and character n-gram features (every script).
+//! - [`classifier`]: the trainable intent classifier with escalation heads
+//!   (logistic regression, calibrated, deterministic, a compact model file).
+//! - [`sentiment`]: VADER plus a Hinglish/Hindi overlay.
+//! - [`language`]: `en`, `hi`, `hinglish` or another ISO 639-1 code.
+//! - [`policy`]: the policy matrix (`direct_answer`, `clarify_first`,
+//!   `escalate_only`), thresholds and the never-automate list.
+//! - [`triage`]: the engine: model plus rules from a versioned rules file,
+//!   giving category, intent, confidence, escalation reasons, priority,
+//!   sentiment, language, policy and human-readable reasons.
+//! - [`dataset`]: labelled records and the reviewed label mapping.
+//! - [`metrics`]: confusion matrices, P/R/F1, escalation recall and
+//!   false-escalation rate.
 //! - [`assign`]: assignment v1: senior tier for escalations and returning
 //!   high-intent prospects, relationship continuity, least-loaded fallback.
 //! - [`sla`]: first-response targets per category and due-time arithmetic.
@@ -29,10 +39,17 @@
 
 pub mod assign;
 pub mod calendar;
+pub mod classifier;
 pub mod clock;
+pub mod dataset;
 pub mod duration;
+pub mod features;
 pub mod ids;
+pub mod language;
+pub mod metrics;
 pub mod model;
+pub mod policy;
+pub mod sentiment;
 pub mod sla;
 pub mod text;
 pub mod triage;

@@ -152,6 +152,11 @@ word_enum!(
         PriceNegotiation = "price_negotiation",
         /// Two or more inbound messages waiting without a reply.
         RepeatUnanswered = "repeat_unanswered",
+        /// Automation failed to understand the customer twice in a row.
+        BotFailure = "bot_failure",
+        /// The intent is on the never-automate list (the regulated boundary
+        /// for banks, lenders and insurers).
+        RegulatedIntent = "regulated_intent",
     }
 );
 

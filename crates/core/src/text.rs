@@ -17,7 +17,8 @@ use unicode_normalization::UnicodeNormalization;
 /// of three or more identical letters collapse to one ("pleeease" →
 /// "please"); common chat spellings map to one form ("plz"/"pls" →
 /// "please", "u" → "you", "nhi"/"nahin" → "nahi", "kia" → "kya", "h" →
-/// "hai", "thx" → "thanks").
+/// "hai", "thx" → "thanks", "bohot"/"bhot" → "bahut", "vapas" → "wapas",
+/// "chaiye" → "chahiye", "dont" → "don t" as an apostrophe would give).
 pub fn normalize(text: &str) -> String {
     let mut cleaned = String::with_capacity(text.len() + 2);
     cleaned.push(' ');
@@ -93,6 +94,33 @@ fn canonical_spelling(token: &str) -> Option<&'static str> {
         "bhai" | "bhaiya" | "bhaiyya" | "bhayya" => "bhai",
         "mam" | "maam" | "madam" | "mem" => "madam",
         "sir" | "sirji" | "sirjee" => "sir",
+        // Romanised Hindi has no standard spelling: one form per word.
+        "kyu" | "kyun" | "kyon" | "kiyu" | "kiyun" => "kyun",
+        "bahut" | "bohot" | "bhot" | "bahot" | "bohut" | "bhut" => "bahut",
+        "accha" | "acha" | "achha" | "achchha" | "acchha" => "accha",
+        "theek" | "thik" | "teek" | "tik" => "theek",
+        "wapas" | "vapas" | "vaapas" | "waapas" | "vapis" | "wapis" => "wapas",
+        "karo" | "kro" | "kijiye" | "kariye" => "karo",
+        "chahiye" | "chaiye" | "chahie" | "chiye" | "chahye" | "chahiya" => "chahiye",
+        "jaldi" | "jldi" => "jaldi",
+        "abhi" | "abi" | "abhee" => "abhi",
+        "mujhe" | "muje" | "mjhe" | "mujhko" => "mujhe",
+        "paisa" | "paisaa" | "pesa" | "paissa" => "paisa",
+        "paise" | "pese" | "paisee" => "paise",
+        "dhanyavad" | "dhanyawad" | "dhanyavaad" | "dhanyawaad" => "dhanyavad",
+        "shukriya" | "sukriya" | "shukria" => "shukriya",
+        "hello" | "helo" | "hlo" | "hellow" => "hello",
+        "hii" => "hi",
+        "wat" | "wht" => "what",
+        "abt" => "about",
+        "bcoz" | "bcz" | "coz" | "cuz" | "because" => "because",
+        "dont" => "don t",
+        "cant" => "can t",
+        "wont" => "won t",
+        "didnt" => "didn t",
+        "doesnt" => "doesn t",
+        "isnt" => "isn t",
+        "im" => "i m",
         _ => return None,
     })
 }

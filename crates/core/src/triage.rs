@@ -1,29 +1,52 @@
-//! Triage v1: a versioned, explainable rules engine.
+//! Triage: intent, escalation, sentiment, language and policy for every
+//! inbound message, explained in words.
 //!
 //! Every inbound text-bearing message gets a [`TriageResult`]: the seeds'
-//! category (which sets the first-response target), a coarse intent, the
-//! escalation reasons that send it to a senior now, a priority, and
-//! `reasons` in words an agent understands ("matched 'refund chahiye'
-//! (refund)").
+//! category (which sets the first-response target), an intent with a
+//! calibrated `confidence`, the escalation reasons that send it to a senior
+//! now, a priority, its sentiment and language, the policy decision
+//! (`direct_answer`, `clarify_first`, `escalate_only`) and `reasons` in
+//! words an agent understands ("rule: matched 'refund chahiye' (refund)",
+//! "model: complaint 0.91").
 //!
-//! The rules live in a TOML file ([`RulesFile`]; the built-in default is
-//! `rules/default.toml`, English, Hinglish and some Devanagari). Phrases are
-//! compiled once into a single Aho-Corasick automaton over normalised text
-//! ([`crate::text::normalize`]), so a decision costs one pass over the
-//! message however many phrases there are. A later engine replaces the
-//! matching core with a trained classifier; [`TriageInput`] and
-//! [`TriageResult`] are the interface that stays.
+//! Two layers decide:
+//!
+//! - a **trained classifier** ([`crate::classifier`]; the default model is
+//!   embedded, [`BUILTIN_MODEL`]) gives the intent and one probability per
+//!   escalation reason;
+//! - **rules** from a versioned TOML file ([`RulesFile`]; the built-in
+//!   default is `rules/default.toml`) stay on top for what must never be
+//!   missed or must always win ("STOP", "agent se baat karao", "consumer
+//!   court"). A rule's `unless` phrases ("cancellation policy") veto its
+//!   reason for the model too, which is how hard negatives stay negative.
+//!
+//! Phrases are compiled once into a single Aho-Corasick automaton over
+//! normalised text ([`crate::text::normalize`]), so the rules cost one pass
+//! over the message however many phrases there are. The engine is pure:
+//! rules and model come in as text and bytes, and nothing here reads a file
+//! or a clock.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::classifier::{IntentModel, ModelError};
 use crate::duration::ConfigDuration;
+use crate::language::LanguageDetect;
 use crate::model::{Category, EscalationReason, Priority};
+use crate::policy::{PolicyConfig, PolicyDecision, Probability, decide};
+use crate::sentiment::{Sentiment, SentimentAnalyzer};
 use crate::text::normalize;
 
 /// The built-in rules file, compiled into the binary.
 pub const BUILTIN_RULES: &str = include_str!("../rules/default.toml");
+
+/// The default intent model, compiled into the binary (reproduce it with
+/// `switchboard train`, see `data/README.md`).
+pub const BUILTIN_MODEL: &[u8] = include_bytes!("../models/default.sbm");
 
 /// A rules file as written by a user (TOML). See `rules/default.toml` for a
 /// commented example of every key.
@@ -41,6 +64,21 @@ pub struct RulesFile {
     /// Intent rules; the best match names the intent and category.
     #[serde(default)]
     pub intent: Vec<IntentRule>,
+    /// The policy matrix (`[policy]`, `[policy.intents.NAME]`).
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    /// Per-reason probability at or above which the model's escalation head
+    /// fires (`[escalation_thresholds]`); reasons not listed keep the
+    /// model's own (tuned on held-out data when it was trained).
+    #[serde(default)]
+    pub escalation_thresholds: BTreeMap<EscalationReason, Probability>,
+    /// Reasons another reason already implies (`[escalation_implies]`,
+    /// e.g. `legal_regulatory = ["complaint"]`: a consumer-court threat is
+    /// a complaint by definition, and listing both tells the senior
+    /// nothing more). The implied reasons are dropped from the list when
+    /// the key fires; escalation and priority do not change.
+    #[serde(default)]
+    pub escalation_implies: BTreeMap<EscalationReason, Vec<EscalationReason>>,
 }
 
 /// Numeric knobs of the rules file (`[settings]`).
@@ -54,8 +92,19 @@ pub struct Settings {
     pub return_after: ConfigDuration,
     /// Minimum letters for the shouting check; default 12.
     pub shouting_min_letters: usize,
-    /// A run of this many `!` signals frustration; default 3.
+    /// A run of this many `!` signals frustration; default 3 (0: off).
     pub exclamation_run: usize,
+    /// The `!` run counts as a complaint only if the sentiment score is at
+    /// or below this (so "thanks!!!" does not escalate); default 0.0.
+    pub exclamation_max_sentiment: f32,
+    /// Sentiment score at or below which `negative_sentiment` fires;
+    /// default -0.75 (-1 turns it off).
+    pub negative_sentiment_at: f32,
+    /// Consecutive failures to understand (see [`TriageContext`]) at which
+    /// `bot_failure` fires; default 2 (0: off).
+    pub bot_failure_after: u32,
+    /// Use the trained model (default true; false gives rules only).
+    pub use_model: bool,
 }
 
 impl Default for Settings {
@@ -65,6 +114,10 @@ impl Default for Settings {
             return_after: ConfigDuration::from_secs(24 * 3600),
             shouting_min_letters: 12,
             exclamation_run: 3,
+            exclamation_max_sentiment: 0.0,
+            negative_sentiment_at: -0.75,
+            bot_failure_after: 2,
+            use_model: true,
         }
     }
 }
@@ -80,7 +133,8 @@ pub struct EscalationRule {
     pub description: Option<String>,
     /// Phrases that fire the rule (whole words; a trailing `*` is a prefix).
     pub phrases: Vec<String>,
-    /// Phrases that cancel the rule for a message.
+    /// Phrases that cancel the rule for a message, and veto the model's
+    /// head for the same reason.
     #[serde(default)]
     pub unless: Vec<String>,
 }
@@ -109,6 +163,11 @@ pub struct IntentRule {
     /// Higher wins when several intents match; default 10.
     #[serde(default = "default_weight")]
     pub weight: u32,
+    /// When true the rule's intent overrides the model ("STOP" is an
+    /// opt-out whatever else the message says); otherwise the rule only
+    /// decides when there is no model or the model is below its threshold.
+    #[serde(default)]
+    pub wins: bool,
     /// Phrases that match the intent.
     pub phrases: Vec<String>,
     /// Phrases that cancel the intent for a message.
@@ -120,21 +179,27 @@ fn default_weight() -> u32 {
     10
 }
 
-/// Why a rules file was refused. Messages name the rule and the problem;
-/// TOML syntax errors carry line and column.
+/// Why a rules file (or the model given with it) was refused. Messages name
+/// the line, the rule and the problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RulesError {
-    /// The TOML did not parse or did not match the schema.
+    /// The TOML did not parse or did not match the schema (the message
+    /// carries line and column).
     #[error("{0}")]
     Syntax(String),
     /// A semantic problem in one rule.
-    #[error("{rule}: {problem}")]
+    #[error("{}{rule}: {problem}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
     Invalid {
-        /// Which rule (`escalation[2] (refund)`, `intent[0] (purchase)`).
+        /// Which rule (`escalation[2] (refund)`, `policy.intents.foo`).
         rule: String,
         /// What is wrong.
         problem: String,
+        /// 1-based line in the rules file, when known.
+        line: Option<usize>,
     },
+    /// The model could not be loaded.
+    #[error("model: {0}")]
+    Model(#[from] ModelError),
 }
 
 /// What the caller knows about the contact and conversation.
@@ -146,6 +211,17 @@ pub struct History {
     pub resolved_conversations: u32,
     /// Inbound messages waiting for a reply, this one included.
     pub waiting_inbound: u32,
+}
+
+/// Conversation facts beyond [`History`] (kept separate so that callers
+/// building a `History` literal keep compiling as facts are added).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TriageContext {
+    /// Consecutive earlier customer messages that automation failed to
+    /// understand (answered "sorry, I did not get that", or triaged
+    /// `clarify_first` for low confidence). `bot_failure` fires at
+    /// `settings.bot_failure_after`.
+    pub bot_failures: u32,
 }
 
 /// One message to triage.
@@ -164,22 +240,39 @@ pub struct TriageInput<'a> {
 }
 
 /// The triage decision for one message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TriageResult {
     /// The seeds' category.
     pub category: Category,
-    /// A coarse intent name (`purchase`, `pricing`, `refund`, …).
+    /// The intent name (`purchase`, `pricing`, `refund`, …).
     pub intent: String,
+    /// Calibrated probability of `intent` (1.0 when a winning rule or a
+    /// message type decided it; 0 for results stored before v2).
+    #[serde(default)]
+    pub confidence: f32,
     /// Escalation reasons, in the enum's order, without duplicates.
     pub escalation_reasons: Vec<EscalationReason>,
     /// True when `escalation_reasons` is not empty.
     pub escalate: bool,
     /// Priority implied by escalation and category.
     pub priority: Priority,
-    /// Which rules fired, in words.
+    /// Sentiment label and score.
+    #[serde(default)]
+    pub sentiment: Sentiment,
+    /// Language code: `en`, `hi`, `hinglish`, another ISO 639-1 code, or
+    /// `und` (no letters, or no text).
+    #[serde(default)]
+    pub language: String,
+    /// The policy matrix's decision.
+    #[serde(default)]
+    pub policy: PolicyDecision,
+    /// What fired, in words: rules first, then the model.
     pub reasons: Vec<String>,
     /// The `version` of the rules file used.
     pub rules_version: String,
+    /// Identifies the model used (empty: rules only).
+    #[serde(default)]
+    pub model_version: String,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -197,42 +290,160 @@ struct Pattern {
     words: usize,
 }
 
-/// A compiled rules file, cheap to share (`Arc`) across threads.
+/// A compiled rules file plus model, cheap to share (`Arc`) across threads.
 #[derive(Debug, Clone)]
 pub struct TriageEngine {
     rules: RulesFile,
     automaton: AhoCorasick,
     patterns: Vec<Pattern>,
+    model: Option<Arc<IntentModel>>,
+    model_version: String,
+    /// Model head thresholds after the rules file's overrides.
+    thresholds: Vec<f32>,
+    language: Arc<LanguageDetect>,
+    sentiment: Arc<SentimentAnalyzer>,
+}
+
+/// The decoded built-in model, shared by every engine in the process.
+fn builtin_model() -> Result<Option<Arc<IntentModel>>, ModelError> {
+    static MODEL: OnceLock<Result<Option<Arc<IntentModel>>, ModelError>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            if BUILTIN_MODEL.is_empty() {
+                return Ok(None);
+            }
+            IntentModel::from_bytes(BUILTIN_MODEL).map(|m| Some(Arc::new(m)))
+        })
+        .clone()
+}
+
+fn shared_language() -> Arc<LanguageDetect> {
+    static L: OnceLock<Arc<LanguageDetect>> = OnceLock::new();
+    L.get_or_init(|| Arc::new(LanguageDetect::builtin()))
+        .clone()
+}
+
+fn shared_sentiment() -> Arc<SentimentAnalyzer> {
+    static S: OnceLock<Arc<SentimentAnalyzer>> = OnceLock::new();
+    S.get_or_init(|| Arc::new(SentimentAnalyzer::builtin()))
+        .clone()
+}
+
+/// A short, stable identifier of a model's bytes.
+pub fn model_id(bytes: &[u8]) -> String {
+    format!("sbm-{:016x}", xxhash_rust::xxh3::xxh3_64(bytes))
+}
+
+/// 1-based line of the `n`-th line that starts with `needle` (after
+/// leading spaces), if any.
+fn nth_line_starting(text: &str, needle: &str, n: usize) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim_start().starts_with(needle))
+        .nth(n)
+        .map(|(i, _)| i + 1)
+}
+
+/// 1-based line of the first line containing `needle`.
+fn line_containing(text: &str, needle: &str) -> Option<usize> {
+    text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
 }
 
 impl TriageEngine {
-    /// The engine for [`BUILTIN_RULES`].
+    /// The engine for [`BUILTIN_RULES`] and [`BUILTIN_MODEL`].
     ///
     /// # Errors
-    /// Only if the built-in file is broken, which a unit test rules out.
+    /// Only if the built-in files are broken, which unit tests rule out.
     pub fn builtin() -> Result<Self, RulesError> {
         Self::from_toml(BUILTIN_RULES)
     }
 
-    /// Parses and compiles a rules file's text.
+    /// Parses and compiles a rules file's text, with the built-in model.
     ///
     /// # Errors
     /// [`RulesError::Syntax`] with line and column for TOML/schema errors
-    /// (unknown keys, unknown escalation reasons, bad durations), and
-    /// [`RulesError::Invalid`] for empty phrase lists, phrases that
-    /// normalise to nothing, and duplicate intent names.
+    /// (unknown keys, unknown escalation reasons, bad durations, thresholds
+    /// outside 0..=1), and [`RulesError::Invalid`] with the line for empty
+    /// phrase lists, phrases that normalise to nothing, duplicate intent
+    /// names and policy rows naming unknown intents.
     pub fn from_toml(text: &str) -> Result<Self, RulesError> {
-        let rules: RulesFile =
-            toml::from_str(text).map_err(|e| RulesError::Syntax(e.to_string()))?;
-        Self::compile(rules)
+        let model = builtin_model()?;
+        let id = if model.is_some() {
+            model_id(BUILTIN_MODEL)
+        } else {
+            String::new()
+        };
+        Self::from_toml_with_model(text, model, id)
     }
 
-    /// Compiles parsed rules; see [`TriageEngine::from_toml`] for errors.
+    /// Like [`TriageEngine::from_toml`] with a model file's bytes instead
+    /// of the built-in model.
+    ///
+    /// # Errors
+    /// As [`TriageEngine::from_toml`], plus [`RulesError::Model`].
+    pub fn from_toml_and_model(text: &str, model: &[u8]) -> Result<Self, RulesError> {
+        let m = IntentModel::from_bytes(model)?;
+        Self::from_toml_with_model(text, Some(Arc::new(m)), model_id(model))
+    }
+
+    fn from_toml_with_model(
+        text: &str,
+        model: Option<Arc<IntentModel>>,
+        model_version: String,
+    ) -> Result<Self, RulesError> {
+        let rules: RulesFile =
+            toml::from_str(text).map_err(|e| RulesError::Syntax(e.to_string()))?;
+        Self::build(rules, model, model_version).map_err(|e| match e {
+            RulesError::Invalid {
+                rule,
+                problem,
+                line: None,
+            } => {
+                let line = locate(text, &rule);
+                RulesError::Invalid {
+                    rule,
+                    problem,
+                    line,
+                }
+            }
+            e => e,
+        })
+    }
+
+    /// Compiles parsed rules with the built-in model; see
+    /// [`TriageEngine::from_toml`] for errors.
     pub fn compile(rules: RulesFile) -> Result<Self, RulesError> {
+        let model = builtin_model()?;
+        let id = if model.is_some() {
+            model_id(BUILTIN_MODEL)
+        } else {
+            String::new()
+        };
+        Self::build(rules, model, id)
+    }
+
+    /// The same rules with another model (`None`: rules only).
+    pub fn with_model(mut self, model: Option<IntentModel>, model_version: String) -> Self {
+        self.model = model.map(Arc::new);
+        self.model_version = if self.model.is_some() {
+            model_version
+        } else {
+            String::new()
+        };
+        self.thresholds = thresholds(&self.rules, self.model.as_deref());
+        self
+    }
+
+    fn build(
+        rules: RulesFile,
+        model: Option<Arc<IntentModel>>,
+        model_version: String,
+    ) -> Result<Self, RulesError> {
         if rules.version.trim().is_empty() {
             return Err(RulesError::Invalid {
                 rule: "version".into(),
                 problem: "must not be empty".into(),
+                line: None,
             });
         }
         let mut patterns = Vec::new();
@@ -241,6 +452,7 @@ impl TriageEngine {
                 return Err(RulesError::Invalid {
                     rule,
                     problem: "`phrases` must not be empty".into(),
+                    line: None,
                 });
             }
             for phrase in list {
@@ -251,6 +463,7 @@ impl TriageEngine {
                     return Err(RulesError::Invalid {
                         rule,
                         problem: format!("phrase {phrase:?} has no letters or digits"),
+                        line: None,
                     });
                 }
                 let key = if prefix {
@@ -281,21 +494,43 @@ impl TriageEngine {
                 return Err(RulesError::Invalid {
                     rule: name,
                     problem: "duplicate intent name".into(),
+                    line: None,
                 });
             }
-            if r.name.is_empty()
-                || !r
-                    .name
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
-            {
+            if !is_snake_case(&r.name) {
                 return Err(RulesError::Invalid {
                     rule: name,
                     problem: "intent names are snake_case".into(),
+                    line: None,
                 });
             }
             add(name.clone(), &r.phrases, Target::Intent(i), true)?;
             add(name, &r.unless, Target::IntentUnless(i), false)?;
+        }
+        // Policy rows and the never-automate list must name intents the
+        // engine can produce, or a typo silently disables a row.
+        let mut known: Vec<&str> = rules.intent.iter().map(|r| r.name.as_str()).collect();
+        if let Some(m) = &model {
+            known.extend(m.intents().iter().map(String::as_str));
+        }
+        known.extend(FALLBACK_INTENTS);
+        for name in rules.policy.intents.keys() {
+            if !known.contains(&name.as_str()) {
+                return Err(RulesError::Invalid {
+                    rule: format!("policy.intents.{name}"),
+                    problem: format!("no such intent; known intents: {}", sorted_join(&known)),
+                    line: None,
+                });
+            }
+        }
+        for name in &rules.policy.never_automate {
+            if !known.contains(&name.as_str()) {
+                return Err(RulesError::Invalid {
+                    rule: format!("policy.never_automate ({name})"),
+                    problem: format!("no such intent; known intents: {}", sorted_join(&known)),
+                    line: None,
+                });
+            }
         }
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
@@ -303,11 +538,22 @@ impl TriageEngine {
             .map_err(|e| RulesError::Invalid {
                 rule: "phrases".into(),
                 problem: e.to_string(),
+                line: None,
             })?;
+        let thresholds = thresholds(&rules, model.as_deref());
         Ok(Self {
             rules,
             automaton,
             patterns: patterns.into_iter().map(|(_, p)| p).collect(),
+            model_version: if model.is_some() {
+                model_version
+            } else {
+                String::new()
+            },
+            model,
+            thresholds,
+            language: shared_language(),
+            sentiment: shared_sentiment(),
         })
     }
 
@@ -319,6 +565,16 @@ impl TriageEngine {
     /// The rules file's version label.
     pub fn version(&self) -> &str {
         &self.rules.version
+    }
+
+    /// The model, if any.
+    pub fn model(&self) -> Option<&IntentModel> {
+        self.model.as_deref()
+    }
+
+    /// The model's identifier (empty without a model).
+    pub fn model_version(&self) -> &str {
+        &self.model_version
     }
 
     /// True when a contact with this history is "returning" at `at`: it has
@@ -333,19 +589,31 @@ impl TriageEngine {
 
     /// Triage one message. Never panics, whatever the text.
     pub fn triage(&self, input: &TriageInput<'_>) -> TriageResult {
+        self.triage_with(input, &TriageContext::default())
+    }
+
+    /// Triage one message with conversation context (bot failures).
+    pub fn triage_with(&self, input: &TriageInput<'_>, context: &TriageContext) -> TriageResult {
         let settings = &self.rules.settings;
         let mut reasons = Vec::new();
+        let mut model_reasons = Vec::new();
         let mut escalations: Vec<EscalationReason> = Vec::new();
         let returning = self.is_returning(&input.history, input.sent_at);
 
         let text = input.text.map(str::trim).filter(|t| !t.is_empty());
-        let mut intent: Option<(usize, usize, String)> = None; // (rule, words, phrase)
+        let mut rule_intent: Option<(usize, usize, String)> = None; // (rule, words, phrase)
+        let mut vetoed: Vec<EscalationReason> = Vec::new();
+        let mut sentiment = Sentiment::default();
+        let mut language = "und";
+        let mut prediction = None;
         if let Some(text) = text {
             let norm = normalize(text);
+            language = self.language.detect(text, &norm);
+            sentiment = self.sentiment.score(text, &norm);
             let n_esc = self.rules.escalation.len();
             let n_int = self.rules.intent.len();
             let mut esc_hit: Vec<Option<&str>> = vec![None; n_esc];
-            let mut esc_cancel = vec![false; n_esc];
+            let mut esc_cancel: Vec<Option<&str>> = vec![None; n_esc];
             let mut int_hit: Vec<Option<(usize, &str)>> = vec![None; n_int];
             let mut int_cancel = vec![false; n_int];
             for m in self.automaton.find_overlapping_iter(&norm) {
@@ -360,7 +628,7 @@ impl TriageEngine {
                     }
                     Target::EscalationUnless(i) => {
                         if let Some(slot) = esc_cancel.get_mut(i) {
-                            *slot = true;
+                            slot.get_or_insert(p.phrase.as_str());
                         }
                     }
                     Target::Intent(i) => {
@@ -377,19 +645,27 @@ impl TriageEngine {
                     }
                 }
             }
-            for (i, hit) in esc_hit.iter().enumerate() {
-                let (Some(phrase), Some(rule)) = (hit, self.rules.escalation.get(i)) else {
-                    continue;
-                };
-                if esc_cancel.get(i).copied().unwrap_or(false) {
-                    reasons.push(format!(
-                        "'{phrase}' looked like {} but an exception phrase matched",
-                        rule.reason
-                    ));
-                    continue;
+            for (i, rule) in self.rules.escalation.iter().enumerate() {
+                let hit = esc_hit.get(i).copied().flatten();
+                let cancel = esc_cancel.get(i).copied().flatten();
+                match (hit, cancel) {
+                    (Some(phrase), Some(except)) => {
+                        vetoed.push(rule.reason);
+                        reasons.push(format!(
+                            "rule: '{phrase}' looked like {} but '{except}' is an exception",
+                            rule.reason
+                        ));
+                    }
+                    (None, Some(except)) => {
+                        vetoed.push(rule.reason);
+                        reasons.push(format!("rule: '{except}' rules out {}", rule.reason));
+                    }
+                    (Some(phrase), None) => {
+                        escalations.push(rule.reason);
+                        reasons.push(format!("rule: matched '{phrase}' ({})", rule.reason));
+                    }
+                    (None, None) => {}
                 }
-                escalations.push(rule.reason);
-                reasons.push(format!("matched '{phrase}' ({})", rule.reason));
             }
             for (i, hit) in int_hit.iter().enumerate() {
                 let (Some((words, phrase)), Some(rule)) = (hit, self.rules.intent.get(i)) else {
@@ -398,25 +674,68 @@ impl TriageEngine {
                 if int_cancel.get(i).copied().unwrap_or(false) {
                     continue;
                 }
-                let better = match &intent {
+                let better = match &rule_intent {
                     None => true,
                     Some((j, w, _)) => {
-                        let cur = self.rules.intent.get(*j).map_or(0, |r| r.weight);
-                        (rule.weight, *words) > (cur, *w)
+                        let cur = self
+                            .rules
+                            .intent
+                            .get(*j)
+                            .map_or((false, 0), |r| (r.wins, r.weight));
+                        (rule.wins, rule.weight, *words) > (cur.0, cur.1, *w)
                     }
                 };
                 if better {
-                    intent = Some((i, *words, (*phrase).to_owned()));
+                    rule_intent = Some((i, *words, (*phrase).to_owned()));
                 }
             }
             if is_shouting(text, settings.shouting_min_letters) {
                 escalations.push(EscalationReason::NegativeSentiment);
                 reasons.push("written in capitals (shouting)".into());
             }
-            if settings.exclamation_run > 0 && text.contains(&"!".repeat(settings.exclamation_run))
+            if settings.exclamation_run > 0
+                && text.contains(&"!".repeat(settings.exclamation_run))
+                && sentiment.score <= settings.exclamation_max_sentiment
+                && !vetoed.contains(&EscalationReason::Complaint)
             {
                 escalations.push(EscalationReason::Complaint);
-                reasons.push(format!("{}+ exclamation marks", settings.exclamation_run));
+                reasons.push(format!(
+                    "{}+ exclamation marks with {} sentiment",
+                    settings.exclamation_run,
+                    if sentiment.score < 0.0 {
+                        "negative"
+                    } else {
+                        "neutral"
+                    }
+                ));
+            }
+            if sentiment.score <= settings.negative_sentiment_at
+                && !vetoed.contains(&EscalationReason::NegativeSentiment)
+            {
+                escalations.push(EscalationReason::NegativeSentiment);
+                reasons.push(format!(
+                    "strongly negative sentiment ({:.2})",
+                    sentiment.score
+                ));
+            }
+            if settings.use_model
+                && let Some(model) = &self.model
+            {
+                let p = model.predict(text);
+                for ((reason, prob), t) in model
+                    .reasons()
+                    .iter()
+                    .zip(&p.reason_probs)
+                    .zip(&self.thresholds)
+                {
+                    if *prob >= *t && !vetoed.contains(reason) {
+                        if !escalations.contains(reason) {
+                            escalations.push(*reason);
+                        }
+                        model_reasons.push(format!("model: {reason} {prob:.2}"));
+                    }
+                }
+                prediction = Some(p);
             }
         }
         if settings.repeat_unanswered_after > 0
@@ -428,31 +747,98 @@ impl TriageEngine {
                 input.history.waiting_inbound
             ));
         }
+        if settings.bot_failure_after > 0 && context.bot_failures >= settings.bot_failure_after {
+            escalations.push(EscalationReason::BotFailure);
+            reasons.push(format!(
+                "automation failed to understand {} times in a row",
+                context.bot_failures
+            ));
+        }
+
+        // Intent: a winning rule, else the model when it is sure enough,
+        // else a rule, else the model anyway, else the fallback.
+        let model = self.model.as_deref().filter(|_| settings.use_model);
+        let model_intent = prediction.as_ref().and_then(|p| {
+            let name = model?.intents().get(p.intent)?;
+            Some((name.clone(), p.confidence))
+        });
+        let rule_hit = rule_intent.as_ref().and_then(|(i, _, phrase)| {
+            let r = self.rules.intent.get(*i)?;
+            Some((r, phrase.as_str()))
+        });
+        let (intent_name, confidence) = match (rule_hit, &model_intent) {
+            (Some((r, phrase)), _) if r.wins => {
+                reasons.push(format!(
+                    "rule: intent {} matched '{phrase}' (always wins)",
+                    r.name
+                ));
+                (r.name.clone(), 1.0)
+            }
+            (None, Some((name, conf))) => {
+                model_reasons.insert(0, format!("model: intent {name} {conf:.2}"));
+                (name.clone(), *conf)
+            }
+            // "Nothing for us" is no evidence against a phrase that names
+            // what the customer wants, so out_of_scope never beats a rule.
+            (Some((r, phrase)), Some((name, conf)))
+                if *conf >= self.rules.policy.threshold(name) && name != "out_of_scope" =>
+            {
+                reasons.push(format!("rule: intent {} matched '{phrase}'", r.name));
+                model_reasons.insert(0, format!("model: intent {name} {conf:.2}"));
+                (name.clone(), *conf)
+            }
+            (Some((r, phrase)), Some((name, conf))) => {
+                reasons.push(format!(
+                    "rule: intent {} matched '{phrase}' (model unsure: {name} {conf:.2})",
+                    r.name
+                ));
+                (r.name.clone(), *conf)
+            }
+            (Some((r, phrase)), None) => {
+                reasons.push(format!("rule: intent {} matched '{phrase}'", r.name));
+                (r.name.clone(), 1.0)
+            }
+            (None, None) => {
+                let (name, _) = fallback_intent(text, input.message_type, &mut reasons);
+                (name, if text.is_some() { 0.0 } else { 1.0 })
+            }
+        };
+        let mut intent_category = self.category_of(&intent_name);
+
+        // A message that already escalates for its own reason goes to a
+        // person anyway; `regulated_intent` marks the ones that only the
+        // never-automate list sends there.
+        if self.rules.policy.never_automated(&intent_name) && escalations.is_empty() {
+            escalations.push(EscalationReason::RegulatedIntent);
+            reasons.push(format!("{intent_name} is on the never-automate list"));
+        }
         escalations.sort();
         escalations.dedup();
+        let implied: Vec<EscalationReason> = escalations
+            .iter()
+            .filter_map(|r| self.rules.escalation_implies.get(r))
+            .flatten()
+            .copied()
+            .collect();
+        // Never drop every reason (a cycle in the table would otherwise
+        // turn an escalation into none).
+        if escalations.iter().any(|r| !implied.contains(r)) {
+            escalations.retain(|r| !implied.contains(r));
+        }
+        reasons.append(&mut model_reasons);
 
-        // Intent and category.
-        let (intent_name, intent_category) = match &intent {
-            Some((i, _, phrase)) => {
-                let rule = self.rules.intent.get(*i);
-                let name = rule.map_or_else(|| "out_of_scope".to_owned(), |r| r.name.clone());
-                let cat = rule.map_or(IntentCategory::InformationRequest, |r| r.category);
-                reasons.push(format!("intent {name}: matched '{phrase}'"));
-                (name, cat)
-            }
-            None => fallback_intent(text, input.message_type, &mut reasons),
-        };
-        // An escalation names the intent when the text matched none, or only
-        // a passive one ("ok but I want my money back").
+        // An escalation names the intent when the text said nothing more
+        // specific ("ok but I want my money back").
         let intent_name = match escalations.first() {
             Some(first)
-                if intent.is_none() || intent_category == IntentCategory::PassiveEngagement =>
+                if matches!(intent_name.as_str(), "out_of_scope")
+                    || intent_category == IntentCategory::PassiveEngagement
+                        && intent_name != "opt_out" =>
             {
                 escalation_intent(*first, &escalations).to_owned()
             }
             _ => intent_name,
         };
-        let mut intent_category = intent_category;
         if escalations.contains(&EscalationReason::PriceNegotiation) {
             intent_category = IntentCategory::HighIntent;
         } else if !escalations.is_empty() && intent_category == IntentCategory::PassiveEngagement {
@@ -474,16 +860,120 @@ impl TriageEngine {
         } else {
             Priority::High
         };
+        let policy = decide(&self.rules.policy, &intent_name, confidence, &escalations);
         TriageResult {
             category,
             intent: intent_name,
+            confidence,
             escalate: !escalations.is_empty(),
             escalation_reasons: escalations,
             priority,
+            sentiment,
+            language: language.to_owned(),
+            policy,
             reasons,
             rules_version: self.rules.version.clone(),
+            model_version: self.model_version.clone(),
         }
     }
+
+    /// The category an intent implies: its policy row, else its intent
+    /// rule, else the built-in convention.
+    pub fn category_of(&self, intent: &str) -> IntentCategory {
+        if let Some(c) = self
+            .rules
+            .policy
+            .intents
+            .get(intent)
+            .and_then(|p| p.category)
+        {
+            return c;
+        }
+        if let Some(r) = self.rules.intent.iter().find(|r| r.name == intent) {
+            return r.category;
+        }
+        match intent {
+            "purchase" | "booking" | "price_negotiation" => IntentCategory::HighIntent,
+            "greeting" | "acknowledgement" | "feedback" | "opt_out" => {
+                IntentCategory::PassiveEngagement
+            }
+            _ => IntentCategory::InformationRequest,
+        }
+    }
+}
+
+/// Intents the engine can produce without a model or rule naming them.
+const FALLBACK_INTENTS: [&str; 10] = [
+    "purchase",
+    "product_info",
+    "acknowledgement",
+    "out_of_scope",
+    "complaint",
+    "refund",
+    "cancellation",
+    "human_agent",
+    "legal_regulatory",
+    "security_fraud",
+];
+
+fn sorted_join(v: &[&str]) -> String {
+    let mut v = v.to_vec();
+    v.sort();
+    v.dedup();
+    v.join(", ")
+}
+
+fn is_snake_case(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
+}
+
+/// The model's thresholds with the rules file's overrides applied.
+fn thresholds(rules: &RulesFile, model: Option<&IntentModel>) -> Vec<f32> {
+    let Some(model) = model else {
+        return Vec::new();
+    };
+    model
+        .reasons()
+        .iter()
+        .zip(model.thresholds())
+        .map(|(r, t)| rules.escalation_thresholds.get(r).map_or(*t, |p| p.get()))
+        .collect()
+}
+
+/// Finds the line a semantic error's rule name points at.
+fn locate(text: &str, rule: &str) -> Option<usize> {
+    let index = |prefix: &str| -> Option<usize> {
+        let rest = rule.strip_prefix(prefix)?;
+        rest.split(']').next()?.parse().ok()
+    };
+    if let Some(i) = index("escalation[") {
+        return nth_line_starting(text, "[[escalation]]", i);
+    }
+    if let Some(i) = index("intent[") {
+        return nth_line_starting(text, "[[intent]]", i);
+    }
+    if let Some(name) = rule.strip_prefix("policy.intents.") {
+        return line_containing(text, &format!("[policy.intents.{name}]"))
+            .or_else(|| nth_line_starting(text, &format!("{name} ="), 0))
+            .or_else(|| nth_line_starting(text, &format!("{name}="), 0));
+    }
+    if let Some(rest) = rule.strip_prefix("policy.never_automate (") {
+        let name = rest.trim_end_matches(')');
+        return line_containing(text, "never_automate").and_then(|l| {
+            text.lines()
+                .enumerate()
+                .skip(l - 1)
+                .find(|(_, s)| s.contains(&format!("\"{name}\"")))
+                .map(|(i, _)| i + 1)
+        });
+    }
+    if rule == "version" {
+        return nth_line_starting(text, "version", 0);
+    }
+    None
 }
 
 fn fallback_intent(
@@ -527,6 +1017,8 @@ fn escalation_intent(first: EscalationReason, all: &[EscalationReason]) -> &'sta
                 EscalationReason::NegativeSentiment
                     | EscalationReason::RepeatUnanswered
                     | EscalationReason::Complaint
+                    | EscalationReason::BotFailure
+                    | EscalationReason::RegulatedIntent
             )
         })
         .copied()
@@ -535,11 +1027,11 @@ fn escalation_intent(first: EscalationReason, all: &[EscalationReason]) -> &'sta
         EscalationReason::Complaint | EscalationReason::NegativeSentiment => "complaint",
         EscalationReason::Refund => "refund",
         EscalationReason::Cancellation => "cancellation",
-        EscalationReason::HumanRequested => "human_agent",
+        EscalationReason::HumanRequested | EscalationReason::BotFailure => "human_agent",
         EscalationReason::LegalRegulatory => "legal_regulatory",
         EscalationReason::SecurityFraud => "security_fraud",
         EscalationReason::PriceNegotiation => "price_negotiation",
-        EscalationReason::RepeatUnanswered => "out_of_scope",
+        EscalationReason::RepeatUnanswered | EscalationReason::RegulatedIntent => "out_of_scope",
     }
 }
 
@@ -706,6 +1198,162 @@ mod tests {
         assert!(matches!(e, RulesError::Invalid { .. }), "{e}");
         let e = TriageEngine::from_toml("version = \"x\"\nbogus = 1\n").unwrap_err();
         assert!(e.to_string().contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn results_carry_confidence_sentiment_language_and_policy() {
+        let r = run("price kya hai?");
+        assert_eq!(r.intent, "pricing");
+        assert_eq!(r.language, "hinglish");
+        assert!(r.confidence > 0.0 && r.confidence <= 1.0);
+        assert!(!r.model_version.is_empty());
+        assert_eq!(r.rules_version, "builtin-2026.11-v2");
+        let json = serde_json::to_value(&r).unwrap();
+        for key in [
+            "category",
+            "intent",
+            "confidence",
+            "escalate",
+            "escalation_reasons",
+            "priority",
+            "sentiment",
+            "language",
+            "policy",
+            "reasons",
+            "rules_version",
+        ] {
+            assert!(json.get(key).is_some(), "{key} missing: {json}");
+        }
+        // Results stored before these fields existed still load.
+        let old = r#"{"category":"passive_engagement","intent":"acknowledgement","escalation_reasons":[],"escalate":false,"priority":"low","reasons":[],"rules_version":"v1"}"#;
+        let back: TriageResult = serde_json::from_str(old).unwrap();
+        assert_eq!(back.confidence, 0.0);
+
+        let r = run("I want to talk to a person");
+        assert_eq!(r.policy.action, crate::policy::PolicyAction::EscalateOnly);
+        let r = run("ok thanks");
+        assert_eq!(r.policy.action, crate::policy::PolicyAction::DirectAnswer);
+        assert_eq!(
+            r.sentiment.label,
+            crate::sentiment::SentimentLabel::Positive
+        );
+    }
+
+    #[test]
+    fn devanagari_messages() {
+        let r = run("मेरा पैसा कट गया लेकिन ऑर्डर नहीं हुआ, रिफंड चाहिए");
+        assert_eq!(r.language, "hi");
+        assert!(r.escalate, "{:?}", r.reasons);
+        let r = run("मुझे किसी इंसान से बात करनी है");
+        assert!(
+            r.escalation_reasons
+                .contains(&EscalationReason::HumanRequested),
+            "{:?}",
+            r.reasons
+        );
+        let r = run("धन्यवाद जी");
+        assert!(!r.escalate, "{:?}", r.reasons);
+        assert_eq!(r.category, Category::PassiveEngagement);
+    }
+
+    #[test]
+    fn hard_positives_without_keywords() {
+        for text in [
+            "third time I'm asking, nobody replies",
+            "paisa kat gaya par order nahi hua",
+        ] {
+            let r = run(text);
+            assert!(r.escalate, "{text}: {:?}", r.reasons);
+        }
+        let r = run("refund chahiye, consumer court jaunga");
+        assert_eq!(
+            r.escalation_reasons,
+            vec![EscalationReason::Refund, EscalationReason::LegalRegulatory]
+        );
+        assert!(["refund", "legal_regulatory"].contains(&r.intent.as_str()));
+    }
+
+    #[test]
+    fn stop_always_wins_and_policy_exclusions_escalate() {
+        let r = run("STOP");
+        assert_eq!(r.intent, "opt_out");
+        assert!(r.reasons[0].contains("always wins"), "{:?}", r.reasons);
+        let r = run("someone used my card, I did not make this transaction");
+        assert!(
+            r.escalation_reasons
+                .contains(&EscalationReason::SecurityFraud)
+        );
+        assert_eq!(r.policy.action, crate::policy::PolicyAction::EscalateOnly);
+    }
+
+    #[test]
+    fn bot_failure_needs_two_failures() {
+        let input = TriageInput {
+            text: Some("hello??"),
+            message_type: "text",
+            sent_at: at(),
+            history: History::default(),
+        };
+        let e = engine();
+        let once = e.triage_with(&input, &TriageContext { bot_failures: 1 });
+        assert!(
+            !once
+                .escalation_reasons
+                .contains(&EscalationReason::BotFailure)
+        );
+        let twice = e.triage_with(&input, &TriageContext { bot_failures: 2 });
+        assert!(
+            twice
+                .escalation_reasons
+                .contains(&EscalationReason::BotFailure)
+        );
+        assert_eq!(
+            twice.policy.action,
+            crate::policy::PolicyAction::EscalateOnly
+        );
+    }
+
+    #[test]
+    fn rules_only_engine_still_works() {
+        let rules = BUILTIN_RULES.replace("use_model = true", "use_model = false");
+        let e = TriageEngine::from_toml(&rules).unwrap();
+        let r = e.triage(&TriageInput {
+            text: Some("refund chahiye jaldi"),
+            message_type: "text",
+            sent_at: at(),
+            history: History::default(),
+        });
+        assert_eq!(r.escalation_reasons, vec![EscalationReason::Refund]);
+        assert!(r.reasons.iter().all(|x| !x.starts_with("model:")));
+    }
+
+    #[test]
+    fn malformed_rules_files_name_line_and_problem() {
+        let e = TriageEngine::from_toml("version = \"x\"\n\n[policy]\ndefault_threshold = 2.0\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("line 4"), "{e}");
+        assert!(e.to_string().contains("not a probability"), "{e}");
+        let e = TriageEngine::from_toml(
+            "version = \"x\"\n[policy.intents]\npricing = { action = \"direct_answer\" }\nprcing = { action = \"direct_answer\" }\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("line 4"), "{e}");
+        assert!(e.to_string().contains("prcing"), "{e}");
+        let e = TriageEngine::from_toml(
+            "version = \"x\"\n[policy]\nnever_automate = [\"refund\", \"lone\"]\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("lone"), "{e}");
+        let e = TriageEngine::from_toml("version = \"x\"\n[policy]\ndefault_action = \"maybe\"\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("line 3"), "{e}");
+        let e = TriageEngine::from_toml(
+            "version = \"x\"\n[[escalation]]\nreason = \"refund\"\nphrases = [\"ok\"]\n\n[[escalation]]\nreason = \"refund\"\nphrases = []\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("line 6: escalation[1]"), "{e}");
+        let e = TriageEngine::from_toml_and_model(BUILTIN_RULES, b"not a model").unwrap_err();
+        assert!(matches!(e, RulesError::Model(_)), "{e}");
     }
 
     proptest::proptest! {

@@ -403,6 +403,9 @@ impl Pipeline {
                 }
                 Ok(())
             }
+            TimerKind::FollowUpReminder | TimerKind::Reengagement | TimerKind::Dormant => {
+                self.follow_up(tx, timer, conv, now).await
+            }
             TimerKind::Unsnooze => {
                 if conv.status == ConversationStatus::Snoozed {
                     conv.status = ConversationStatus::Open;
@@ -414,6 +417,106 @@ impl Pipeline {
             }
             _ => Ok(()),
         }
+    }
+
+    /// After a reply to an evaluating prospect (a high-intent category),
+    /// schedules the follow-up policy's reminder, re-engagement offer and
+    /// dormancy; off-shift times move to the next opening.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn schedule_follow_ups<T: StoreTx>(
+        &self,
+        tx: &mut T,
+        conv: &Conversation,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let f = &self.workflow.follow_up;
+        let evaluating = matches!(
+            conv.category,
+            Some(Category::HighIntentReturn | Category::FreshHighIntent)
+        );
+        if !f.enabled || !evaluating {
+            return Ok(());
+        }
+        let team = self.team_name(tx, conv.team_id).await?;
+        let shift = self.shift_calendar(team.as_deref(), None).cloned();
+        for (kind, after) in [
+            (TimerKind::FollowUpReminder, f.reminder_after),
+            (TimerKind::Reengagement, f.reengage_after),
+            (TimerKind::Dormant, f.dormant_after),
+        ] {
+            let due = at.checked_add(after.as_signed()).unwrap_or(at);
+            let due = shift.as_ref().map_or(due, |c| c.next_open(due));
+            tx.schedule_timer(&NewTimer {
+                conversation_id: conv.id,
+                kind,
+                due_at: due,
+                payload: Some(json!({"since": at})),
+                at,
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn follow_up<T: StoreTx>(
+        &self,
+        tx: &mut T,
+        timer: &Timer,
+        conv: &mut Conversation,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        // Only while the customer stays silent after our reply.
+        if conv.waiting_since.is_some() || conv.status == ConversationStatus::Resolved {
+            return Ok(());
+        }
+        let silent_days = conv
+            .last_responded_at
+            .map_or(0, |r| now.duration_since(r).as_secs() / 86_400);
+        let reason = match timer.kind {
+            TimerKind::FollowUpReminder => format!(
+                "follow up: the prospect has been silent for {} since our reply ({})",
+                self.workflow.follow_up.reminder_after,
+                conv.intent.as_deref().unwrap_or("evaluating")
+            ),
+            TimerKind::Reengagement => {
+                let opted_out = tx
+                    .contact(conv.contact_id)
+                    .await?
+                    .is_some_and(|c| c.opted_out_at.is_some());
+                if opted_out {
+                    return Ok(());
+                }
+                let window = if window_closes_at(conv).is_some_and(|c| c > now) {
+                    "open"
+                } else {
+                    "closed: use a template"
+                };
+                format!(
+                    "re-engage: day {silent_days} of silence is the re-engagement window (days 4-7); the service window is {window}"
+                )
+            }
+            _ => {
+                conv.status = ConversationStatus::Pending;
+                conv.updated_at = now;
+                tx.save_conversation(conv).await?;
+                format!(
+                    "dormant: {silent_days} days without a reply from the prospect; parked as pending"
+                )
+            }
+        };
+        tx.insert_escalation(&NewEscalation {
+            conversation_id: conv.id,
+            level: EscalationLevel::FollowUp,
+            reason,
+            target_agent_id: conv.assignee_id,
+            at: now,
+        })
+        .await?;
+        metrics::counter!("switchboard_follow_ups_total", "kind" => timer.kind.as_str())
+            .increment(1);
+        Ok(())
     }
 
     /// The automatic first response: once per conversation, inside the

@@ -142,6 +142,39 @@ pub struct WorkflowConfig {
     pub per_recipient_gap: ConfigDuration,
     /// Give up (dead letter) after this many delivery attempts.
     pub max_attempts: u32,
+    /// The follow-up policy for evaluating prospects.
+    pub follow_up: FollowUpConfig,
+}
+
+/// `[workflow.follow_up]`: the seeds' response-time thresholds for
+/// prospects in evaluation (high-intent categories) who went silent after
+/// our reply: a reminder after 24 h ("a follow-up that arrives after 24
+/// hours of silence is frequently perceived as disinterest"), a
+/// re-engagement template offered on days 4–7, dormant after 14 days. It
+/// stops when the customer writes, respects opt-out, and reminders falling
+/// off shift move to the next opening.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FollowUpConfig {
+    /// Off when false.
+    pub enabled: bool,
+    /// Reminder after this much silence; default `"24h"`.
+    pub reminder_after: ConfigDuration,
+    /// Re-engagement offer after this much silence; default `"4d"`.
+    pub reengage_after: ConfigDuration,
+    /// Dormant after this much silence; default `"14d"`.
+    pub dormant_after: ConfigDuration,
+}
+
+impl Default for FollowUpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            reminder_after: ConfigDuration::from_secs(24 * 3600),
+            reengage_after: ConfigDuration::from_secs(4 * 86_400),
+            dormant_after: ConfigDuration::from_secs(14 * 86_400),
+        }
+    }
 }
 
 impl Default for WorkflowConfig {
@@ -173,6 +206,7 @@ impl Default for WorkflowConfig {
             per_number_per_second: 80,
             per_recipient_gap: ConfigDuration::from_secs(1),
             max_attempts: 10,
+            follow_up: FollowUpConfig::default(),
         }
     }
 }

@@ -484,6 +484,17 @@ impl Pipeline {
             .await?;
         }
         if waits {
+            // The customer wrote: follow-ups for their silence stop.
+            tx.cancel_timers(
+                conv.id,
+                &[
+                    TimerKind::FollowUpReminder,
+                    TimerKind::Reengagement,
+                    TimerKind::Dormant,
+                ],
+                received_at,
+            )
+            .await?;
             self.start_clocks(
                 tx,
                 &mut conv,

@@ -249,6 +249,7 @@ impl Pipeline {
         let mut cancel = kinds.to_vec();
         cancel.push(TimerKind::SupervisorEscalation);
         tx.cancel_timers(conv.id, &cancel, at).await?;
+        self.schedule_follow_ups(tx, conv, at).await?;
         conv.waiting_since = None;
         conv.waiting_count = 0;
         conv.last_responded_at = Some(at);
@@ -379,7 +380,10 @@ impl Pipeline {
             | TimerKind::HandoffAck
             | TimerKind::NextAction
             | TimerKind::NextActionIgnored
-            | TimerKind::Unsnooze => {
+            | TimerKind::Unsnooze
+            | TimerKind::FollowUpReminder
+            | TimerKind::Reengagement
+            | TimerKind::Dormant => {
                 self.fire_workflow_timer(tx, timer, &mut conv, now).await?;
             }
             TimerKind::ContinuityGrace | TimerKind::Callback => {

@@ -1226,10 +1226,17 @@ async fn a_reply_meets_the_clock_and_cancels_its_timers_then_next_response_runs(
             .is_empty()
     );
     let pending = app.store().await.pending_timers().await.unwrap();
-    assert!(
-        pending
-            .iter()
-            .all(|(k, _)| k.as_str().starts_with("resolution")),
+    // Only the resolution clock and the follow-up policy remain.
+    let kinds: Vec<&str> = pending.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "dormant",
+            "follow_up_reminder",
+            "reengagement",
+            "resolution_breach",
+            "resolution_warning"
+        ],
         "{pending:?}"
     );
 
@@ -2031,4 +2038,65 @@ async fn automatic_first_response_once_with_category_and_shift_wording() {
         sent[1].2["text"]["body"],
         "Thanks for your message! We're closed right now and open at Tue 09:30; we'll reply then."
     );
+}
+
+#[tokio::test]
+async fn follow_ups_for_a_silent_prospect_stop_when_they_write() {
+    let w = WorkApp::spawn("2026-11-23T10:00:00Z", |_| {}).await;
+    let (id, token) = w
+        .assigned("919811100050", "abhi book karna hai, ready to proceed")
+        .await;
+    w.post(
+        &format!("/api/v1/conversations/{id}/handoff/ack"),
+        &token,
+        json!({}),
+    )
+    .await;
+    w.reply(
+        id,
+        &token,
+        json!({"text": "Great! Sharing the booking form."}),
+    )
+    .await;
+    w.deliver().await;
+    let levels = |c: &Value| {
+        c["escalations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["level"] == "follow_up")
+            .count()
+    };
+    // 24 h of silence: a reminder for the assignee.
+    w.sim.advance(24 * 3600 + 1).await;
+    let c = w.sim.app.conversation_of("919811100050").await;
+    assert_eq!(levels(&c), 1, "{c}");
+    assert!(
+        c["escalations"].as_array().unwrap().last().unwrap()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("silent")
+    );
+    // Day 4: the re-engagement offer (the window has closed: a template).
+    w.sim.advance(3 * 86_400).await;
+    let c = w.sim.app.conversation_of("919811100050").await;
+    assert_eq!(levels(&c), 2);
+    assert!(
+        c["escalations"].as_array().unwrap().last().unwrap()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("use a template")
+    );
+    // The prospect writes: the dormancy follow-up is cancelled.
+    w.sim
+        .say(
+            "919811100050",
+            "wamid.back",
+            "sorry, was travelling. still interested",
+        )
+        .await;
+    w.sim.advance(11 * 86_400).await;
+    let c = w.sim.app.conversation_of("919811100050").await;
+    assert_eq!(levels(&c), 2, "no dormancy after the customer wrote");
+    assert_ne!(c["status"], "pending");
 }

@@ -630,6 +630,12 @@ pub enum TimerKind {
     NextActionIgnored,
     /// A snooze ended: reopen.
     Unsnooze,
+    /// An evaluating prospect has been silent since our reply: remind the assignee.
+    FollowUpReminder,
+    /// Days 4–7 of silence: offer a re-engagement template.
+    Reengagement,
+    /// Silent for the dormant period: park the conversation.
+    Dormant,
 }
 
 impl TimerKind {
@@ -649,6 +655,9 @@ impl TimerKind {
         TimerKind::NextAction,
         TimerKind::NextActionIgnored,
         TimerKind::Unsnooze,
+        TimerKind::FollowUpReminder,
+        TimerKind::Reengagement,
+        TimerKind::Dormant,
     ];
 
     /// The snake_case word stored in the database.
@@ -668,6 +677,9 @@ impl TimerKind {
             TimerKind::NextAction => "next_action",
             TimerKind::NextActionIgnored => "next_action_ignored",
             TimerKind::Unsnooze => "unsnooze",
+            TimerKind::FollowUpReminder => "follow_up_reminder",
+            TimerKind::Reengagement => "reengagement",
+            TimerKind::Dormant => "dormant",
         }
     }
 
@@ -723,6 +735,8 @@ pub enum EscalationLevel {
     Handoff,
     /// A resolved conversation's next action came due and was ignored.
     NextAction,
+    /// A follow-up is due (silent prospect, re-engagement window).
+    FollowUp,
 }
 
 impl EscalationLevel {
@@ -734,6 +748,7 @@ impl EscalationLevel {
             EscalationLevel::Supervisor => "supervisor",
             EscalationLevel::Handoff => "handoff",
             EscalationLevel::NextAction => "next_action",
+            EscalationLevel::FollowUp => "follow_up",
         }
     }
 
@@ -745,6 +760,7 @@ impl EscalationLevel {
             "supervisor" => EscalationLevel::Supervisor,
             "handoff" => EscalationLevel::Handoff,
             "next_action" => EscalationLevel::NextAction,
+            "follow_up" => EscalationLevel::FollowUp,
             _ => return None,
         })
     }

@@ -336,7 +336,12 @@ pub async fn get_conversation<S: Store>(
         .get_conversation(ConversationId(id))
         .await?
         .ok_or_else(|| ApiError::NotFound("conversation".into()))?;
-    Ok(Json(ConversationDetailView::new(detail, state.clock.now())))
+    let handoffs = state.store.handoffs(ConversationId(id)).await?;
+    Ok(Json(ConversationDetailView::new(
+        detail,
+        handoffs,
+        state.clock.now(),
+    )))
 }
 
 fn path_id(

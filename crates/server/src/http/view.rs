@@ -40,6 +40,17 @@ pub struct ConversationView {
     pub sla: SlaView,
     /// After hours: when the team opens and the conversation is assigned.
     pub callback_at: Option<Timestamp>,
+    /// When the 24 h customer service window closes (free-form replies
+    /// need it open; a template is needed after).
+    pub window_closes_at: Option<Timestamp>,
+    /// Disposition recorded at resolve.
+    pub disposition: Option<String>,
+    /// Next action recorded at resolve.
+    pub next_action: Option<switchboard_store::NextAction>,
+    /// When it was resolved.
+    pub resolved_at: Option<Timestamp>,
+    /// Snoozed until.
+    pub snoozed_until: Option<Timestamp>,
     /// Click-to-WhatsApp attribution.
     pub attribution: Option<switchboard_store::Attribution>,
     /// Opened.
@@ -170,6 +181,11 @@ impl ConversationView {
             waiting_count: c.waiting_count,
             sla: SlaView::new(c, now),
             callback_at: c.callback_at,
+            window_closes_at: crate::agent::window_closes_at(c),
+            disposition: c.disposition.clone(),
+            next_action: c.next_action.clone(),
+            resolved_at: c.resolved_at,
+            snoozed_until: c.snoozed_until,
             attribution: c.attribution.clone(),
             created_at: c.created_at,
             last_message_at: c.last_message_at,
@@ -191,17 +207,24 @@ pub struct ConversationDetailView {
     pub escalations: Vec<switchboard_store::Escalation>,
     /// SLA warnings, misses and hits.
     pub sla_events: Vec<switchboard_store::SlaEvent>,
+    /// Handoffs with their context and acknowledgement.
+    pub handoffs: Vec<switchboard_store::Handoff>,
 }
 
 impl ConversationDetailView {
     /// Builds the view at `now`.
-    pub fn new(d: ConversationDetail, now: Timestamp) -> Self {
+    pub fn new(
+        d: ConversationDetail,
+        handoffs: Vec<switchboard_store::Handoff>,
+        now: Timestamp,
+    ) -> Self {
         Self {
             conversation: ConversationView::new(&d.summary, now),
             messages: d.messages,
             assignments: d.assignments,
             escalations: d.escalations,
             sla_events: d.sla_events,
+            handoffs,
         }
     }
 }

@@ -1,0 +1,587 @@
+//! The trainable intent and escalation classifier.
+//!
+//! One linear model over hashed word and character n-grams
+//! ([`crate::features`]) with two kinds of output sharing the features:
+//!
+//! - an **intent head**: multinomial logistic regression (softmax) over the
+//!   model's intent names, calibrated by a temperature fitted on held-out
+//!   data, so `confidence` is a probability that means something;
+//! - **escalation heads**: one logistic (sigmoid) output per escalation
+//!   reason, because a message can carry several ("refund chahiye, consumer
+//!   court jaunga" is `refund` and `legal_regulatory`), each with its own
+//!   decision threshold.
+//!
+//! Training is AdaGrad over the examples in an order fixed by a seed, on
+//! one thread, so the same data and settings give the same model bytes.
+//! Weights are stored as `i8` with one scale per output (a quarter of the
+//! size of `f32`; the accuracy cost is measured in `EVAL.md`) and laid out
+//! bucket-major, so a prediction reads one contiguous row per feature.
+//!
+//! A model file is the [postcard](https://docs.rs/postcard) encoding of
+//! [`IntentModel`]; [`IntentModel::from_bytes`] checks its format tag.
+
+use serde::{Deserialize, Serialize};
+
+use crate::features::{Feature, Featurizer};
+use crate::model::EscalationReason;
+
+/// Format tag at the start of every model file.
+pub const MODEL_FORMAT: &str = "switchboard-intent-model/1";
+
+/// Why a model could not be loaded or trained.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    /// The bytes are not a model file (or a different format version).
+    #[error("not a Switchboard intent model ({0})")]
+    Format(String),
+    /// The file decodes but its parts disagree (sizes, names).
+    #[error("inconsistent model: {0}")]
+    Inconsistent(String),
+    /// Training was asked for something impossible.
+    #[error("cannot train: {0}")]
+    Training(String),
+}
+
+/// One labelled training message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    /// The message text as the customer wrote it.
+    pub text: String,
+    /// Its intent name.
+    pub intent: String,
+    /// Its escalation reasons (empty for non-escalations).
+    pub reasons: Vec<EscalationReason>,
+    /// Sample weight (1.0 normally; higher for in-domain data).
+    pub weight: f32,
+}
+
+/// Training settings. The defaults are the ones the default model uses.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrainConfig {
+    /// Hash bits: `2^bits` feature buckets.
+    pub bits: u8,
+    /// Passes over the data.
+    pub epochs: u32,
+    /// AdaGrad base learning rate.
+    pub learning_rate: f32,
+    /// L2 penalty applied to the weights a step touches.
+    pub l2: f32,
+    /// Seed for the example order.
+    pub seed: u64,
+    /// Train escalation heads for these reasons (none: intent only).
+    pub reasons: Vec<EscalationReason>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            bits: 18,
+            epochs: 12,
+            learning_rate: 0.2,
+            l2: 1e-6,
+            seed: 0x5eed,
+            reasons: Vec::new(),
+        }
+    }
+}
+
+/// A trained model: intent head plus escalation heads.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IntentModel {
+    format: String,
+    /// Free-form description: data, mapping version, settings.
+    pub card: String,
+    bits: u8,
+    intents: Vec<String>,
+    reasons: Vec<EscalationReason>,
+    /// `2^bits` rows of `intents.len() + reasons.len()` quantised weights.
+    weights: Vec<i8>,
+    /// Per output: weight = `q * scale`.
+    scales: Vec<f32>,
+    /// Per output bias.
+    bias: Vec<f32>,
+    /// Softmax temperature fitted on held-out data (1.0 if none).
+    temperature: f32,
+    /// Per escalation head: probability at or above which it fires.
+    thresholds: Vec<f32>,
+}
+
+/// What the model says about one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// Index of the most probable intent in [`IntentModel::intents`].
+    pub intent: usize,
+    /// Its calibrated probability.
+    pub confidence: f32,
+    /// Calibrated probabilities of every intent, in model order.
+    pub intent_probs: Vec<f32>,
+    /// Probability of each escalation head, in [`IntentModel::reasons`] order.
+    pub reason_probs: Vec<f32>,
+}
+
+impl IntentModel {
+    /// Decodes a model file.
+    ///
+    /// # Errors
+    /// [`ModelError::Format`] for bytes that are not a model of this
+    /// format, [`ModelError::Inconsistent`] for a damaged one.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
+        let model: IntentModel =
+            postcard::from_bytes(bytes).map_err(|e| ModelError::Format(e.to_string()))?;
+        if model.format != MODEL_FORMAT {
+            return Err(ModelError::Format(format!(
+                "format {:?}, expected {MODEL_FORMAT:?}",
+                model.format
+            )));
+        }
+        model.check()?;
+        Ok(model)
+    }
+
+    /// Encodes the model (deterministic: same model, same bytes).
+    ///
+    /// # Errors
+    /// [`ModelError::Format`] if encoding fails (it does not for a valid model).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
+        postcard::to_stdvec(self).map_err(|e| ModelError::Format(e.to_string()))
+    }
+
+    fn check(&self) -> Result<(), ModelError> {
+        let width = self.width();
+        let dim = Featurizer::new(self.bits).dim();
+        if self.intents.is_empty() {
+            return Err(ModelError::Inconsistent("no intents".into()));
+        }
+        if Featurizer::new(self.bits).bits() != self.bits {
+            return Err(ModelError::Inconsistent(format!("bits {}", self.bits)));
+        }
+        if self.weights.len() != dim * width
+            || self.scales.len() != width
+            || self.bias.len() != width
+            || self.thresholds.len() != self.reasons.len()
+        {
+            return Err(ModelError::Inconsistent("table sizes disagree".into()));
+        }
+        if !(self.temperature.is_finite() && self.temperature > 0.0) {
+            return Err(ModelError::Inconsistent("temperature".into()));
+        }
+        Ok(())
+    }
+
+    fn width(&self) -> usize {
+        self.intents.len() + self.reasons.len()
+    }
+
+    /// The intent names, in output order.
+    pub fn intents(&self) -> &[String] {
+        &self.intents
+    }
+
+    /// The escalation reasons with a head, in output order.
+    pub fn reasons(&self) -> &[EscalationReason] {
+        &self.reasons
+    }
+
+    /// The featurizer this model was trained with.
+    pub fn featurizer(&self) -> Featurizer {
+        Featurizer::new(self.bits)
+    }
+
+    /// The softmax temperature.
+    pub fn temperature(&self) -> f32 {
+        self.temperature
+    }
+
+    /// Sets the softmax temperature (clamped to `0.05..=20`), e.g. one fitted
+    /// on held-out data before a final refit on all data.
+    pub fn set_temperature(&mut self, temperature: f32) {
+        self.temperature = if temperature.is_finite() {
+            temperature.clamp(0.05, 20.0)
+        } else {
+            1.0
+        };
+    }
+
+    /// Decision thresholds of the escalation heads.
+    pub fn thresholds(&self) -> &[f32] {
+        &self.thresholds
+    }
+
+    /// Replaces the escalation thresholds (clamped to `0..=1`); extra values
+    /// are ignored, missing ones keep their value.
+    pub fn set_thresholds(&mut self, thresholds: &[f32]) {
+        for (t, v) in self.thresholds.iter_mut().zip(thresholds) {
+            *t = v.clamp(0.0, 1.0);
+        }
+    }
+
+    /// Predicts from text.
+    pub fn predict(&self, text: &str) -> Prediction {
+        let mut feats = Vec::with_capacity(256);
+        self.featurizer().extract(text, &mut feats);
+        self.predict_features(&feats)
+    }
+
+    /// Predicts from features made by [`IntentModel::featurizer`].
+    pub fn predict_features(&self, feats: &[Feature]) -> Prediction {
+        let width = self.width();
+        let mut acc = vec![0.0f32; width];
+        for &(bucket, x) in feats {
+            let start = bucket as usize * width;
+            if let Some(row) = self.weights.get(start..start + width) {
+                for (a, &q) in acc.iter_mut().zip(row) {
+                    *a += x * f32::from(q);
+                }
+            }
+        }
+        let scores: Vec<f32> = acc
+            .iter()
+            .zip(&self.scales)
+            .zip(&self.bias)
+            .map(|((a, s), b)| a * s + b)
+            .collect();
+        let (intent_scores, reason_scores) = scores.split_at(self.intents.len().min(scores.len()));
+        let intent_probs = softmax(intent_scores, self.temperature);
+        let (intent, confidence) = argmax(&intent_probs);
+        Prediction {
+            intent,
+            confidence,
+            intent_probs,
+            reason_probs: reason_scores.iter().map(|&z| sigmoid(z)).collect(),
+        }
+    }
+
+    /// The escalation reasons whose head is at or above its threshold.
+    pub fn fired(&self, p: &Prediction) -> Vec<(EscalationReason, f32)> {
+        self.reasons
+            .iter()
+            .zip(&p.reason_probs)
+            .zip(&self.thresholds)
+            .filter(|((_, prob), t)| **prob >= **t)
+            .map(|((r, prob), _)| (*r, *prob))
+            .collect()
+    }
+}
+
+fn softmax(scores: &[f32], temperature: f32) -> Vec<f32> {
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = scores
+        .iter()
+        .map(|s| ((s - max) / temperature).exp())
+        .collect();
+    let sum: f32 = exps.iter().sum();
+    if sum > 0.0 && sum.is_finite() {
+        exps.iter().map(|e| e / sum).collect()
+    } else {
+        let n = scores.len().max(1) as f32;
+        vec![1.0 / n; scores.len()]
+    }
+}
+
+fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+fn argmax(v: &[f32]) -> (usize, f32) {
+    v.iter()
+        .copied()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, p)| {
+            if p > best.1 { (i, p) } else { best }
+        })
+}
+
+/// SplitMix64: a tiny, specified generator, so the shuffle (and with it the
+/// model) does not change when a random-number crate changes its algorithm.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        // Modulo bias is irrelevant for shuffling training data.
+        (self.next() % (n.max(1) as u64)) as usize
+    }
+}
+
+/// Trains a model. `calibration` (held-out examples, may be empty) fits the
+/// softmax temperature; `card` is stored as the model's description.
+/// `progress` is called after each epoch with (epoch, epochs).
+///
+/// # Errors
+/// [`ModelError::Training`] if there are no examples or no intents.
+pub fn train(
+    examples: &[Example],
+    calibration: &[Example],
+    config: &TrainConfig,
+    card: String,
+    progress: &mut dyn FnMut(u32, u32),
+) -> Result<IntentModel, ModelError> {
+    let mut intents: Vec<String> = examples.iter().map(|e| e.intent.clone()).collect();
+    intents.sort();
+    intents.dedup();
+    if intents.is_empty() {
+        return Err(ModelError::Training("no examples".into()));
+    }
+    let reasons = config.reasons.clone();
+    let k = intents.len();
+    let width = k + reasons.len();
+    let featurizer = Featurizer::new(config.bits);
+    let dim = featurizer.dim();
+
+    let encode = |e: &Example| -> (Vec<Feature>, usize, Vec<bool>) {
+        let mut f = Vec::new();
+        featurizer.extract(&e.text, &mut f);
+        let y = intents.binary_search(&e.intent).unwrap_or(0);
+        let r = reasons.iter().map(|r| e.reasons.contains(r)).collect();
+        (f, y, r)
+    };
+    let data: Vec<(Vec<Feature>, usize, Vec<bool>)> = examples.iter().map(encode).collect();
+
+    let mut w = vec![0.0f32; dim * width];
+    let mut g2 = vec![0.0f32; dim * width];
+    let mut b = vec![0.0f32; width];
+    let mut bg2 = vec![0.0f32; width];
+    let mut order: Vec<usize> = (0..data.len()).collect();
+    let mut rng = SplitMix(config.seed);
+    let mut scores = vec![0.0f32; width];
+    let mut grad = vec![0.0f32; width];
+    let eta = config.learning_rate;
+    const EPS: f32 = 1e-6;
+    for epoch in 0..config.epochs {
+        for i in (1..order.len()).rev() {
+            let j = rng.below(i + 1);
+            order.swap(i, j);
+        }
+        for &idx in &order {
+            let Some((feats, y, ys)) = data.get(idx) else {
+                continue;
+            };
+            let weight = examples.get(idx).map_or(1.0, |e| e.weight);
+            scores.copy_from_slice(&b);
+            for &(f, x) in feats {
+                let start = f as usize * width;
+                if let Some(row) = w.get(start..start + width) {
+                    for (s, wv) in scores.iter_mut().zip(row) {
+                        *s += x * wv;
+                    }
+                }
+            }
+            let (si, sr) = scores.split_at(k);
+            let p = softmax(si, 1.0);
+            for (c, g) in grad.iter_mut().enumerate() {
+                *g = if c < k {
+                    let target = if c == *y { 1.0 } else { 0.0 };
+                    p.get(c).copied().unwrap_or(0.0) - target
+                } else {
+                    let target = if ys.get(c - k).copied().unwrap_or(false) {
+                        1.0
+                    } else {
+                        0.0
+                    };
+                    sigmoid(sr.get(c - k).copied().unwrap_or(0.0)) - target
+                } * weight;
+            }
+            for &(f, x) in feats {
+                let start = f as usize * width;
+                let (Some(row), Some(acc)) = (
+                    w.get_mut(start..start + width),
+                    g2.get_mut(start..start + width),
+                ) else {
+                    continue;
+                };
+                for ((wv, a), g) in row.iter_mut().zip(acc.iter_mut()).zip(&grad) {
+                    if g.abs() < 1e-5 {
+                        continue;
+                    }
+                    let gx = g * x + config.l2 * *wv;
+                    *a += gx * gx;
+                    *wv -= eta * gx / (a.sqrt() + EPS);
+                }
+            }
+            for ((bv, a), g) in b.iter_mut().zip(bg2.iter_mut()).zip(&grad) {
+                *a += g * g;
+                *bv -= eta * g / (a.sqrt() + EPS);
+            }
+        }
+        progress(epoch + 1, config.epochs);
+    }
+
+    // Quantise: one scale per output column.
+    let mut scales = vec![0.0f32; width];
+    for row in w.chunks(width) {
+        for (s, v) in scales.iter_mut().zip(row) {
+            *s = s.max(v.abs());
+        }
+    }
+    for s in scales.iter_mut() {
+        *s = if *s > 0.0 { *s / 127.0 } else { 1.0 };
+    }
+    let weights: Vec<i8> = w
+        .chunks(width)
+        .flat_map(|row| {
+            row.iter()
+                .zip(&scales)
+                .map(|(v, s)| (v / s).round().clamp(-127.0, 127.0) as i8)
+                .collect::<Vec<i8>>()
+        })
+        .collect();
+    let mut model = IntentModel {
+        format: MODEL_FORMAT.into(),
+        card,
+        bits: featurizer.bits(),
+        thresholds: vec![0.5; reasons.len()],
+        intents,
+        reasons,
+        weights,
+        scales,
+        bias: b,
+        temperature: 1.0,
+    };
+    model.temperature = fit_temperature(&model, calibration);
+    Ok(model)
+}
+
+/// The temperature minimising the negative log-likelihood of the held-out
+/// intents (golden-section search on `[0.25, 8]`; 1.0 without data).
+fn fit_temperature(model: &IntentModel, held_out: &[Example]) -> f32 {
+    let known: Vec<(Vec<f32>, usize)> = held_out
+        .iter()
+        .filter_map(|e| {
+            let y = model.intents.iter().position(|i| *i == e.intent)?;
+            let mut feats = Vec::new();
+            model.featurizer().extract(&e.text, &mut feats);
+            let logits = model.logits(&feats);
+            Some((logits, y))
+        })
+        .collect();
+    if known.is_empty() {
+        return 1.0;
+    }
+    let nll = |t: f32| -> f32 {
+        known
+            .iter()
+            .map(|(z, y)| -softmax(z, t).get(*y).copied().unwrap_or(0.0).max(1e-9).ln())
+            .sum()
+    };
+    let (mut lo, mut hi) = (0.25f32, 8.0f32);
+    let phi = 0.618_034f32;
+    for _ in 0..40 {
+        let a = hi - phi * (hi - lo);
+        let c = lo + phi * (hi - lo);
+        if nll(a) < nll(c) {
+            hi = c;
+        } else {
+            lo = a;
+        }
+    }
+    (lo + hi) / 2.0
+}
+
+impl IntentModel {
+    fn logits(&self, feats: &[Feature]) -> Vec<f32> {
+        let width = self.width();
+        let mut acc = vec![0.0f32; width];
+        for &(bucket, x) in feats {
+            let start = bucket as usize * width;
+            if let Some(row) = self.weights.get(start..start + width) {
+                for (a, &q) in acc.iter_mut().zip(row) {
+                    *a += x * f32::from(q);
+                }
+            }
+        }
+        acc.iter()
+            .zip(&self.scales)
+            .zip(&self.bias)
+            .take(self.intents.len())
+            .map(|((a, s), b)| a * s + b)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ex(text: &str, intent: &str, reasons: &[EscalationReason]) -> Example {
+        Example {
+            text: text.into(),
+            intent: intent.into(),
+            reasons: reasons.to_vec(),
+            weight: 1.0,
+        }
+    }
+
+    fn toy() -> Vec<Example> {
+        use EscalationReason::Refund;
+        let mut v = Vec::new();
+        for i in 0..20 {
+            v.push(ex(
+                &format!("what is the price of plan {i}"),
+                "pricing",
+                &[],
+            ));
+            v.push(ex(&format!("kitne ka hai model {i}"), "pricing", &[]));
+            v.push(ex(
+                &format!("i want my money back for order {i}"),
+                "refund",
+                &[Refund],
+            ));
+            v.push(ex(
+                &format!("refund chahiye order {i} ka"),
+                "refund",
+                &[Refund],
+            ));
+            v.push(ex(&format!("thanks a lot {i}"), "acknowledgement", &[]));
+        }
+        v
+    }
+
+    #[test]
+    fn learns_and_round_trips_deterministically() {
+        let cfg = TrainConfig {
+            bits: 14,
+            epochs: 5,
+            reasons: vec![EscalationReason::Refund],
+            ..TrainConfig::default()
+        };
+        let data = toy();
+        let m1 = train(&data, &data, &cfg, "toy".into(), &mut |_, _| {}).unwrap();
+        let m2 = train(&data, &data, &cfg, "toy".into(), &mut |_, _| {}).unwrap();
+        let bytes = m1.to_bytes().unwrap();
+        assert_eq!(bytes, m2.to_bytes().unwrap());
+        let m = IntentModel::from_bytes(&bytes).unwrap();
+        let p = m.predict("price of plan 99?");
+        assert_eq!(m.intents()[p.intent], "pricing");
+        assert!(p.confidence > 0.5);
+        let p = m.predict("mera refund chahiye");
+        assert_eq!(m.intents()[p.intent], "refund");
+        assert_eq!(m.fired(&p).len(), 1);
+        let sum: f32 = p.intent_probs.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn refuses_garbage() {
+        assert!(matches!(
+            IntentModel::from_bytes(b"hello"),
+            Err(ModelError::Format(_))
+        ));
+        assert!(
+            train(
+                &[],
+                &[],
+                &TrainConfig::default(),
+                String::new(),
+                &mut |_, _| {}
+            )
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,290 @@
+//! Hashed text features shared by training and prediction.
+//!
+//! A message becomes a sparse vector over `2^bits` buckets: word unigrams
+//! and bigrams of the normalised text ([`crate::text::normalize`]),
+//! character 2- to 5-grams inside each word (padded with spaces, like
+//! scikit-learn's `char_wb`), and a few surface signals that normalisation
+//! removes (question mark, `!!!`, capitals, digits, length). Character
+//! n-grams are what make Devanagari and the many spellings of romanised
+//! Hindi work: "bhejdo" and "bhej do" share most of their n-grams.
+//!
+//! Hashing is xxh3 (a specified, platform-independent function), so a
+//! model file means the same thing on every machine and in every release.
+//! Each kind of feature has its own seed, so the word "hai" and the
+//! character trigram "hai" are different features, and each hash also picks
+//! a sign, which keeps collisions from adding up in one direction.
+//! Word and character blocks are L2-normalised separately (after
+//! `1 + ln(count)`), so neither drowns the other whatever the length.
+
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use crate::text::normalize;
+
+const SEED_WORD: u64 = 0x5357_0001;
+const SEED_BIGRAM: u64 = 0x5357_0002;
+const SEED_CHAR: u64 = 0x5357_0003;
+const SEED_META: u64 = 0x5357_0004;
+
+/// Smallest and largest character n-gram lengths.
+const CHAR_MIN: usize = 2;
+const CHAR_MAX: usize = 5;
+
+/// Weight of the surface-signal block relative to the word and character
+/// blocks (each of norm 1).
+const META_WEIGHT: f32 = 0.5;
+
+/// One sparse feature: a bucket index and its value.
+pub type Feature = (u32, f32);
+
+/// Turns text into hashed features over `2^bits` buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Featurizer {
+    bits: u8,
+}
+
+impl Featurizer {
+    /// A featurizer over `2^bits` buckets; `bits` is clamped to 10..=24.
+    pub fn new(bits: u8) -> Self {
+        Self {
+            bits: bits.clamp(10, 24),
+        }
+    }
+
+    /// The number of hash bits.
+    pub fn bits(&self) -> u8 {
+        self.bits
+    }
+
+    /// The number of buckets (`2^bits`).
+    pub fn dim(&self) -> usize {
+        1usize << self.bits
+    }
+
+    /// Extracts the features of `raw` into `out` (cleared first), sorted by
+    /// bucket with duplicates merged. Never panics, whatever the text.
+    pub fn extract(&self, raw: &str, out: &mut Vec<Feature>) {
+        out.clear();
+        let norm = normalize(raw);
+        let mask = (1u64 << self.bits) - 1;
+        let push = |out: &mut Vec<Feature>, bytes: &[u8], seed: u64| {
+            let h = xxh3_64_with_seed(bytes, seed);
+            let sign = if h >> 63 == 0 { 1.0 } else { -1.0 };
+            // The mask keeps the value below 2^24, so it fits in a u32.
+            out.push(((h & mask) as u32, sign));
+        };
+
+        // Word unigrams and bigrams are contiguous slices of `norm`
+        // (" tok1 tok2 "), so no string is built per feature.
+        let spans: Vec<(usize, usize)> = token_spans(&norm);
+        for &(s, e) in &spans {
+            push(
+                out,
+                norm.as_bytes().get(s..e).unwrap_or_default(),
+                SEED_WORD,
+            );
+        }
+        for pair in spans.windows(2) {
+            if let [(s, _), (_, e)] = pair {
+                push(
+                    out,
+                    norm.as_bytes().get(*s..*e).unwrap_or_default(),
+                    SEED_BIGRAM,
+                );
+            }
+        }
+        let words_end = out.len();
+
+        // Character n-grams of " word " (the spaces mark the word's edges).
+        let mut bounds: Vec<usize> = Vec::with_capacity(32);
+        for &(s, e) in &spans {
+            let (s, e) = (s.saturating_sub(1), (e + 1).min(norm.len()));
+            let Some(word) = norm.get(s..e) else { continue };
+            bounds.clear();
+            bounds.extend(word.char_indices().map(|(i, _)| i));
+            bounds.push(word.len());
+            let chars = bounds.len() - 1;
+            for n in CHAR_MIN..=CHAR_MAX.min(chars) {
+                for i in 0..=(chars - n) {
+                    if let (Some(&a), Some(&b)) = (bounds.get(i), bounds.get(i + n)) {
+                        push(
+                            out,
+                            word.as_bytes().get(a..b).unwrap_or_default(),
+                            SEED_CHAR,
+                        );
+                    }
+                }
+            }
+        }
+        let chars_end = out.len();
+
+        for signal in surface_signals(raw, spans.len()) {
+            push(out, signal.as_bytes(), SEED_META);
+        }
+
+        normalise_block(out, 0, words_end, 1.0);
+        normalise_block(out, words_end, chars_end, 1.0);
+        let meta_end = out.len();
+        normalise_block(out, chars_end, meta_end, META_WEIGHT);
+        merge(out);
+    }
+}
+
+/// Byte spans of the tokens of a normalised string.
+fn token_spans(norm: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut start = None;
+    for (i, c) in norm.char_indices() {
+        match (c == ' ', start) {
+            (true, Some(s)) => {
+                spans.push((s, i));
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        spans.push((s, norm.len()));
+    }
+    spans
+}
+
+/// Signals that normalisation throws away but that carry intent or tone.
+fn surface_signals(raw: &str, tokens: usize) -> Vec<&'static str> {
+    let mut out = Vec::with_capacity(6);
+    if raw.contains('?') {
+        out.push("question");
+    }
+    if raw.contains("!!") {
+        out.push("exclaim2");
+    }
+    let (mut upper, mut lower, mut digits, mut deva) = (0usize, 0usize, 0usize, 0usize);
+    for c in raw.chars() {
+        if c.is_uppercase() {
+            upper += 1;
+        } else if c.is_lowercase() {
+            lower += 1;
+        } else if c.is_ascii_digit() {
+            digits += 1;
+        }
+        if ('\u{0900}'..='\u{097f}').contains(&c) {
+            deva += 1;
+        }
+    }
+    if upper >= 8 && upper * 10 >= (upper + lower) * 8 {
+        out.push("shouting");
+    }
+    if digits > 0 {
+        out.push("digits");
+    }
+    if deva > 0 {
+        out.push("devanagari");
+    }
+    if raw.contains('₹') || (digits > 0 && (raw.contains("rs") || raw.contains("Rs"))) {
+        out.push("amount");
+    }
+    out.push(match tokens {
+        0 => "len0",
+        1 => "len1",
+        2..=3 => "len2_3",
+        4..=7 => "len4_7",
+        8..=15 => "len8_15",
+        _ => "len16",
+    });
+    out
+}
+
+/// Sublinear term frequency and L2 norm `scale` over `feats[from..to]`.
+/// Duplicates inside the block are merged first.
+fn normalise_block(feats: &mut [Feature], from: usize, to: usize, scale: f32) {
+    let Some(block) = feats.get_mut(from..to) else {
+        return;
+    };
+    block.sort_unstable_by_key(|f| f.0);
+    // Merge equal buckets: sum the signed counts into the first of a run.
+    let mut write = 0usize;
+    for read in 0..block.len() {
+        let (Some(&(b, v)), Some(&(wb, _))) = (block.get(read), block.get(write)) else {
+            continue;
+        };
+        if read == 0 {
+            continue;
+        }
+        if b == wb {
+            if let Some(w) = block.get_mut(write) {
+                w.1 += v;
+            }
+            if let Some(r) = block.get_mut(read) {
+                r.1 = 0.0;
+            }
+        } else {
+            write = read;
+        }
+    }
+    let mut norm = 0.0f32;
+    for f in block.iter_mut() {
+        if f.1 != 0.0 {
+            f.1 = f.1.signum() * (1.0 + f.1.abs().ln());
+            norm += f.1 * f.1;
+        }
+    }
+    if norm > 0.0 {
+        let k = scale / norm.sqrt();
+        for f in block.iter_mut() {
+            f.1 *= k;
+        }
+    }
+}
+
+/// Sorts by bucket, merges duplicates across blocks and drops zeros.
+fn merge(feats: &mut Vec<Feature>) {
+    feats.sort_unstable_by_key(|f| f.0);
+    let mut out: Vec<Feature> = Vec::with_capacity(feats.len());
+    for &(b, v) in feats.iter() {
+        match out.last_mut() {
+            Some(last) if last.0 == b => last.1 += v,
+            _ => out.push((b, v)),
+        }
+    }
+    out.retain(|f| f.1 != 0.0);
+    *feats = out;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_are_deterministic_sorted_and_normalised() {
+        let f = Featurizer::new(16);
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        f.extract("Paisa kat gaya par order nahi hua!!", &mut a);
+        f.extract("Paisa kat gaya par order nahi hua!!", &mut b);
+        assert_eq!(a, b);
+        assert!(a.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(a.iter().all(|&(i, _)| (i as usize) < f.dim()));
+        let norm: f32 = a.iter().map(|x| x.1 * x.1).sum();
+        assert!(norm > 1.0 && norm < 3.0, "{norm}");
+    }
+
+    #[test]
+    fn spelling_variants_share_features() {
+        let f = Featurizer::new(18);
+        let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+        f.extract("order nhi aaya", &mut a);
+        f.extract("order nahin aaya", &mut b);
+        f.extract("मेरा पैसा वापस करो", &mut c);
+        assert_eq!(a, b);
+        assert!(c.len() > 10);
+    }
+
+    #[test]
+    fn empty_and_odd_text() {
+        let f = Featurizer::new(12);
+        let mut out = Vec::new();
+        for t in ["", "   ", "!!!", "👍", "\u{0301}", "क्", "a"] {
+            f.extract(t, &mut out);
+        }
+    }
+}
