@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""Writes EVAL.md from the JSON that bench/run.sh collects (standard library)."""
+
+import json
+import os
+import re
+import sys
+
+out = sys.argv[1]
+
+
+def load(name):
+    with open(os.path.join(out, name)) as f:
+        return json.load(f)
+
+
+def f3(x):
+    return "-" if x is None else f"{x:.3f}"
+
+
+def ok(value, target, higher=True):
+    if value is None:
+        return "n/a"
+    good = value >= target if higher else value <= target
+    return "met" if good else "**missed**"
+
+
+pub = load("public_test.json")
+ind = load("in_domain_test.json")
+lang = load("language_test.json")
+emo = load("goemotions_test.json")
+base = load("baseline.json")
+foot = load("footprint.json")
+dtrain = load("default_train.json")
+ours = {b: load(f"{b}_ours.json") for b in ("banking77", "clinc150")}
+reproducible = open(os.path.join(out, "reproducible.txt")).read().strip()
+crit = open(os.path.join(out, "criterion.txt")).read()
+
+
+def crit_time(name):
+    m = re.search(re.escape(name) + r"\s*\n?\s*time:\s*\[([^\]]+)\]", crit)
+    if not m:
+        return None
+    mid = m.group(1).split()[2:4]  # the middle estimate and its unit
+    value, unit = float(mid[0]), mid[1]
+    scale = {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
+    return value * scale
+
+
+single = crit_time("triage/single_message")
+load_s = crit_time("triage/model_load")
+
+L = []
+w = L.append
+w("# Switchboard triage: measured quality\n")
+w("Regenerate every number below with one command (about 10 minutes on 2 cores):\n")
+w("```sh\nbash bench/run.sh\n```\n")
+w("It prepares the data (`data/public/prepare.py`), retrains the default model and "
+  "checks it is byte-identical to `crates/core/models/default.sbm`, runs `switchboard eval` "
+  "on the test splits, trains BANKING77 and CLINC150 models with `switchboard train` next to "
+  "the scikit-learn baseline (`bench/baseline.py`), and runs the criterion benchmark. "
+  "Test splits are measured only: the model is trained on train splits, its calibration and "
+  "escalation thresholds are fitted on dev splits, and nothing was tuned on a test split.\n")
+w(f"Rules `{ind['rules_version']}`, model `{ind['model_version']}` "
+  f"(retrained copy {reproducible}), mapping `{ind['mapping_version']}`.\n")
+
+w("## Targets at a glance\n")
+w("| target | value | |\n|---|---|---|")
+rows = [
+    ("escalation recall, pooled public test ≥ 0.95", pub["escalation"]["recall"], 0.95, True),
+    ("false escalations, pooled public test ≤ 0.05", pub["escalation"]["false_escalation_rate"], 0.05, False),
+    ("escalation recall, in-domain test ≥ 0.95", ind["escalation"]["recall"], 0.95, True),
+    ("false escalations, in-domain test ≤ 0.05", ind["escalation"]["false_escalation_rate"], 0.05, False),
+]
+for lg, s in sorted(ind["escalation_by_language"].items()):
+    rows.append((f"in-domain recall, language `{lg}` ≥ 0.90", s["recall"], 0.90, True))
+cat = ind["category"]["by_value"]
+for c, label in (("fresh_high_intent", "high-intent"), ("passive_engagement", "passive")):
+    n, right = cat.get(c, [0, 0])
+    rows.append((f"in-domain {label} recall ≥ 0.90", right / n if n else None, 0.90, True))
+lb = lang["language"]
+rows.append(("Hinglish-TOP English vs Hinglish accuracy ≥ 0.95", lb["accuracy"], 0.95, True))
+for b in ("banking77", "clinc150"):
+    t = ours[b]["test"][0][1]
+    rows.append((f"{b} macro-F1 ≥ baseline ({base[b]['macro_f1']:.3f})", t["macro_f1"], base[b]["macro_f1"], True))
+    speedup = base[b]["micros_per_message"] / t["micros_per_message"]
+    rows.append((f"{b} single-message prediction ≥ 100× baseline speed", speedup, 100, True))
+if single:
+    rows.append(("single-message triage ≥ 100,000/s on one core", 1 / single, 100000, True))
+if load_s:
+    rows.append(("model load ≤ 50 ms", load_s * 1000, 50, False))
+for name, v, t, hi in rows:
+    shown = f"{v:,.0f}" if v is not None and v > 10 else f3(v)
+    w(f"| {name} | {shown} | {ok(v, t, hi)} |")
+w("")
+
+def esc_table(r, title):
+    w(f"### {title}\n")
+    w(f"{r['messages']:,} messages; intent accuracy {r['intent_accuracy']:.3f}, macro-F1 {r['intent_macro_f1']:.3f}.\n")
+    w("| slice | recall | false-escalation rate | should escalate | should not |\n|---|---|---|---|---|")
+    def row(name, s):
+        c = s["counts"]
+        w(f"| {name} | {f3(s['recall'])} | {f3(s['false_escalation_rate'])} | "
+          f"{c['true_positive'] + c['false_negative']} | {c['false_positive'] + c['true_negative']} |")
+    row("all", r["escalation"])
+    for k, s in sorted(r["escalation_by_language"].items()):
+        row(f"language `{k}`", s)
+    if len(r["escalation_by_source"]) > 1:
+        for k, s in sorted(r["escalation_by_source"].items()):
+            row(f"source `{k}`", s)
+    w("")
+    w("| gold reason | messages | escalated (any reason) | with this reason | predicted but not gold |\n|---|---|---|---|---|")
+    for k, s in sorted(r["escalation_by_reason"].items()):
+        if s["support"] or s["extra"]:
+            w(f"| `{k}` | {s['support']} | {f3(s['recall']) if s['support'] else '-'} | "
+              f"{f3(s['reason_recall']) if s['support'] else '-'} | {s['extra']} |")
+    w("")
+    if r.get("hard"):
+        w("Hard examples right on escalation: " + ", ".join(
+            f"{k} {v[1]}/{v[0]}" for k, v in sorted(r["hard"].items())) + ".\n")
+    if r["category"]["messages"]:
+        w("Category recall: " + ", ".join(
+            f"`{k}` {v[1] / v[0]:.3f} ({v[0]})" for k, v in sorted(r["category"]["by_value"].items())) + ".\n")
+
+w("## Escalation\n")
+w("Escalation recall: of the messages that should escalate (any reason), the share that did. "
+  "False-escalation rate: of the messages that should not, the share that did. History-only "
+  "reasons (`repeat_unanswered`, `bot_failure`) are left out: text cannot carry them.\n")
+esc_table(pub, "Pooled public test splits (BANKING77, CLINC150 incl. out-of-scope, Bitext, NLU++, DSTC11, Hinglish-TOP both sides)")
+esc_table(ind, "In-domain test split (`data/triage`, English / Hinglish / Devanagari Hindi)")
+
+w("## Trainer quality on standard benchmarks\n")
+w("Both trained on the official train split and scored on the official test split "
+  "(CLINC150: 150 intents plus `oos` as a class, 15,100 train / 5,500 test). Baseline: "
+  f"scikit-learn {base.get('sklearn', '?')} `TfidfVectorizer()` + `LogisticRegression(max_iter=1000)`. "
+  "Speed: one `predict` call per message, averaged (ours includes normalisation and feature hashing).\n")
+w("| benchmark | ours accuracy | ours macro-F1 | baseline accuracy | baseline macro-F1 | ours µs/message | baseline µs/message | speed-up |\n|---|---|---|---|---|---|---|---|")
+for b in ("banking77", "clinc150"):
+    t = ours[b]["test"][0][1]
+    bb = base[b]
+    w(f"| {b} | {t['accuracy']:.4f} | {t['macro_f1']:.4f} | {bb['accuracy']:.4f} | {bb['macro_f1']:.4f} | "
+      f"{t['micros_per_message']:.1f} | {bb['micros_per_message']:.0f} | {bb['micros_per_message'] / t['micros_per_message']:.0f}× |")
+w("")
+
+w("## Language and sentiment\n")
+w(f"Hinglish-TOP test ({lb['messages']:,} messages, both sides of every pair): accuracy {lb['accuracy']:.4f}; " +
+  ", ".join(f"`{k}` {v[1] / v[0]:.4f}" for k, v in sorted(lb["by_value"].items())) + ".\n")
+il = ind["language"]
+w(f"In-domain test: accuracy {il['accuracy']:.4f}; " +
+  ", ".join(f"`{k}` {v[1] / v[0]:.4f}" for k, v in sorted(il["by_value"].items())) + ".\n")
+s = emo.get("sentiment") or {}
+w(f"GoEmotions test, negative vs not negative ({s.get('messages', 0):,} Reddit comments; negative = any "
+  f"emotion in the authors' negative group): precision {s.get('precision', 0):.3f}, recall {s.get('recall', 0):.3f}, "
+  f"F1 {s.get('f1', 0):.3f}. VADER with the Hinglish/Hindi overlay, no training on GoEmotions.\n")
+
+w("## Speed and footprint\n")
+w("| measure | value |\n|---|---|")
+if single:
+    w(f"| single-message triage (criterion `triage/single_message`, one core, 8 mixed messages) | {single * 1e6:.2f} µs → {1 / single:,.0f} decisions/s |")
+if load_s:
+    w(f"| model load (criterion `triage/model_load`, {dtrain['model_bytes']:,} bytes) | {load_s * 1000:.2f} ms |")
+w(f"| release binary `switchboard` (with debug line tables) | {foot['binary_bytes'] / 1e6:.1f} MB |")
+w(f"| resident memory, `switchboard triage` over {foot['messages']:,} messages | {foot['max_rss_kib'] / 1024:.1f} MiB |")
+w(f"| default model training (`switchboard train`, {dtrain['train_messages']:,} messages, two runs) | {dtrain['train_seconds']:.0f} s |")
+w("")
+
+w("## Held-out report of the default model\n")
+h = dtrain["held_out"]
+w(f"Dev splits ({h['messages']:,} messages, public dev splits and the in-domain dev split): intent accuracy "
+  f"{h['accuracy']:.4f}, macro-F1 {h['macro_f1']:.4f}; softmax temperature {dtrain['temperature']:.3f}; "
+  "escalation thresholds " + ", ".join(f"`{k}` {v:.2f}" for k, v in dtrain["thresholds"].items()) + ".\n")
+
+w("## Where the targets are missed, and why\n")
+w(f"- **In-domain escalation ({f3(ind['escalation']['recall'])} recall, "
+  f"{f3(ind['escalation']['false_escalation_rate'])} false escalations; targets 0.95 / 0.05).** "
+  "The in-domain train split has 1,691 messages for 20 intents and 8 reasons in three languages. "
+  "The linear model fits it (about 0.98 intent accuracy on train) but reaches only about 0.6 "
+  "intent accuracy on the dev split: the phrasing of a held-out message is rarely seen, and hashed "
+  "word and character n-grams do not generalise meaning. The escalation thresholds trade recall for "
+  "false escalations along one curve: tuned for F2 on the dev splits they gave 0.86 recall with 0.21 "
+  "false escalations on the in-domain dev split, tuned for F1 (shipped) 0.74 and 0.11; no threshold "
+  "reaches both targets with this model. The false escalations come mostly from the model's "
+  "`complaint`, `cancellation` and `price_negotiation` heads on hard negatives (policy questions, "
+  "offers, calm malfunction reports). What would move it: more in-domain training messages per "
+  "reason and language (the set has about 40 per reason per language), or sentence embeddings, "
+  "which this machine cannot download.")
+w("- **High-intent and passive categories in-domain** follow from intent accuracy: the category "
+  "comes from the intent, and greetings, acknowledgements and buying signals written in Hinglish "
+  "and Hindi are the intents with the fewest examples.")
+w(f"- **Pooled public recall ({f3(pub['escalation']['recall'])}).** The misses are concentrated "
+  "in NLU++ and DSTC11 (multi-label and spoken-style turns whose mapping to a reason depends on "
+  "label combinations) and in BANKING77's payment-went-wrong labels, which the mapping calls "
+  "complaints while the same wording elsewhere is a calm problem report. False escalations on "
+  "BANKING77 are the other side of that boundary.")
+w("- **Prediction speed versus scikit-learn (22× and 52×, target 100×).** One prediction costs "
+  "about 18 µs: normalisation, about 250 hashed features, and one row of 77 or 151 weights per "
+  "feature. scikit-learn pays 0.4 to 0.9 ms of per-call overhead. Reaching 100× needs the weight "
+  "rows in a smaller type or fewer features per message (measured, not done).")
+w(f"- **Triage throughput ({1 / single:,.0f}/s, target 100,000/s).** The remaining cost beyond the "
+  "classifier is VADER, which allocates per call; it runs only when a message has an English "
+  "sentiment word, an emoji or `!`. A vendored, allocation-free VADER would close the gap.")
+w("")
+print("\n".join(L))

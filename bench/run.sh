@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Regenerates EVAL.md: every number in it comes from this script.
+#
+#   bash bench/run.sh
+#
+# Needs python3 (3.11+) and network access to PyPI once (scikit-learn for
+# the baseline goes into bench/.venv). Takes about 10 minutes on 2 cores.
+# Test splits are only measured here; nothing is tuned on them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=target/eval
+mkdir -p "$out"
+
+python3 data/public/prepare.py --out target/triage-data > "$out/prepare.txt"
+python3 bench/baseline.py --prepare target/triage-data target/bench > /dev/null
+cargo build --release -p switchboard-cli 2>&1 | tail -1
+sb=target/release/switchboard
+
+# 1. The default model is reproducible: retrain it and compare bytes.
+$sb train --quiet --l2 1e-4 --bits 16 \
+  --data target/triage-data/public.jsonl --data target/triage-data/in_domain.jsonl \
+  --mapping data/mapping/public.toml --weight in_domain=12 \
+  --out "$out/default.sbm" --report "$out/default_train.json" 2> "$out/default_train.txt"
+if cmp -s "$out/default.sbm" crates/core/models/default.sbm; then echo identical > "$out/reproducible.txt"; else echo different > "$out/reproducible.txt"; fi
+
+# 2. Escalation, intents, categories, languages: pooled public test splits
+#    and, separately, the in-domain test split.
+$sb eval --quiet --split test --data target/triage-data/public.jsonl \
+  --mapping data/mapping/public.toml --format json --out "$out/public_test.json"
+$sb eval --quiet --split test --data target/triage-data/in_domain.jsonl \
+  --mapping data/mapping/public.toml --format json --out "$out/in_domain_test.json"
+$sb eval --quiet --split test --data target/triage-data/in_domain.jsonl \
+  --mapping data/mapping/public.toml --format html --out "$out/in_domain_test.html"
+$sb eval --quiet --data target/triage-data/language_test.jsonl \
+  --mapping data/mapping/public.toml --format json --out "$out/language_test.json"
+$sb eval --quiet --data target/triage-data/goemotions_test.jsonl \
+  --mapping data/mapping/public.toml --format json --out "$out/goemotions_test.json"
+
+# 3. Trainer quality on the standard benchmarks, ours and scikit-learn's.
+for b in banking77 clinc150; do
+  $sb train --quiet --bits 18 --data "target/bench/${b}_train.jsonl" \
+    --test "target/bench/${b}_test.jsonl" --out "$out/$b.sbm" \
+    --report "$out/${b}_ours.json" 2> "$out/${b}_ours.txt"
+done
+if [ ! -x bench/.venv/bin/python ]; then
+  python3 -m venv bench/.venv
+  bench/.venv/bin/pip install -q -r bench/requirements.txt
+fi
+bench/.venv/bin/python bench/baseline.py target/bench > "$out/baseline.json"
+
+# 4. Speed and footprint: criterion, binary size, resident memory.
+cargo bench -p switchboard-core --bench decisions -- triage 2>&1 | tee "$out/criterion.txt" | grep -E "^triage|time:" || true
+python3 - "$sb" "$out" <<'PY'
+import json, os, resource, subprocess, sys
+sb, out = sys.argv[1], sys.argv[2]
+lines = [json.loads(l)["text"] for l in open("target/triage-data/in_domain.jsonl")]
+data = "\n".join(lines * 4) + "\n"
+subprocess.run([sb, "triage"], input=data.encode(), stdout=subprocess.DEVNULL, check=True)
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
+json.dump({"binary_bytes": os.path.getsize(sb), "max_rss_kib": rss,
+           "messages": len(lines) * 4}, open(f"{out}/footprint.json", "w"))
+PY
+python3 bench/make_eval.py "$out" > EVAL.md
+echo "EVAL.md written"
