@@ -140,14 +140,37 @@ impl<S: Store> OutboxWorker<S> {
     }
 
     async fn deliver(&self, item: OutboxItem) -> Result<(), StoreError> {
-        let sent = self
-            .client
-            .send(
-                &item.phone_number_id,
-                &item.payload["request"],
-                &item.idempotency_key,
-            )
-            .await;
+        let sent = match item.kind {
+            switchboard_store::OutboxKind::WhatsappMessage => {
+                self.client
+                    .send(
+                        &item.phone_number_id,
+                        &item.payload["request"],
+                        &item.idempotency_key,
+                    )
+                    .await
+            }
+            switchboard_store::OutboxKind::WhatsappRead => {
+                let wamid = item.payload["message_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                match switchboard_whatsapp::send::MarkRead::new(wamid) {
+                    Ok(read) => self
+                        .client
+                        .mark_read(&item.phone_number_id, &read)
+                        .await
+                        .map(|()| switchboard_whatsapp::client::SendAccepted {
+                            wamid: String::new(),
+                            wa_id: None,
+                            message_status: None,
+                        }),
+                    Err(e) => Err(switchboard_whatsapp::errors::SendError::invalid_request(
+                        e.to_string(),
+                    )),
+                }
+            }
+        };
         let now = self.clock.now();
         let max = self.pipeline.workflow.max_attempts;
         let (result, status) = match sent {

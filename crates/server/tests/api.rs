@@ -1503,6 +1503,9 @@ impl FakeGraph {
                     r.push((path, auth, body.clone()));
                     r.len()
                 };
+                if body["status"] == "read" {
+                    return (axum::http::StatusCode::OK, axum::Json(json!({"success": true})));
+                }
                 let (status, reply) = f.script.lock().unwrap().pop_front().unwrap_or_else(|| {
                     (200, json!({"messaging_product": "whatsapp", "contacts": [{"input": body["to"], "wa_id": body["to"]}], "messages": [{"id": format!("wamid.OUT{n}")}]}))
                 });
@@ -1519,8 +1522,26 @@ impl FakeGraph {
         self.script.lock().unwrap().push_back((status, json!({"error": {"message": "scripted", "type": "OAuthException", "code": code, "fbtrace_id": "x"}})));
     }
 
+    /// Message sends (read receipts left out).
     fn sent(&self) -> Vec<(String, String, Value)> {
-        self.requests.lock().unwrap().clone()
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, _, b)| b["status"] != "read")
+            .cloned()
+            .collect()
+    }
+
+    /// Read receipts.
+    fn reads(&self) -> Vec<Value> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, _, b)| b["status"] == "read")
+            .map(|(_, _, b)| b.clone())
+            .collect()
     }
 }
 
@@ -1655,6 +1676,13 @@ async fn reply_needs_the_handoff_ack_then_goes_out_with_the_exact_body_and_meets
     assert_eq!(
         c["sla"]["first_response"]["status"], "hit",
         "responded when Meta accepted: {c}"
+    );
+    assert_eq!(
+        w.graph.reads(),
+        vec![
+            json!({"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.in919811100001"})
+        ],
+        "the customer's message is marked read"
     );
     // Statuses from Meta move it forward.
     let status = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
@@ -1901,7 +1929,7 @@ async fn a_worker_that_dies_after_claiming_is_replaced_and_the_message_goes_once
         )
         .await
         .unwrap();
-    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed.len(), 2, "the reply and its read receipt");
     w.deliver().await;
     assert!(w.graph.sent().is_empty(), "leased by the dead worker");
     w.sim.clock.advance(jiff::SignedDuration::from_secs(61));

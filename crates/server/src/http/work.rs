@@ -277,6 +277,28 @@ pub async fn send<S: Store>(
                 let (message_id, item) = pipeline
                     .queue_message(tx, &conv, inbox.phone_number_id.as_str(), &to, request, (kind, text), agent.or(conv.assignee_id), now)
                     .await?;
+                // Answering marks the customer's latest message read (blue
+                // ticks); once per message, whatever happens to the reply.
+                if let Some(last) = tx
+                    .recent_messages(conv.id, 20)
+                    .await?
+                    .iter()
+                    .rev()
+                    .find(|m| m.direction == switchboard_core::model::Direction::Inbound && m.wamid.is_some())
+                    && let Some(wamid) = &last.wamid
+                {
+                    tx.enqueue(&switchboard_store::NewOutbox {
+                        kind: switchboard_store::OutboxKind::WhatsappRead,
+                        idempotency_key: format!("read-{wamid}"),
+                        conversation_id: Some(conv.id),
+                        message_id: None,
+                        phone_number_id: inbox.phone_number_id.as_str().to_owned(),
+                        recipient: format!("read:{to}"),
+                        payload: json!({"message_id": wamid}),
+                        at: now,
+                    })
+                    .await?;
+                }
                 Ok(Outcome::Done((StatusCode::ACCEPTED, json!({"message_id": message_id, "outbox_id": item.id, "status": "pending"}))))
             })
         })
