@@ -49,6 +49,8 @@ where
     failed_work_rolls_back(make().await).await;
     timers_are_claimed_once_and_fenced(make().await).await;
     escalations_and_sla_events(make().await).await;
+    outbox_is_idempotent_leased_and_fenced(make().await).await;
+    handoffs_templates_and_consent(make().await).await;
 }
 
 fn upsert(wa: &str) -> ContactUpsert {
@@ -771,4 +773,185 @@ pub async fn escalations_and_sla_events<S: Store>(store: S) {
         ("first_response", "miss")
     );
     let _ = ConversationId(0);
+}
+
+/// The outbox: one row per idempotency key, claimed once per lease, results
+/// fenced on the lease holder, pacing deferrals not counted as attempts.
+pub async fn outbox_is_idempotent_leased_and_fenced<S: Store>(store: S) {
+    let first = w(&store, |tx| {
+        Box::pin(async move {
+            let c = conversation(tx, "16505551234", t0()).await;
+            let item = NewOutbox {
+                kind: OutboxKind::WhatsappMessage,
+                idempotency_key: "msg-1".into(),
+                conversation_id: Some(c.id),
+                message_id: None,
+                phone_number_id: "106540352242922".into(),
+                recipient: "16505551234".into(),
+                payload: json!({"request": {"type": "text"}}),
+                at: t0(),
+            };
+            let a = tx.enqueue(&item).await?;
+            let b = tx.enqueue(&item).await?;
+            assert_eq!(a.id, b.id, "same key, same row");
+            Ok(a)
+        })
+    })
+    .await;
+    assert_eq!(first.status, "pending");
+    let lease = SignedDuration::from_secs(60);
+    let claimed = store.claim_outbox(t0(), lease, "w1", 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(
+        store
+            .claim_outbox(t0(), lease, "w2", 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
+    let id = claimed[0].id;
+    let later = t0() + SignedDuration::from_secs(5);
+    assert!(
+        w(&store, move |tx| Box::pin(async move {
+            tx.finish_outbox(id, "w1", &OutboxResult::Defer { at: later }, t0())
+                .await
+        }))
+        .await
+    );
+    let again = store.claim_outbox(later, lease, "w1", 10).await.unwrap();
+    assert_eq!(again[0].attempts, 1, "a pacing deferral is not an attempt");
+    let retry_at = later + SignedDuration::from_secs(30);
+    let retry = OutboxResult::Retry {
+        at: retry_at,
+        error: "503".into(),
+        code: Some(131000),
+    };
+    assert!(
+        !w(&store, move |tx| Box::pin(async move {
+            tx.finish_outbox(id, "w2", &retry, later).await
+        }))
+        .await,
+        "fenced"
+    );
+    let retry = OutboxResult::Retry {
+        at: retry_at,
+        error: "503".into(),
+        code: Some(131000),
+    };
+    assert!(
+        w(&store, move |tx| Box::pin(async move {
+            tx.finish_outbox(id, "w1", &retry, later).await
+        }))
+        .await
+    );
+    assert!(
+        store
+            .claim_outbox(later, lease, "w1", 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not before the backoff"
+    );
+    assert_eq!(store.next_outbox_due().await.unwrap(), Some(retry_at));
+    let third = store.claim_outbox(retry_at, lease, "w3", 10).await.unwrap();
+    assert_eq!(third[0].attempts, 2);
+    let sent = OutboxResult::Sent {
+        wamid: Some("wamid.X".into()),
+    };
+    assert!(
+        w(&store, move |tx| Box::pin(async move {
+            tx.finish_outbox(id, "w3", &sent, retry_at).await
+        }))
+        .await
+    );
+    let row = store.outbox_by_key("msg-1").await.unwrap().unwrap();
+    assert_eq!((row.status.as_str(), row.last_error), ("sent", None));
+    assert!(
+        store
+            .claim_outbox(retry_at + SignedDuration::from_hours(1), lease, "w1", 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "sent rows stay sent"
+    );
+    assert_eq!(store.next_outbox_due().await.unwrap(), None);
+}
+
+/// Handoffs wait for acknowledgement; templates upsert by name and language
+/// and follow status updates; consent changes are recorded on the contact.
+pub async fn handoffs_templates_and_consent<S: Store>(store: S) {
+    let agent = store
+        .create_agent(&new_agent("h@x.io", "09", Role::Agent, None))
+        .await
+        .unwrap()
+        .id;
+    let c = w(&store, move |tx| {
+        Box::pin(async move {
+            let c = conversation(tx, "16505551234", t0()).await;
+            let h = tx
+                .insert_handoff(&NewHandoff {
+                    conversation_id: c.id,
+                    from_agent_id: None,
+                    to_agent_id: agent,
+                    reason: "assigned".into(),
+                    summary: json!({"customer_wants": "price"}),
+                    at: t0(),
+                })
+                .await?;
+            assert_eq!(tx.open_handoff(c.id).await?.map(|o| o.id), Some(h.id));
+            let acked = tx
+                .ack_handoff(h.id, t0() + SignedDuration::from_mins(2))
+                .await?;
+            assert!(acked.acknowledged_at.is_some());
+            assert!(tx.open_handoff(c.id).await?.is_none());
+            let mut t = TemplateRecord {
+                waba_id: "1".into(),
+                meta_id: Some("9".into()),
+                name: "followup".into(),
+                language: "en".into(),
+                status: "PENDING".into(),
+                category: Some("UTILITY".into()),
+                components: json!([]),
+                placeholders: json!([]),
+                updated_at: t0(),
+            };
+            tx.upsert_template(&t).await?;
+            t.status = "APPROVED".into();
+            tx.upsert_template(&t).await?;
+            assert!(
+                tx.set_template_status("followup", Some("en"), "PAUSED", t0())
+                    .await?
+            );
+            assert!(
+                !tx.set_template_status("nope", None, "APPROVED", t0())
+                    .await?
+            );
+            assert_eq!(
+                tx.template("followup", "en").await?.map(|t| t.status),
+                Some("PAUSED".into())
+            );
+            tx.record_consent(c.contact_id, false, "keyword: STOP", t0())
+                .await?;
+            assert!(
+                tx.contact(c.contact_id)
+                    .await?
+                    .unwrap()
+                    .opted_out_at
+                    .is_some()
+            );
+            tx.record_consent(c.contact_id, true, "website form", t0())
+                .await?;
+            let contact = tx.contact(c.contact_id).await?.unwrap();
+            assert!(contact.opted_out_at.is_none() && contact.opted_in_at.is_some());
+            Ok(c.id)
+        })
+    })
+    .await;
+    assert_eq!(store.handoffs(c).await.unwrap().len(), 1);
+    assert_eq!(
+        store.list_templates().await.unwrap().len(),
+        1,
+        "one row per name and language"
+    );
 }
