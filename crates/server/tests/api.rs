@@ -1500,9 +1500,20 @@ impl FakeGraph {
                 let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
                 let n = {
                     let mut r = f.requests.lock().unwrap();
-                    r.push((path, auth, body.clone()));
+                    r.push((path.clone(), auth, body.clone()));
                     r.len()
                 };
+                if path.ends_with("/message_templates") {
+                    return (
+                        axum::http::StatusCode::OK,
+                        axum::Json(json!({"data": [
+                            {"id": "111", "name": "order_update", "language": "en", "status": "APPROVED", "category": "UTILITY",
+                             "components": [{"type": "BODY", "text": "Hi {{1}}, order {{2}} is on its way"}]},
+                            {"id": "222", "name": "diwali_offer", "language": "hi", "status": "PENDING", "category": "MARKETING",
+                             "components": [{"type": "BODY", "text": "{{1}} ji, Diwali offer!"}]}
+                        ], "paging": {"cursors": {"before": "a", "after": "b"}}})),
+                    );
+                }
                 if body["status"] == "read" {
                     return (axum::http::StatusCode::OK, axum::Json(json!({"success": true})));
                 }
@@ -2127,4 +2138,62 @@ async fn follow_ups_for_a_silent_prospect_stop_when_they_write() {
     let c = w.sim.app.conversation_of("919811100050").await;
     assert_eq!(levels(&c), 2, "no dormancy after the customer wrote");
     assert_ne!(c["status"], "pending");
+}
+
+#[tokio::test]
+async fn templates_sync_follow_status_webhooks_and_consent_is_recorded() {
+    let w = WorkApp::spawn("2026-11-23T10:00:00Z", |c| {
+        c.workflow.waba_id = Some("102290129340398".into())
+    })
+    .await;
+    let (s, b) = w.post("/api/v1/templates/sync", ADMIN, json!({})).await;
+    assert_eq!((s, b["synced"].as_i64()), (200, Some(2)), "{b}");
+    let (_, list) = w
+        .sim
+        .app
+        .api(reqwest::Method::GET, "/api/v1/templates", ADMIN, None)
+        .await;
+    let order = list["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "order_update")
+        .unwrap()
+        .clone();
+    assert_eq!(order["placeholders"][0]["positional"], 2, "{order}");
+    let (id, token) = w.assigned("919811100060", "where is my order?").await;
+    w.post(
+        &format!("/api/v1/conversations/{id}/handoff/ack"),
+        &token,
+        json!({}),
+    )
+    .await;
+    let send =
+        json!({"template": {"name": "diwali_offer", "language": "hi", "parameters": ["Asha"]}});
+    assert_eq!(
+        w.reply(id, &token, send.clone()).await.1["error"]["code"],
+        "template_not_approved"
+    );
+    // Meta approves it: the status webhook keeps the local copy current.
+    let approved = json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "time": 1, "changes": [{"field": "message_template_status_update",
+        "value": {"event": "APPROVED", "message_template_id": 222, "message_template_name": "diwali_offer", "message_template_language": "hi", "reason": "NONE"}}]}]});
+    w.sim.app.post_json(&approved).await;
+    assert_eq!(w.reply(id, &token, send.clone()).await.0, 202);
+    // Consent: an opt-in with its source and time; STOP later wins for marketing.
+    let contact = w.sim.app.conversation_of("919811100060").await["contact"]["id"]
+        .as_i64()
+        .unwrap();
+    let (s, b) = w
+        .post(
+            &format!("/api/v1/contacts/{contact}/opt-in"),
+            &token,
+            json!({"source": "website form"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    w.sim.say("919811100060", "wamid.stop60", "band karo").await;
+    assert_eq!(
+        w.reply(id, &token, send).await.1["error"]["code"],
+        "opted_out"
+    );
 }
