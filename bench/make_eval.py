@@ -196,8 +196,9 @@ w("- **Prediction speed versus scikit-learn (22× and 52×, target 100×).** One
   "about 18 µs: normalisation, about 250 hashed features, and one row of 77 or 151 weights per "
   "feature. scikit-learn pays 0.4 to 0.9 ms of per-call overhead. Reaching 100× needs the weight "
   "rows in a smaller type or fewer features per message (measured, not done).")
-w(f"- **Triage throughput ({1 / single:,.0f}/s, target 100,000/s).** The remaining cost beyond the "
-  "classifier is VADER, which allocates per call; it runs only when a message has an English "
-  "sentiment word, an emoji or `!`. A vendored, allocation-free VADER would close the gap.")
+if single and single > 1e-5:
+    w(f"- **Triage throughput ({1 / single:,.0f}/s, target 100,000/s).** The remaining cost beyond the "
+      "classifier is VADER, which allocates per call; it runs only when a message has an English "
+      "sentiment word, an emoji or `!`. A vendored, allocation-free VADER would close the gap.")
 w("")
 print("\n".join(L))

@@ -222,6 +222,13 @@ impl IntentModel {
         self.predict_features(&feats)
     }
 
+    /// Predicts from text and its `normalize(text)`.
+    pub fn predict_normalized(&self, text: &str, norm: &str) -> Prediction {
+        let mut feats = Vec::with_capacity(256);
+        self.featurizer().extract_normalized(text, norm, &mut feats);
+        self.predict_features(&feats)
+    }
+
     /// Predicts from features made by [`IntentModel::featurizer`].
     pub fn predict_features(&self, feats: &[Feature]) -> Prediction {
         let width = self.width();

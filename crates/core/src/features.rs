@@ -63,8 +63,14 @@ impl Featurizer {
     /// Extracts the features of `raw` into `out` (cleared first), sorted by
     /// bucket with duplicates merged. Never panics, whatever the text.
     pub fn extract(&self, raw: &str, out: &mut Vec<Feature>) {
+        self.extract_normalized(raw, &normalize(raw), out);
+    }
+
+    /// Like [`Featurizer::extract`] when the caller already has
+    /// `normalize(raw)` (triage normalises once for rules, language,
+    /// sentiment and the model).
+    pub fn extract_normalized(&self, raw: &str, norm: &str, out: &mut Vec<Feature>) {
         out.clear();
-        let norm = normalize(raw);
         let mask = (1u64 << self.bits) - 1;
         let push = |out: &mut Vec<Feature>, bytes: &[u8], seed: u64| {
             let h = xxh3_64_with_seed(bytes, seed);

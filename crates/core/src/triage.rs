@@ -721,7 +721,7 @@ impl TriageEngine {
             if settings.use_model
                 && let Some(model) = &self.model
             {
-                let p = model.predict(text);
+                let p = model.predict_normalized(text, &norm);
                 for ((reason, prob), t) in model
                     .reasons()
                     .iter()
