@@ -81,7 +81,7 @@ impl Featurizer {
 
         // Word unigrams and bigrams are contiguous slices of `norm`
         // (" tok1 tok2 "), so no string is built per feature.
-        let spans: Vec<(usize, usize)> = token_spans(&norm);
+        let spans: Vec<(usize, usize)> = token_spans(norm);
         for &(s, e) in &spans {
             push(
                 out,
