@@ -2197,3 +2197,51 @@ async fn templates_sync_follow_status_webhooks_and_consent_is_recorded() {
         "opted_out"
     );
 }
+
+#[tokio::test]
+async fn interactive_buttons_and_lists_go_out_as_meta_documents_them() {
+    let w = WorkApp::spawn("2026-11-23T10:00:00Z", |_| {}).await;
+    let (id, token) = w
+        .assigned("919811100070", "which batches do you have?")
+        .await;
+    w.post(
+        &format!("/api/v1/conversations/{id}/handoff/ack"),
+        &token,
+        json!({}),
+    )
+    .await;
+    let (s, b) = w
+        .reply(id, &token, json!({"interactive": {"body": "Pick a batch", "list": {"button": "Batches", "sections": [
+            {"title": "Weekday", "rows": [{"id": "wd-am", "title": "Morning 7-9", "description": "Mon-Fri"}, {"id": "wd-pm", "title": "Evening 6-8"}]}
+        ]}}}))
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let (s, _) = w.reply(id, &token, json!({"interactive": {"body": "Shall we book?", "buttons": [{"id": "yes", "title": "Yes"}, {"id": "no", "title": "Not now"}]}})).await;
+    assert_eq!(s, 202);
+    let (s, b) = w.reply(id, &token, json!({"interactive": {"body": "x", "buttons": [{"id": "a", "title": "a title much longer than twenty characters"}]}})).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (422, Some("validation_failed")),
+        "Meta's limits are checked before queueing: {b}"
+    );
+    w.deliver().await;
+    w.sim.clock.advance(jiff::SignedDuration::from_secs(5));
+    w.deliver().await;
+    let sent = w.graph.sent();
+    assert_eq!(sent.len(), 2);
+    let list = &sent[0].2["interactive"];
+    assert_eq!(
+        (list["type"].as_str(), list["action"]["button"].as_str()),
+        (Some("list"), Some("Batches"))
+    );
+    assert_eq!(
+        list["action"]["sections"][0]["rows"][0],
+        json!({"id": "wd-am", "title": "Morning 7-9", "description": "Mon-Fri"})
+    );
+    let buttons = &sent[1].2["interactive"];
+    assert_eq!(buttons["type"], "button");
+    assert_eq!(
+        buttons["action"]["buttons"][1],
+        json!({"type": "reply", "reply": {"id": "no", "title": "Not now"}})
+    );
+}

@@ -22,7 +22,8 @@ use switchboard_store::{
     TimerKind,
 };
 use switchboard_whatsapp::send::{
-    Interactive, OutboundMessage, Parameter, Recipient, ReplyButton, TemplateMessage,
+    Interactive, ListRow, ListSection, OutboundMessage, Parameter, Recipient, ReplyButton,
+    TemplateMessage,
 };
 
 use super::AppState;
@@ -78,14 +79,86 @@ pub struct TemplateBody {
     pub parameters: Vec<String>,
 }
 
-/// Interactive reply buttons: `{"body", "buttons": [{"id", "title"}]}`.
+/// Interactive message: reply buttons `{"body", "buttons": [{"id", "title"}]}`
+/// or a list `{"body", "list": {"button", "sections": [{"title"?, "rows": [{"id", "title", "description"?}]}]}}`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InteractiveBody {
     /// Body text.
     pub body: String,
-    /// Up to three buttons.
+    /// Up to three reply buttons.
+    #[serde(default)]
     pub buttons: Vec<ButtonBody>,
+    /// A list menu instead of buttons.
+    pub list: Option<ListBody>,
+}
+
+/// A list menu.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListBody {
+    /// The label of the button that opens the list.
+    pub button: String,
+    /// Sections of rows (10 rows in all at most).
+    pub sections: Vec<SectionBody>,
+}
+
+/// One list section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SectionBody {
+    /// Section title.
+    pub title: Option<String>,
+    /// Rows.
+    pub rows: Vec<RowBody>,
+}
+
+/// One list row.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowBody {
+    /// Payload id returned when chosen.
+    pub id: String,
+    /// Row title (at most 24 characters).
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+}
+
+fn build_interactive(
+    i: &InteractiveBody,
+) -> Result<Interactive, switchboard_whatsapp::send::BuildError> {
+    match &i.list {
+        Some(list) => {
+            let sections = list
+                .sections
+                .iter()
+                .map(|s| {
+                    let rows = s
+                        .rows
+                        .iter()
+                        .map(|r| {
+                            let row = ListRow::new(r.id.clone(), r.title.clone())?;
+                            match &r.description {
+                                Some(d) => row.with_description(d.clone()),
+                                None => Ok(row),
+                            }
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    ListSection::new(s.title.clone(), rows)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Interactive::list(i.body.clone(), list.button.clone(), sections)
+        }
+        None => {
+            let buttons = i
+                .buttons
+                .iter()
+                .map(|b| ReplyButton::new(b.id.clone(), b.title.clone()))
+                .collect::<Result<Vec<_>, _>>()?;
+            Interactive::buttons(i.body.clone(), buttons)
+        }
+    }
 }
 
 /// One reply button.
@@ -236,10 +309,7 @@ pub async fn send<S: Store>(
                 let built = if let Some(text) = &body.text {
                     OutboundMessage::text(recipient, text.clone()).map(|m| (m, "text", Some(text.clone())))
                 } else if let Some(i) = &body.interactive {
-                    let buttons: Result<Vec<_>, _> = i.buttons.iter().map(|b| ReplyButton::new(b.id.clone(), b.title.clone())).collect();
-                    buttons
-                        .and_then(|b| Interactive::buttons(i.body.clone(), b))
-                        .map(|x| (OutboundMessage::new(recipient, x), "interactive", Some(i.body.clone())))
+                    build_interactive(i).map(|x| (OutboundMessage::new(recipient, x), "interactive", Some(i.body.clone())))
                 } else if let Some(t) = &body.template {
                     let Some(template) = tx.template(&t.name, &t.language).await? else {
                         return Ok(Outcome::Refused(refused(
