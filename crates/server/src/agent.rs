@@ -131,7 +131,7 @@ impl Pipeline {
         reason: &str,
         now: Timestamp,
     ) -> StoreResult<Handoff> {
-        let messages = tx.recent_messages(conv.id, 20).await?;
+        let messages = tx.recent_messages(conv.id, 8).await?;
         let handoff = tx
             .insert_handoff(&NewHandoff {
                 conversation_id: conv.id,

@@ -290,11 +290,15 @@ impl<S: Store> OutboxWorker<S> {
             .await
     }
 
-    /// Runs until `shutdown` resolves.
+    /// Runs until `shutdown` resolves; claims only when a row is due (see
+    /// the timer worker for why).
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
-            if let Err(e) = self.run_once().await {
+            let next = self.store.next_outbox_due().await;
+            if matches!(next, Ok(Some(due)) if due <= self.clock.now())
+                && let Err(e) = self.run_once().await
+            {
                 tracing::error!(error = %e, "outbox pass failed; retrying");
             }
             let sleep = match self.store.next_outbox_due().await {

@@ -484,17 +484,20 @@ impl Pipeline {
             .await?;
         }
         if waits {
-            // The customer wrote: follow-ups for their silence stop.
-            tx.cancel_timers(
-                conv.id,
-                &[
-                    TimerKind::FollowUpReminder,
-                    TimerKind::Reengagement,
-                    TimerKind::Dormant,
-                ],
-                received_at,
-            )
-            .await?;
+            // The customer wrote: follow-ups for their silence stop (they
+            // exist only after a reply).
+            if conv.last_responded_at.is_some() {
+                tx.cancel_timers(
+                    conv.id,
+                    &[
+                        TimerKind::FollowUpReminder,
+                        TimerKind::Reengagement,
+                        TimerKind::Dormant,
+                    ],
+                    received_at,
+                )
+                .await?;
+            }
             self.start_clocks(
                 tx,
                 &mut conv,
@@ -611,8 +614,20 @@ impl Pipeline {
         Ok(recorded)
     }
 
+    /// True when automation answers first in front of the agents (the
+    /// automatic first response is on and sending is configured): the first
+    /// assignment is then a bot-to-human handoff. Without automation the
+    /// first assignee receives the conversation, not a handoff.
+    pub(crate) fn automation_first(&self) -> bool {
+        self.sending && self.workflow.auto_ack.enabled
+    }
+
     /// True when a whole message is an opt-out keyword (`STOP`, `band karo`, …).
     fn is_opt_out(&self, text: &str) -> bool {
+        // Keywords are short whole messages; skip normalising anything longer.
+        if text.len() > 64 {
+            return false;
+        }
         let norm = switchboard_core::text::normalize(text);
         self.workflow
             .opt_out_keywords
@@ -944,11 +959,13 @@ impl Pipeline {
             }
         }
         conv.assignee_id = decision.agent_id.or(previous);
-        if let Some(to) = decision.agent_id.filter(|a| Some(*a) != previous) {
+        if let Some(to) = decision.agent_id.filter(|a| Some(*a) != previous)
+            && (previous.is_some() || self.automation_first())
+        {
             let reason = if previous.is_some() {
                 "reassigned"
             } else {
-                "assigned from the queue"
+                "bot to human: automation answered first"
             };
             self.hand_off(tx, conv, previous, to, reason, at).await?;
         }

@@ -657,7 +657,9 @@ impl Pipeline {
             })
             .await?;
             conv.assignee_id = Some(agent);
-            self.hand_off(tx, conv, None, agent, why, now).await?;
+            if self.automation_first() {
+                self.hand_off(tx, conv, None, agent, why, now).await?;
+            }
             if let Some(c) = roster.iter_mut().find(|c| c.id == agent) {
                 c.open_count += 1;
                 c.last_assigned_at = Some(now);

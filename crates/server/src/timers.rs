@@ -120,11 +120,18 @@ impl<S: Store> TimerWorker<S> {
         Ok(fired.len())
     }
 
-    /// Runs until `shutdown` resolves.
+    /// Runs until `shutdown` resolves. Each pass first reads the next due
+    /// time (a cheap read off the writer) and claims only when something is
+    /// due: a claim is a write transaction, and SQLite has one writer that
+    /// webhook intake needs.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
-            if let Err(e) = self.run_once().await {
+            let next = self.store.next_timer_due().await;
+            let now = self.clock.now();
+            if matches!(next, Ok(Some(due)) if due <= now)
+                && let Err(e) = self.run_once().await
+            {
                 tracing::error!(error = %e, "timer worker pass failed; retrying");
             }
             let sleep = match self.store.next_timer_due().await {

@@ -1629,7 +1629,12 @@ impl WorkApp {
 
 #[tokio::test]
 async fn reply_needs_the_handoff_ack_then_goes_out_with_the_exact_body_and_meets_the_sla() {
-    let w = WorkApp::spawn("2026-11-23T10:00:00Z", |_| {}).await;
+    let w = WorkApp::spawn("2026-11-23T10:00:00Z", |c| {
+        // Automation answers first here, so the first assignment is a
+        // bot-to-human handoff the agent must acknowledge.
+        c.workflow.auto_ack.enabled = true;
+    })
+    .await;
     let (id, token) = w
         .assigned("919811100001", "price for the 2BHK? budget ₹45,000 max")
         .await;
