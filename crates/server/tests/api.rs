@@ -2250,3 +2250,70 @@ async fn interactive_buttons_and_lists_go_out_as_meta_documents_them() {
         json!({"type": "reply", "reply": {"id": "no", "title": "Not now"}})
     );
 }
+
+#[tokio::test]
+async fn an_unacknowledged_handoff_escalates_and_ack_time_is_recorded() {
+    let w = WorkApp::spawn("2026-11-23T10:00:00Z", |c| {
+        c.workflow.handoff_ack_after = "5m".parse().unwrap()
+    })
+    .await;
+    let app = &w.sim.app;
+    let team = app.team("Support", &[]).await;
+    let (a1, a1_token) = app.agent("asha", "agent", Some(team), 10, "online").await;
+    let (a2, a2_token) = app.agent("ravi", "agent", Some(team), 10, "online").await;
+    let (sup, _) = app
+        .agent("meena", "supervisor", Some(team), 0, "online")
+        .await;
+    w.sim
+        .say(
+            "919811100080",
+            "wamid.h80",
+            "my invoice shows ₹12,500 but we agreed 10k",
+        )
+        .await;
+    let id = app.conversation_of("919811100080").await["id"]
+        .as_i64()
+        .unwrap();
+    let (from, to, to_token) =
+        if app.conversation_of("919811100080").await["assignee_id"].as_i64() == Some(a1) {
+            (a1, a2, a2_token)
+        } else {
+            (a2, a1, a1_token)
+        };
+    let (s, b) = w
+        .post(
+            &format!("/api/v1/conversations/{id}/assign"),
+            ADMIN,
+            json!({"agent_id": to, "reason": "billing expert"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["handoff"]["from_agent_id"].as_i64(), Some(from));
+    assert_eq!(
+        b["handoff"]["summary"]["amounts_mentioned"],
+        json!(["₹12,500", "10k"])
+    );
+    // Nobody acknowledges within 5 minutes: the supervisor is escalated to.
+    w.sim.advance(5 * 60 + 1).await;
+    let c = app.conversation_of("919811100080").await;
+    let handoff_escalation = c["escalations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["level"] == "handoff")
+        .expect("handoff escalation");
+    assert_eq!(handoff_escalation["target_agent_id"].as_i64(), Some(sup));
+    // The receiver acknowledges late; the time to acknowledge is recorded.
+    let (s, b) = w
+        .post(
+            &format!("/api/v1/conversations/{id}/handoff/ack"),
+            &to_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["seconds_to_acknowledge"], 301);
+    assert!(
+        app.conversation_of("919811100080").await["handoffs"][0]["acknowledged_at"].is_string()
+    );
+}
