@@ -1,5 +1,6 @@
 import json, collections, re, sys, hashlib
-P='/work/main/data/triage/in_domain.jsonl'
+import pathlib
+P=str(pathlib.Path(__file__).with_name('in_domain.jsonl'))
 REASONS=['complaint','refund','cancellation','human_requested','legal_regulatory','security_fraud','negative_sentiment','price_negotiation']
 INTENTS='purchase pricing price_negotiation product_info availability order_status booking payment problem complaint refund cancellation human_agent legal_regulatory security_fraud feedback greeting acknowledgement opt_out out_of_scope'.split()
 DOMAINS='coaching real_estate clinic retail lending insurance banking travel'.split()
