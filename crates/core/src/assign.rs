@@ -85,6 +85,31 @@ pub enum Rule {
     Unassigned,
 }
 
+impl Rule {
+    /// Every rule.
+    pub const ALL: &'static [Rule] = &[
+        Rule::SeniorTier,
+        Rule::Continuity,
+        Rule::LeastLoaded,
+        Rule::Unassigned,
+    ];
+
+    /// The snake_case word used in the API, the database and metrics.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Rule::SeniorTier => "senior_tier",
+            Rule::Continuity => "continuity",
+            Rule::LeastLoaded => "least_loaded",
+            Rule::Unassigned => "unassigned",
+        }
+    }
+
+    /// Parses the word; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|r| r.as_str() == s)
+    }
+}
+
 /// The outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {

@@ -14,7 +14,7 @@
 //! nothing missed), `active_with_misses`, `hit` (closed with every target
 //! met) and `missed` (closed with at least one miss).
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{BusinessCalendar, SlaTarget};
@@ -82,9 +82,6 @@ impl CategoryTargets {
             .due_at(&BusinessCalendar::always_open(), start, false)
     }
 }
-
-/// Kept name of the first-response table (issue #2's configuration).
-pub type FirstResponseTargets = CategoryTargets;
 
 impl Default for CategoryTargets {
     fn default() -> Self {
@@ -499,11 +496,6 @@ pub fn is_breached(due_at: Option<Timestamp>, done_at: Option<Timestamp>, now: T
         (Some(due), None) => now > due,
         (None, _) => false,
     }
-}
-
-/// A duration as whole seconds, saturating (for API fields in seconds).
-pub fn whole_seconds(d: SignedDuration) -> i64 {
-    d.as_secs()
 }
 
 #[cfg(test)]

@@ -575,8 +575,7 @@ impl Pipeline {
         let Some(to) = recipient_of(&contact) else {
             return Ok(());
         };
-        let request = match switchboard_whatsapp::send::Recipient::phone(to.clone())
-            .or_else(|_| switchboard_whatsapp::send::Recipient::user_id(to.clone()))
+        let request = match to_recipient(&to)
             .and_then(|r| switchboard_whatsapp::send::OutboundMessage::text(r, text.clone()))
         {
             Ok(m) => serde_json::to_value(m).unwrap_or(Value::Null),
@@ -618,6 +617,18 @@ fn human_target(t: &str) -> String {
         "d" => format!("{num} day{}", if plural { "s" } else { "" }),
         _ => t.to_owned(),
     }
+}
+
+/// The Cloud API recipient for an address from [`recipient_of`]: a phone
+/// number (`to`), else a BSUID (`recipient`, username users).
+///
+/// # Errors
+/// [`switchboard_whatsapp::send::BuildError`] when it is neither.
+pub fn to_recipient(
+    to: &str,
+) -> Result<switchboard_whatsapp::send::Recipient, switchboard_whatsapp::send::BuildError> {
+    switchboard_whatsapp::send::Recipient::phone(to)
+        .or_else(|_| switchboard_whatsapp::send::Recipient::user_id(to))
 }
 
 /// The address to send to: the wa_id, else the BSUID (username users).

@@ -50,10 +50,9 @@ impl Ingestor {
         store: S,
         pipeline: Pipeline,
         max_batch: usize,
-        timers: std::sync::Arc<tokio::sync::Notify>,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(max_batch.saturating_mul(4).max(16));
-        let handle = tokio::spawn(writer(store, pipeline, rx, max_batch.max(1), timers));
+        let handle = tokio::spawn(writer(store, pipeline, rx, max_batch.max(1)));
         (Self { tx }, handle)
     }
 
@@ -91,7 +90,6 @@ async fn writer<S: Store>(
     pipeline: Pipeline,
     mut rx: mpsc::Receiver<Job>,
     max_batch: usize,
-    timers: std::sync::Arc<tokio::sync::Notify>,
 ) {
     let mut jobs = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut jobs, max_batch).await > 0 {
@@ -104,10 +102,6 @@ async fn writer<S: Store>(
                 for (reply, report) in replies.into_iter().zip(reports) {
                     let _ = reply.send(Ok(report));
                 }
-                // The timer worker is not woken here: it polls at least
-                // every 500 ms, which keeps breach latency under a second,
-                // and a wake-up per batch would cost a write transaction.
-                let _ = &timers;
             }
             Err(e) => {
                 tracing::warn!(error = %e, size = deliveries.len(), "batch failed; retrying deliveries one by one");

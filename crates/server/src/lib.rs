@@ -133,12 +133,8 @@ impl App {
         };
         let worker_id = format!("{}-{}", std::process::id(), clock.now().as_millisecond());
         let timers = TimerWorker::new(store.clone(), pipeline.clone(), clock.clone(), &worker_id);
-        let (ingestor, writer) = Ingestor::spawn(
-            store.clone(),
-            pipeline.clone(),
-            config.ingest.max_batch,
-            timers.waker(),
-        );
+        let (ingestor, writer) =
+            Ingestor::spawn(store.clone(), pipeline.clone(), config.ingest.max_batch);
         let listener =
             TcpListener::bind(&config.listen)
                 .await

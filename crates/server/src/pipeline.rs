@@ -969,7 +969,7 @@ impl Pipeline {
             };
             self.hand_off(tx, conv, previous, to, reason, at).await?;
         }
-        metrics::counter!("switchboard_assignments_total", "rule" => rule_name(decision.rule))
+        metrics::counter!("switchboard_assignments_total", "rule" => decision.rule.as_str())
             .increment(1);
         Ok(())
     }
@@ -1014,15 +1014,6 @@ impl Pipeline {
             }
         }
         Ok(assigned)
-    }
-}
-
-fn rule_name(rule: Rule) -> &'static str {
-    match rule {
-        Rule::SeniorTier => "senior_tier",
-        Rule::Continuity => "continuity",
-        Rule::LeastLoaded => "least_loaded",
-        Rule::Unassigned => "unassigned",
     }
 }
 

@@ -19,7 +19,6 @@
 //!   unique per kind and fire once (see `switchboard-store`).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde_json::json;
@@ -668,6 +667,3 @@ impl Pipeline {
         Ok(())
     }
 }
-
-/// Shared handle type for the runtime.
-pub type SharedSla = Arc<SlaRuntime>;

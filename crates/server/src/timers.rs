@@ -5,8 +5,9 @@
 //! after the lease), then fires each in its own write transaction that first
 //! completes the timer (fencing on the lease holder) and then performs the
 //! action, so an action happens exactly once in effect, even across
-//! `kill -9`. It sleeps until the next due time (at most [`MAX_SLEEP`]) or
-//! until woken because a transaction scheduled an earlier timer.
+//! `kill -9`. It sleeps until the next due time, at most [`MAX_SLEEP`], so a
+//! timer scheduled meanwhile by ingest is seen within half a second (a wake-up
+//! per ingest batch would cost a write transaction on SQLite's one writer).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,12 +15,11 @@ use std::time::Duration;
 use jiff::SignedDuration;
 use switchboard_core::clock::Clock;
 use switchboard_store::{Store, StoreError, StoreTx, Timer};
-use tokio::sync::Notify;
 
 use crate::pipeline::Pipeline;
 
 /// Longest sleep between polls; bounds detection latency when a timer is
-/// scheduled by another process or the wake-up is missed.
+/// scheduled after the worker went to sleep (by ingest or another process).
 pub const MAX_SLEEP: Duration = Duration::from_millis(500);
 
 /// How long a claim is held before another worker may take it over.
@@ -32,7 +32,6 @@ pub struct TimerWorker<S: Store> {
     pipeline: Pipeline,
     clock: Arc<dyn Clock>,
     id: Arc<str>,
-    wake: Arc<Notify>,
 }
 
 impl<S: Store> TimerWorker<S> {
@@ -43,14 +42,7 @@ impl<S: Store> TimerWorker<S> {
             pipeline,
             clock,
             id: Arc::from(id),
-            wake: Arc::new(Notify::new()),
         }
-    }
-
-    /// A handle that wakes the worker early (after a commit that scheduled
-    /// a timer).
-    pub fn waker(&self) -> Arc<Notify> {
-        self.wake.clone()
     }
 
     /// Fires every timer due at the clock's `now`; returns how many fired.
@@ -144,7 +136,6 @@ impl<S: Store> TimerWorker<S> {
             tokio::select! {
                 () = &mut shutdown => return,
                 () = tokio::time::sleep(sleep) => {},
-                () = self.wake.notified() => {},
             }
         }
     }

@@ -439,7 +439,7 @@ impl Store for SqliteStore {
                 .fetch_one(&self.pool)
                 .await
                 .map_err(db_err)?;
-        get_opt_ts_pub(&row, "due")
+        get_opt_ts(&row, "due")
     }
 
     async fn list_templates(&self) -> StoreResult<Vec<TemplateRecord>> {
@@ -468,7 +468,7 @@ impl Store for SqliteStore {
             .fetch_one(&self.pool)
             .await
             .map_err(db_err)?;
-        get_opt_ts_pub(&row, "due")
+        get_opt_ts(&row, "due")
     }
 
     async fn list_escalations(&self, f: &EscalationFilter) -> StoreResult<Vec<Escalation>> {

@@ -204,11 +204,11 @@ fn get_ts<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Timestamp> {
     ts(get_i64(row, col)?)
 }
 
-fn get_opt_ts<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Option<Timestamp>> {
+pub(crate) fn get_opt_ts<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Option<Timestamp>> {
     get::<Option<i64>, _>(row, col)?.map(ts).transpose()
 }
 
-fn get_opt_str<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Option<String>> {
+pub(crate) fn get_opt_str<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Option<String>> {
     get(row, col)
 }
 
@@ -232,25 +232,6 @@ fn get_opt_json<T: DeserializeOwned, R: Cols + ?Sized>(
     get_opt_str(row, col)?
         .map(|s| from_json(&s, col))
         .transpose()
-}
-
-pub(crate) fn rule_str(rule: Rule) -> &'static str {
-    match rule {
-        Rule::SeniorTier => "senior_tier",
-        Rule::Continuity => "continuity",
-        Rule::LeastLoaded => "least_loaded",
-        Rule::Unassigned => "unassigned",
-    }
-}
-
-fn parse_rule(s: &str) -> StoreResult<Rule> {
-    Ok(match s {
-        "senior_tier" => Rule::SeniorTier,
-        "continuity" => Rule::Continuity,
-        "least_loaded" => Rule::LeastLoaded,
-        "unassigned" => Rule::Unassigned,
-        other => return Err(StoreError::Corrupt(format!("assignment rule {other:?}"))),
-    })
 }
 
 pub(crate) fn team_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Team> {
@@ -411,7 +392,11 @@ pub(crate) fn assignment_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Assi
         id: get_i64(row, "id")?,
         conversation_id: ConversationId(get_i64(row, "conversation_id")?),
         agent_id: get::<Option<i64>, _>(row, "agent_id")?.map(AgentId),
-        rule: parse_rule(&get::<String, _>(row, "rule")?)?,
+        rule: {
+            let rule: String = get(row, "rule")?;
+            Rule::parse(&rule)
+                .ok_or_else(|| StoreError::Corrupt(format!("assignment rule {rule:?}")))?
+        },
         reason: get(row, "reason")?,
         created_at: get_ts(row, "created_at")?,
     })
@@ -469,17 +454,6 @@ pub(crate) fn sla_event_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<SlaEv
         at: get_ts(row, "at")?,
         agent_id: get::<Option<i64>, _>(row, "agent_id")?.map(AgentId),
     })
-}
-
-pub(crate) fn get_opt_ts_pub<R: Cols + ?Sized>(
-    row: &R,
-    col: &str,
-) -> StoreResult<Option<Timestamp>> {
-    get_opt_ts(row, col)
-}
-
-pub(crate) fn get_opt_str_pub<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Option<String>> {
-    get_opt_str(row, col)
 }
 
 macro_rules! outbox_cols {

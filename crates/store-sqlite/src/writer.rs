@@ -263,8 +263,8 @@ impl StoreTx for SqliteTx {
             |r| {
                 Ok((
                     get_i64(r, "id")?,
-                    get_opt_str_pub(r, "wa_id")?,
-                    get_opt_str_pub(r, "user_id")?,
+                    get_opt_str(r, "wa_id")?,
+                    get_opt_str(r, "user_id")?,
                 ))
             },
         )?;
@@ -472,7 +472,7 @@ impl StoreTx for SqliteTx {
     async fn record_assignment(&mut self, a: &NewAssignment) -> StoreResult<Assignment> {
         let row = self.one(
             "INSERT INTO assignments (conversation_id, agent_id, rule, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id, conversation_id, agent_id, rule, reason, created_at",
-            params![a.conversation_id.0, a.agent_id.map(|x| x.0), rule_str(a.rule), a.reason, ms(a.at)],
+            params![a.conversation_id.0, a.agent_id.map(|x| x.0), a.rule.as_str(), a.reason, ms(a.at)],
             |r| assignment_from_row(r),
         )?;
         if a.agent_id != a.previous_agent_id {

@@ -11,7 +11,7 @@ use std::future::Future;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use switchboard_core::assign::Rule;
-use switchboard_core::ids::{AgentId, Bsuid, ConversationId, PhoneNumberId, TeamId, WaId};
+use switchboard_core::ids::{AgentId, Bsuid, PhoneNumberId, TeamId, WaId};
 use switchboard_core::model::{Availability, Category, ConversationStatus, Direction, Role};
 use switchboard_core::sla::SlaClock;
 
@@ -772,7 +772,6 @@ pub async fn escalations_and_sla_events<S: Store>(store: S) {
         ),
         ("first_response", "miss")
     );
-    let _ = ConversationId(0);
 }
 
 /// The outbox: one row per idempotency key, claimed once per lease, results

@@ -344,7 +344,7 @@ pub async fn get_conversation<S: Store>(
     )))
 }
 
-fn path_id(
+pub(crate) fn path_id(
     path: Result<Path<i64>, axum::extract::rejection::PathRejection>,
 ) -> Result<i64, ApiError> {
     path.map(|Path(id)| id)

@@ -22,21 +22,16 @@ use switchboard_store::{
     TimerKind,
 };
 use switchboard_whatsapp::send::{
-    Interactive, ListRow, ListSection, OutboundMessage, Parameter, Recipient, ReplyButton,
-    TemplateMessage,
+    Interactive, ListRow, ListSection, OutboundMessage, Parameter, ReplyButton, TemplateMessage,
 };
 
 use super::AppState;
+use super::api::path_id;
 use super::auth::Principal;
 use super::error::{ApiError, ApiJson};
-use crate::agent::{recipient_of, window_closes_at};
+use crate::agent::{recipient_of, to_recipient, window_closes_at};
 
 type PathId = Result<Path<i64>, axum::extract::rejection::PathRejection>;
-
-fn path_id(p: PathId) -> Result<i64, ApiError> {
-    p.map(|Path(id)| id)
-        .map_err(|_| ApiError::InvalidRequest("the id in the path must be an integer".into()))
-}
 
 fn refused(
     status: StatusCode,
@@ -292,7 +287,7 @@ pub async fn send<S: Store>(
                 let Some(to) = recipient_of(&contact) else {
                     return Ok(Outcome::Refused(ApiError::Validation("the contact has no address".into())));
                 };
-                let recipient = match Recipient::phone(to.clone()).or_else(|_| Recipient::user_id(to.clone())) {
+                let recipient = match to_recipient(&to) {
                     Ok(r) => r,
                     Err(e) => return Ok(Outcome::Refused(ApiError::Validation(e.to_string()))),
                 };
