@@ -1387,11 +1387,44 @@ async fn after_hours_callback_and_continuity_grace() {
         Some(asha),
         "drained back to the previous agent"
     );
-    // A third contact of asha's while she is away falls to the pool after the grace period.
-    sim.say("919800000055", "wamid.d1", "price?").await;
-    let d = app.conversation_of("919800000055").await;
-    assert!(d["assignee_id"].as_i64().is_some());
-    let _ = ravi;
+    // If asha stays away, the grace period ends and the pool takes it.
+    let id = switchboard_core::ids::ConversationId(c["id"].as_i64().unwrap());
+    store
+        .write(move |tx| {
+            Box::pin(async move {
+                let mut conv = tx.conversation(id).await?.unwrap();
+                conv.status = switchboard_core::model::ConversationStatus::Resolved;
+                tx.save_conversation(&conv).await
+            })
+        })
+        .await
+        .unwrap();
+    app.api(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/agents/{asha}"),
+        &asha_token,
+        Some(json!({"availability": "away"})),
+    )
+    .await;
+    sim.say("919800000044", "wamid.c3", "hello again").await;
+    assert!(
+        app.conversation_of("919800000044").await["assignee_id"].is_null(),
+        "waiting for asha"
+    );
+    sim.advance(10 * 60 + 1).await;
+    let c = app.conversation_of("919800000044").await;
+    assert_eq!(
+        c["assignee_id"].as_i64(),
+        Some(ravi),
+        "grace over: the pool"
+    );
+    assert!(
+        c["assignments"].as_array().unwrap().last().unwrap()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("continuity grace period ended"),
+        "{c}"
+    );
 }
 
 #[tokio::test]
