@@ -35,6 +35,8 @@
 //!   high-intent prospects, relationship continuity, least-loaded fallback.
 //! - [`sla`]: first-response targets per category and due-time arithmetic.
 //! - [`calendar`]: business calendars, `.ics` holidays and business time.
+//! - [`kpi`]: reporting events and the per-cycle facts every KPI is
+//!   computed from (definitions in `KPIS.md`).
 #![forbid(unsafe_code)]
 
 pub mod assign;
@@ -45,6 +47,7 @@ pub mod dataset;
 pub mod duration;
 pub mod features;
 pub mod ids;
+pub mod kpi;
 pub mod language;
 pub mod metrics;
 pub mod model;

@@ -61,6 +61,7 @@ macro_rules! word_enum {
         }
     };
 }
+pub(crate) use word_enum;
 
 word_enum!(
     /// Lifecycle of a conversation (Chatwoot's four states).

@@ -1,0 +1,713 @@
+//! Reporting events and the facts every KPI is computed from.
+//!
+//! Parts:
+//! - [`EventKind`] and [`ReportEvent`]: the append-only reporting log. The
+//!   store writes one row per change (conversation opened, triaged,
+//!   assigned, replied to, breached, resolved, …) in the same transaction as
+//!   the change, stamped with the conversation's [`Dimensions`] at that time.
+//! - [`cycles`]: turns one conversation's events (in any order) into
+//!   [`Cycle`]s, one per open → resolve cycle, holding the measured facts:
+//!   first response time (wall clock and business hours), next responses,
+//!   resolution time, SLA outcome per target, handoffs, escalations, repeat
+//!   messages, template deliveries. Reports aggregate cycles, never raw
+//!   events, so a reopened conversation is measured per cycle and never from
+//!   its creation (Chatwoot's resolution time keeps counting from creation).
+//! - [`percentile`]: the nearest-rank percentile over a histogram of whole
+//!   seconds, the one definition every report uses.
+//!
+//! `KPIS.md` at the repository root defines each KPI (start event, end
+//! event, exclusions, business-hours variant); this module is its code.
+
+use std::collections::BTreeSet;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::BusinessCalendar;
+use crate::ids::{AgentId, ContactId, ConversationId, InboxId, MessageId, TeamId};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::model::{Category, Priority, UnknownVariant, word_enum};
+
+word_enum!(
+    /// What a reporting event records. The store writes each kind in the
+    /// same transaction as the change it names.
+    EventKind, "report event kind" {
+        /// A conversation was created. `detail`: `new` or `returning`
+        /// (the contact had a resolved conversation before): the audience.
+        ConversationOpened = "conversation_opened",
+        /// A resolved conversation was opened again (a new cycle starts).
+        Reopened = "reopened",
+        /// Category, intent or priority changed (the dimensions carry the new values).
+        Triaged = "triaged",
+        /// The assignee changed; `agent_id` is the new assignee.
+        Assigned = "assigned",
+        /// Work was handed to `agent_id` with context. `detail`: `bot`
+        /// (automation → human) or `agent` (human → human).
+        Handoff = "handoff",
+        /// The receiving agent acknowledged the handoff context;
+        /// `value_ms`: time from handoff to acknowledgement.
+        HandoffAcknowledged = "handoff_acknowledged",
+        /// A customer message; `at` is the customer's send time.
+        MessageReceived = "message_received",
+        /// Automation answered (the automatic first response); never a human reply.
+        AutomatedReply = "automated_reply",
+        /// A human replied while the customer waited. `detail`: `first` or
+        /// `next`; `value_ms`: how long the customer had waited.
+        Reply = "reply",
+        /// An SLA target's warning fired. `detail`: `first_response`,
+        /// `next_response` or `resolution`; `value_ms`: `at - due` (negative).
+        SlaWarning = "sla_warning",
+        /// An SLA target was met. `detail` as for warnings.
+        SlaHit = "sla_hit",
+        /// An SLA target was missed. `detail` as for warnings; `value_ms`: lateness.
+        SlaBreach = "sla_breach",
+        /// An escalation was raised. `detail`: `level:reason`.
+        Escalation = "escalation",
+        /// An escalation was acknowledged; `value_ms`: time to acknowledge.
+        EscalationAcknowledged = "escalation_acknowledged",
+        /// The conversation was resolved. `detail`: the disposition.
+        Resolved = "resolved",
+        /// Meta accepted an outbound message. `detail`: message type (`template`, `text`, …).
+        MessageSent = "message_sent",
+        /// An outbound message reached the phone. `detail`: message type.
+        MessageDelivered = "message_delivered",
+        /// An outbound message was read. `detail`: message type.
+        MessageRead = "message_read",
+        /// An outbound message failed (refused by Meta or undeliverable). `detail`: message type.
+        MessageFailed = "message_failed",
+        /// The contact opted out of messages.
+        OptOut = "opt_out",
+        /// The contact opted in again.
+        OptIn = "opt_in",
+    }
+);
+
+/// The conversation's dimensions when an event happened. Every field is
+/// optional: an unassigned, untriaged, organic conversation has none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dimensions {
+    /// The business number.
+    pub inbox_id: Option<InboxId>,
+    /// Owning team.
+    pub team_id: Option<TeamId>,
+    /// Assignee (for `assigned` and `handoff`: the new one).
+    pub agent_id: Option<AgentId>,
+    /// Triage category.
+    pub category: Option<Category>,
+    /// Triage intent.
+    pub intent: Option<String>,
+    /// Language cohort (`en`, `hi`, `hinglish`, …).
+    pub language: Option<String>,
+    /// Click-to-WhatsApp ad or post id (the campaign).
+    pub source_id: Option<String>,
+    /// `ad` or `post`; `None` for organic conversations.
+    pub source_type: Option<String>,
+}
+
+/// One row of the reporting log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportEvent {
+    /// Append order (the store's row id): ties on `at` break by it.
+    pub id: i64,
+    /// When it happened (UTC).
+    pub at: Timestamp,
+    /// What happened.
+    pub kind: EventKind,
+    /// The conversation (none for a contact-level event without one).
+    pub conversation_id: Option<ConversationId>,
+    /// The customer.
+    pub contact_id: Option<ContactId>,
+    /// The message, for message status events.
+    pub message_id: Option<MessageId>,
+    /// Dimensions at that time.
+    pub dims: Dimensions,
+    /// Priority at that time.
+    pub priority: Option<Priority>,
+    /// Kind-specific detail (see [`EventKind`]).
+    pub detail: Option<String>,
+    /// Kind-specific duration in milliseconds (see [`EventKind`]).
+    pub value_ms: Option<i64>,
+}
+
+/// A re-contact is a new conversation of the same contact opened within
+/// this long after a resolve (issue #6: "re-contact within 7 days of resolve").
+pub const RECONTACT_WINDOW: SignedDuration = SignedDuration::from_hours(7 * 24);
+
+/// How an SLA target ended in a cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlaOutcome {
+    /// Met (every clock of this target in the cycle was met).
+    Hit,
+    /// Missed at least once in the cycle.
+    Missed,
+}
+
+/// SLA outcome per target within one cycle; `None` when the target never
+/// settled (no clock ran, or it is still running).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaOutcomes {
+    /// First response.
+    pub first_response: Option<SlaOutcome>,
+    /// Next responses (missed when any one was missed).
+    pub next_response: Option<SlaOutcome>,
+    /// Resolution.
+    pub resolution: Option<SlaOutcome>,
+}
+
+/// The facts of one open → resolve cycle of a conversation. Durations are
+/// milliseconds; business-hours variants count only the reporting
+/// calendar's open time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cycle {
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// The customer.
+    pub contact_id: Option<ContactId>,
+    /// 0 for the cycle that opened the conversation, then 1, 2, … per reopen.
+    pub seq: u32,
+    /// Start: `conversation_opened`, or `reopened` for later cycles.
+    pub opened_at: Timestamp,
+    /// True when the contact had a resolved conversation before (audience `returning`).
+    pub returning: bool,
+    /// Dimensions: campaign and inbox from the cycle's start, the rest from
+    /// its latest event (the final category, intent, assignee).
+    pub dims: Dimensions,
+    /// Priority from the latest event.
+    pub priority: Option<Priority>,
+    /// Automation took part: an automated reply or a bot → human handoff.
+    pub automated: bool,
+    /// First bot → human handoff before the first human reply (the first
+    /// response clock starts here instead of at open).
+    pub bot_handoff_at: Option<Timestamp>,
+    /// First human reply in the cycle.
+    pub first_reply_at: Option<Timestamp>,
+    /// First response time: first human reply minus (bot handoff or open).
+    pub first_response_ms: Option<i64>,
+    /// The same in business hours.
+    pub first_response_business_ms: Option<i64>,
+    /// Human replies after the first one that answered a waiting customer.
+    pub next_responses: u32,
+    /// Sum of their waits (next response time = sum / count).
+    pub next_response_total_ms: i64,
+    /// Resolved at (none while the cycle is open).
+    pub resolved_at: Option<Timestamp>,
+    /// Resolution time: resolve minus cycle start.
+    pub resolution_ms: Option<i64>,
+    /// The same in business hours.
+    pub resolution_business_ms: Option<i64>,
+    /// Disposition recorded at resolve.
+    pub disposition: Option<String>,
+    /// SLA outcome per target.
+    pub sla: SlaOutcomes,
+    /// SLA warnings fired.
+    pub sla_warnings: u32,
+    /// Handoffs to a human.
+    pub handoffs: u32,
+    /// Of those, acknowledged.
+    pub handoffs_acknowledged: u32,
+    /// Sum of handoff acknowledgement times.
+    pub handoff_ack_total_ms: i64,
+    /// Escalations raised.
+    pub escalations: u32,
+    /// Of those, acknowledged.
+    pub escalations_acknowledged: u32,
+    /// Sum of escalation acknowledgement times.
+    pub escalation_ack_total_ms: i64,
+    /// Distinct escalation reasons raised (`level:reason` details).
+    pub escalation_reasons: Vec<String>,
+    /// Customer messages in the cycle.
+    pub inbound_messages: u32,
+    /// Customer messages sent while already waiting for a human reply.
+    pub repeat_messages: u32,
+    /// Template messages that reached Meta or failed (the delivery denominator).
+    pub templates_sent: u32,
+    /// Of those, delivered or read.
+    pub templates_delivered: u32,
+    /// Of those, failed.
+    pub templates_failed: u32,
+    /// The contact opted out during the cycle.
+    pub opted_out: bool,
+}
+
+impl Cycle {
+    fn start(conversation_id: ConversationId, seq: u32, e: &ReportEvent) -> Self {
+        Self {
+            conversation_id,
+            contact_id: e.contact_id,
+            seq,
+            opened_at: e.at,
+            returning: e.detail.as_deref() == Some("returning"),
+            dims: e.dims.clone(),
+            priority: e.priority,
+            automated: false,
+            bot_handoff_at: None,
+            first_reply_at: None,
+            first_response_ms: None,
+            first_response_business_ms: None,
+            next_responses: 0,
+            next_response_total_ms: 0,
+            resolved_at: None,
+            resolution_ms: None,
+            resolution_business_ms: None,
+            disposition: None,
+            sla: SlaOutcomes::default(),
+            sla_warnings: 0,
+            handoffs: 0,
+            handoffs_acknowledged: 0,
+            handoff_ack_total_ms: 0,
+            escalations: 0,
+            escalations_acknowledged: 0,
+            escalation_ack_total_ms: 0,
+            escalation_reasons: Vec::new(),
+            inbound_messages: 0,
+            repeat_messages: 0,
+            templates_sent: 0,
+            templates_delivered: 0,
+            templates_failed: 0,
+            opted_out: false,
+        }
+    }
+
+    /// True when the cycle ended with a disposition (closure with disposition).
+    pub fn closed_with_disposition(&self) -> bool {
+        self.resolved_at.is_some() && self.disposition.as_deref().is_some_and(|d| !d.is_empty())
+    }
+
+    /// True when automation resolved the cycle: it took part, and the cycle
+    /// was resolved with no human reply and no bot → human handoff.
+    pub fn bot_resolved(&self) -> bool {
+        self.automated
+            && self.resolved_at.is_some()
+            && self.first_reply_at.is_none()
+            && self.bot_handoff_at.is_none()
+            && self.handoffs == 0
+    }
+}
+
+/// Milliseconds of a signed duration, saturating.
+fn ms(d: SignedDuration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn settle(slot: &mut Option<SlaOutcome>, outcome: SlaOutcome) {
+    // A miss is final for the cycle; a hit only fills an empty slot.
+    match (outcome, *slot) {
+        (SlaOutcome::Missed, _) => *slot = Some(SlaOutcome::Missed),
+        (SlaOutcome::Hit, None) => *slot = Some(SlaOutcome::Hit),
+        (SlaOutcome::Hit, Some(_)) => {}
+    }
+}
+
+/// Splits one conversation's events into cycles and measures each.
+///
+/// `events` may arrive in any order (deliveries do): they are sorted by
+/// time, then id. Events before the first `conversation_opened` belong to
+/// the first cycle (a late-delivered message sent before the conversation
+/// row was created); events after a resolve and before a reopen (late
+/// delivery receipts, an opt-out) belong to the resolved cycle. A
+/// conversation whose `conversation_opened` event is missing (an import)
+/// starts at its earliest event. Events of other conversations are ignored.
+///
+/// With a `calendar`, the business-hours variants are filled in.
+pub fn cycles(
+    conversation_id: ConversationId,
+    events: &[ReportEvent],
+    calendar: Option<&BusinessCalendar>,
+) -> Vec<Cycle> {
+    let mut sorted: Vec<&ReportEvent> = events
+        .iter()
+        .filter(|e| e.conversation_id == Some(conversation_id))
+        .collect();
+    sorted.sort_by_key(|e| (e.at, e.id));
+    // The opening event leads even if a message's send time precedes it.
+    if let Some(pos) = sorted
+        .iter()
+        .position(|e| e.kind == EventKind::ConversationOpened)
+    {
+        let opened = sorted.remove(pos);
+        sorted.insert(0, opened);
+    }
+    let Some(first) = sorted.first() else {
+        return Vec::new();
+    };
+    let mut out: Vec<Cycle> = Vec::new();
+    let mut cur = Cycle::start(conversation_id, 0, first);
+    // Waiting state for repeat messages: a customer message while already
+    // waiting for a human reply is a repeat.
+    let mut waiting = false;
+    let mut templates: BTreeSet<i64> = BTreeSet::new();
+    let mut delivered: BTreeSet<i64> = BTreeSet::new();
+    let mut failed: BTreeSet<i64> = BTreeSet::new();
+    let mut reasons: BTreeSet<String> = BTreeSet::new();
+
+    let finish = |cur: &mut Cycle,
+                  templates: &mut BTreeSet<i64>,
+                  delivered: &mut BTreeSet<i64>,
+                  failed: &mut BTreeSet<i64>,
+                  reasons: &mut BTreeSet<String>| {
+        cur.templates_sent = u32::try_from(templates.len()).unwrap_or(u32::MAX);
+        cur.templates_delivered =
+            u32::try_from(delivered.intersection(templates).count()).unwrap_or(u32::MAX);
+        cur.templates_failed = u32::try_from(
+            failed
+                .difference(delivered)
+                .filter(|m| templates.contains(m))
+                .count(),
+        )
+        .unwrap_or(u32::MAX);
+        cur.escalation_reasons = std::mem::take(reasons).into_iter().collect();
+        templates.clear();
+        delivered.clear();
+        failed.clear();
+    };
+
+    for (i, e) in sorted.iter().enumerate() {
+        if e.kind == EventKind::Reopened && i > 0 {
+            finish(
+                &mut cur,
+                &mut templates,
+                &mut delivered,
+                &mut failed,
+                &mut reasons,
+            );
+            let seq = cur.seq + 1;
+            let returning = cur.returning;
+            let prev = std::mem::replace(&mut cur, Cycle::start(conversation_id, seq, e));
+            cur.returning = returning;
+            // Campaign and inbox stay those of the conversation.
+            cur.dims.source_id.clone_from(&prev.dims.source_id);
+            cur.dims.source_type.clone_from(&prev.dims.source_type);
+            out.push(prev);
+            waiting = false;
+            continue;
+        }
+        // Latest dimensions win, except the campaign, fixed at open.
+        if e.kind != EventKind::OptOut && e.kind != EventKind::OptIn {
+            let source_id = cur
+                .dims
+                .source_id
+                .take()
+                .or_else(|| e.dims.source_id.clone());
+            let source_type = cur
+                .dims
+                .source_type
+                .take()
+                .or_else(|| e.dims.source_type.clone());
+            if e.dims.inbox_id.is_some() {
+                cur.dims = e.dims.clone();
+            }
+            cur.dims.source_id = source_id;
+            cur.dims.source_type = source_type;
+            if e.priority.is_some() {
+                cur.priority = e.priority;
+            }
+        }
+        match e.kind {
+            EventKind::ConversationOpened | EventKind::Reopened => {
+                if e.detail.as_deref() == Some("returning") {
+                    cur.returning = true;
+                }
+            }
+            EventKind::Triaged | EventKind::Assigned | EventKind::OptIn => {}
+            EventKind::Handoff => {
+                cur.handoffs += 1;
+                if e.detail.as_deref() == Some("bot") {
+                    cur.automated = true;
+                    if cur.first_reply_at.is_none() && cur.bot_handoff_at.is_none() {
+                        cur.bot_handoff_at = Some(e.at);
+                    }
+                }
+            }
+            EventKind::HandoffAcknowledged => {
+                cur.handoffs_acknowledged += 1;
+                cur.handoff_ack_total_ms += e.value_ms.unwrap_or(0).max(0);
+            }
+            EventKind::MessageReceived => {
+                cur.inbound_messages += 1;
+                if waiting {
+                    cur.repeat_messages += 1;
+                }
+                waiting = true;
+            }
+            EventKind::AutomatedReply => cur.automated = true,
+            EventKind::Reply => {
+                if cur.first_reply_at.is_none() {
+                    cur.first_reply_at = Some(e.at);
+                    let start = cur.bot_handoff_at.unwrap_or(cur.opened_at).min(e.at);
+                    cur.first_response_ms = Some(ms(e.at.duration_since(start)));
+                    cur.first_response_business_ms =
+                        calendar.map(|c| ms(c.business_duration(start, e.at)));
+                } else {
+                    cur.next_responses += 1;
+                    cur.next_response_total_ms += e.value_ms.unwrap_or(0).max(0);
+                }
+                waiting = false;
+            }
+            EventKind::SlaWarning => cur.sla_warnings += 1,
+            EventKind::SlaHit | EventKind::SlaBreach => {
+                let outcome = if e.kind == EventKind::SlaHit {
+                    SlaOutcome::Hit
+                } else {
+                    SlaOutcome::Missed
+                };
+                match e.detail.as_deref() {
+                    Some("first_response") => settle(&mut cur.sla.first_response, outcome),
+                    Some("next_response") => settle(&mut cur.sla.next_response, outcome),
+                    Some("resolution") => settle(&mut cur.sla.resolution, outcome),
+                    _ => {}
+                }
+            }
+            EventKind::Escalation => {
+                cur.escalations += 1;
+                if let Some(d) = &e.detail {
+                    reasons.insert(d.clone());
+                }
+            }
+            EventKind::EscalationAcknowledged => {
+                cur.escalations_acknowledged += 1;
+                cur.escalation_ack_total_ms += e.value_ms.unwrap_or(0).max(0);
+            }
+            EventKind::Resolved => {
+                if cur.resolved_at.is_none() {
+                    cur.resolved_at = Some(e.at);
+                    let d = e.at.duration_since(cur.opened_at);
+                    cur.resolution_ms = Some(ms(d).max(0));
+                    cur.resolution_business_ms =
+                        calendar.map(|c| ms(c.business_duration(cur.opened_at, e.at)).max(0));
+                    cur.disposition.clone_from(&e.detail);
+                }
+                waiting = false;
+            }
+            EventKind::MessageSent
+            | EventKind::MessageDelivered
+            | EventKind::MessageRead
+            | EventKind::MessageFailed => {
+                if let Some(m) = e.message_id
+                    && e.detail.as_deref() == Some("template")
+                {
+                    templates.insert(m.0);
+                    match e.kind {
+                        EventKind::MessageDelivered | EventKind::MessageRead => {
+                            delivered.insert(m.0);
+                        }
+                        EventKind::MessageFailed => {
+                            failed.insert(m.0);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            EventKind::OptOut => cur.opted_out = true,
+        }
+    }
+    finish(
+        &mut cur,
+        &mut templates,
+        &mut delivered,
+        &mut failed,
+        &mut reasons,
+    );
+    out.push(cur);
+    out
+}
+
+/// Nearest-rank percentile (`q` in 0..=1) over a histogram of
+/// `(value, count)` pairs in any order: the smallest value such that at
+/// least `q` of all observations are at or below it. `None` when empty.
+/// The median is `percentile(h, 0.5)`; with whole-second values the result
+/// is exact to the second.
+pub fn percentile(histogram: &[(i64, u64)], q: f64) -> Option<i64> {
+    let total: u64 = histogram.iter().map(|(_, c)| c).sum();
+    if total == 0 {
+        return None;
+    }
+    let mut sorted: Vec<(i64, u64)> = histogram.iter().copied().filter(|(_, c)| *c > 0).collect();
+    sorted.sort_unstable_by_key(|(v, _)| *v);
+    let q = q.clamp(0.0, 1.0);
+    // rank = ceil(q * n), at least 1.
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        reason = "q*n is within 0..=n, n far below 2^52"
+    )]
+    let rank = ((q * total as f64).ceil() as u64).max(1);
+    let mut seen = 0;
+    for (v, c) in &sorted {
+        seen += c;
+        if seen >= rank {
+            return Some(*v);
+        }
+    }
+    sorted.last().map(|(v, _)| *v)
+}
+
+/// A rate that can never exceed 1: `part / whole` over one population
+/// (callers pass counts from the same cycles). `None` when `whole` is 0.
+pub fn rate(part: u64, whole: u64) -> Option<f64> {
+    #[expect(clippy::cast_precision_loss, reason = "report ratio")]
+    (whole > 0).then(|| part.min(whole) as f64 / whole as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn ev(id: i64, at: &str, kind: EventKind) -> ReportEvent {
+        ReportEvent {
+            id,
+            at: t(at),
+            kind,
+            conversation_id: Some(ConversationId(1)),
+            contact_id: Some(ContactId(7)),
+            message_id: None,
+            dims: Dimensions {
+                inbox_id: Some(InboxId(1)),
+                ..Dimensions::default()
+            },
+            priority: None,
+            detail: None,
+            value_ms: None,
+        }
+    }
+
+    fn with(mut e: ReportEvent, detail: &str, value_ms: Option<i64>) -> ReportEvent {
+        e.detail = Some(detail.into());
+        e.value_ms = value_ms;
+        e
+    }
+
+    #[test]
+    fn percentile_is_nearest_rank() {
+        let h = [(10, 1), (20, 1), (30, 1), (40, 1)];
+        assert_eq!(percentile(&h, 0.5), Some(20));
+        assert_eq!(percentile(&h, 0.9), Some(40));
+        assert_eq!(percentile(&h, 0.0), Some(10));
+        assert_eq!(percentile(&[(5, 3), (1, 1)], 0.5), Some(5));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn reopen_starts_a_new_cycle_measured_from_the_reopen() {
+        let events = vec![
+            ev(1, "2026-01-05T10:00:00Z", EventKind::ConversationOpened),
+            ev(2, "2026-01-05T10:00:00Z", EventKind::MessageReceived),
+            ev(3, "2026-01-05T10:01:00Z", EventKind::MessageReceived),
+            with(
+                ev(4, "2026-01-05T10:10:00Z", EventKind::Reply),
+                "first",
+                Some(600_000),
+            ),
+            with(
+                ev(5, "2026-01-05T11:00:00Z", EventKind::Resolved),
+                "qualified",
+                None,
+            ),
+            ev(6, "2026-01-08T09:00:00Z", EventKind::Reopened),
+            ev(7, "2026-01-08T09:00:00Z", EventKind::MessageReceived),
+            with(
+                ev(8, "2026-01-08T09:30:00Z", EventKind::Resolved),
+                "won",
+                None,
+            ),
+        ];
+        let c = cycles(ConversationId(1), &events, None);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].first_response_ms, Some(600_000));
+        assert_eq!(c[0].repeat_messages, 1);
+        assert_eq!(c[0].resolution_ms, Some(3_600_000));
+        assert_eq!(c[0].disposition.as_deref(), Some("qualified"));
+        assert_eq!(c[1].seq, 1);
+        assert_eq!(c[1].resolution_ms, Some(1_800_000));
+        assert_eq!(c[1].first_response_ms, None);
+        assert_eq!(c[1].disposition.as_deref(), Some("won"));
+    }
+
+    #[test]
+    fn bot_handoff_starts_the_first_response_clock_and_order_does_not_matter() {
+        let mut events = vec![
+            ev(1, "2026-01-05T10:00:00Z", EventKind::ConversationOpened),
+            ev(2, "2026-01-05T10:00:00Z", EventKind::AutomatedReply),
+            with(
+                ev(3, "2026-01-05T10:05:00Z", EventKind::Handoff),
+                "bot",
+                None,
+            ),
+            with(
+                ev(4, "2026-01-05T10:07:00Z", EventKind::Reply),
+                "first",
+                Some(420_000),
+            ),
+            with(
+                ev(5, "2026-01-05T10:07:00Z", EventKind::SlaHit),
+                "first_response",
+                None,
+            ),
+        ];
+        events.reverse();
+        let c = cycles(ConversationId(1), &events, None);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].first_response_ms, Some(120_000));
+        assert!(c[0].automated);
+        assert!(!c[0].bot_resolved());
+        assert_eq!(c[0].sla.first_response, Some(SlaOutcome::Hit));
+    }
+
+    #[test]
+    fn a_miss_is_final_and_a_late_message_joins_the_first_cycle() {
+        let events = vec![
+            ev(1, "2026-01-05T10:00:05Z", EventKind::ConversationOpened),
+            // Sent before the row was created, delivered late.
+            ev(2, "2026-01-05T09:59:00Z", EventKind::MessageReceived),
+            with(
+                ev(3, "2026-01-05T10:30:00Z", EventKind::SlaBreach),
+                "first_response",
+                Some(1),
+            ),
+            with(
+                ev(4, "2026-01-05T10:40:00Z", EventKind::SlaHit),
+                "first_response",
+                None,
+            ),
+        ];
+        let c = cycles(ConversationId(1), &events, None);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].opened_at, t("2026-01-05T10:00:05Z"));
+        assert_eq!(c[0].inbound_messages, 1);
+        assert_eq!(c[0].sla.first_response, Some(SlaOutcome::Missed));
+    }
+
+    #[test]
+    fn template_delivery_counts_each_message_once() {
+        let mut sent = ev(1, "2026-01-05T10:00:00Z", EventKind::MessageSent);
+        sent.message_id = Some(MessageId(9));
+        sent.detail = Some("template".into());
+        let mut read = sent.clone();
+        read.id = 2;
+        read.kind = EventKind::MessageRead;
+        let mut failed = sent.clone();
+        failed.id = 3;
+        failed.kind = EventKind::MessageFailed;
+        failed.message_id = Some(MessageId(10));
+        let opened = ev(0, "2026-01-05T09:00:00Z", EventKind::ConversationOpened);
+        let c = cycles(ConversationId(1), &[opened, sent, read, failed], None);
+        assert_eq!(c[0].templates_sent, 2);
+        assert_eq!(c[0].templates_delivered, 1);
+        assert_eq!(c[0].templates_failed, 1);
+    }
+
+    #[test]
+    fn rates_never_exceed_one() {
+        assert_eq!(rate(5, 4), Some(1.0));
+        assert_eq!(rate(1, 4), Some(0.25));
+        assert_eq!(rate(0, 0), None);
+    }
+}
