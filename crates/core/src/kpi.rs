@@ -552,6 +552,410 @@ pub fn rate(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part.min(whole) as f64 / whole as f64)
 }
 
+/// The measured numbers of a [`Cycle`], without its dimensions: what the
+/// store keeps per cycle (compactly encoded) and what reports aggregate.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CycleFacts {
+    /// Audience `returning`.
+    pub returning: bool,
+    /// Automation took part.
+    pub automated: bool,
+    /// A bot → human handoff happened.
+    pub bot_handoff: bool,
+    /// Automation resolved it ([`Cycle::bot_resolved`]).
+    pub bot_resolved: bool,
+    /// First response time (ms), wall clock.
+    pub first_response_ms: Option<i64>,
+    /// First response time (ms), business hours.
+    pub first_response_business_ms: Option<i64>,
+    /// Next responses counted.
+    pub next_responses: u32,
+    /// Sum of their waits (ms).
+    pub next_response_total_ms: i64,
+    /// Resolved within the cycle.
+    pub resolved: bool,
+    /// Resolution time (ms), wall clock.
+    pub resolution_ms: Option<i64>,
+    /// Resolution time (ms), business hours.
+    pub resolution_business_ms: Option<i64>,
+    /// Resolved with a disposition.
+    pub closed_with_disposition: bool,
+    /// SLA outcome per target.
+    pub sla: SlaOutcomes,
+    /// SLA warnings.
+    pub sla_warnings: u32,
+    /// Handoffs.
+    pub handoffs: u32,
+    /// Handoffs acknowledged.
+    pub handoffs_acknowledged: u32,
+    /// Sum of handoff acknowledgement times (ms).
+    pub handoff_ack_total_ms: i64,
+    /// Escalations.
+    pub escalations: u32,
+    /// Escalations acknowledged.
+    pub escalations_acknowledged: u32,
+    /// Sum of escalation acknowledgement times (ms).
+    pub escalation_ack_total_ms: i64,
+    /// Customer messages.
+    pub inbound_messages: u32,
+    /// Customer messages sent while already waiting.
+    pub repeat_messages: u32,
+    /// Templates sent (delivery denominator).
+    pub templates_sent: u32,
+    /// Templates delivered or read.
+    pub templates_delivered: u32,
+    /// Templates failed.
+    pub templates_failed: u32,
+    /// Opted out during the cycle.
+    pub opted_out: bool,
+}
+
+impl From<&Cycle> for CycleFacts {
+    fn from(c: &Cycle) -> Self {
+        Self {
+            returning: c.returning,
+            automated: c.automated,
+            bot_handoff: c.bot_handoff_at.is_some(),
+            bot_resolved: c.bot_resolved(),
+            first_response_ms: c.first_response_ms,
+            first_response_business_ms: c.first_response_business_ms,
+            next_responses: c.next_responses,
+            next_response_total_ms: c.next_response_total_ms,
+            resolved: c.resolved_at.is_some(),
+            resolution_ms: c.resolution_ms,
+            resolution_business_ms: c.resolution_business_ms,
+            closed_with_disposition: c.closed_with_disposition(),
+            sla: c.sla,
+            sla_warnings: c.sla_warnings,
+            handoffs: c.handoffs,
+            handoffs_acknowledged: c.handoffs_acknowledged,
+            handoff_ack_total_ms: c.handoff_ack_total_ms,
+            escalations: c.escalations,
+            escalations_acknowledged: c.escalations_acknowledged,
+            escalation_ack_total_ms: c.escalation_ack_total_ms,
+            inbound_messages: c.inbound_messages,
+            repeat_messages: c.repeat_messages,
+            templates_sent: c.templates_sent,
+            templates_delivered: c.templates_delivered,
+            templates_failed: c.templates_failed,
+            opted_out: c.opted_out,
+        }
+    }
+}
+
+/// How a disposition counts for qualification KPIs (configured lists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Qualification {
+    /// The disposition marks the lead qualified.
+    pub qualified: bool,
+    /// The disposition marks an opportunity (also counts as qualified).
+    pub opportunity: bool,
+}
+
+/// Median, p90 and mean of a duration sample, in whole seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Distribution {
+    /// Observations.
+    pub count: u64,
+    /// Median (nearest rank), seconds.
+    pub median_s: Option<i64>,
+    /// 90th percentile (nearest rank), seconds.
+    pub p90_s: Option<i64>,
+    /// Mean, seconds.
+    pub mean_s: Option<f64>,
+}
+
+impl Distribution {
+    /// From millisecond observations (truncated to whole seconds for the
+    /// percentiles; the mean keeps the fraction).
+    pub fn from_ms(mut values: Vec<i64>) -> Self {
+        let count = values.len() as u64;
+        if values.is_empty() {
+            return Self::default();
+        }
+        #[expect(clippy::cast_precision_loss, reason = "report mean")]
+        let mean_s = values.iter().map(|v| *v as f64).sum::<f64>() / values.len() as f64 / 1000.0;
+        values.sort_unstable();
+        let at = |q: f64| {
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss,
+                reason = "rank within 1..=n"
+            )]
+            let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
+            values.get(rank - 1).map(|v| v / 1000)
+        };
+        Self {
+            count,
+            median_s: at(0.5),
+            p90_s: at(0.9),
+            mean_s: Some(mean_s),
+        }
+    }
+}
+
+/// A count and the rate it makes over its population (0..=1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ratio {
+    /// Numerator.
+    pub count: u64,
+    /// Denominator (the same cycles).
+    pub of: u64,
+    /// `count / of`; `None` when `of` is 0.
+    pub rate: Option<f64>,
+}
+
+impl Ratio {
+    fn new(count: u64, of: u64) -> Self {
+        Self {
+            count: count.min(of),
+            of,
+            rate: rate(count, of),
+        }
+    }
+}
+
+/// SLA attainment of one target: hits over settled cycles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Attainment {
+    /// Cycles that met the target.
+    pub hit: u64,
+    /// Cycles that missed it.
+    pub missed: u64,
+    /// `hit / (hit + missed)`.
+    pub rate: Option<f64>,
+}
+
+/// Every KPI of one group of cycles (definitions: `KPIS.md`). All rates use
+/// the same cycles (opened in the period) for numerator and denominator.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Kpis {
+    /// Cycles opened in the period (conversations plus reopens).
+    pub conversations: u64,
+    /// Of those, from returning contacts.
+    pub returning: u64,
+    /// First response time, wall clock.
+    pub first_response: Distribution,
+    /// First response time, business hours.
+    pub first_response_business: Distribution,
+    /// Cycles whose first response is still missing.
+    pub unanswered: u64,
+    /// Next response time: count and mean of the waits after the first reply.
+    pub next_response: Distribution,
+    /// Resolution time per cycle, wall clock.
+    pub resolution: Distribution,
+    /// Resolution time per cycle, business hours.
+    pub resolution_business: Distribution,
+    /// SLA attainment, first response.
+    pub sla_first_response: Attainment,
+    /// SLA attainment, next response.
+    pub sla_next_response: Attainment,
+    /// SLA attainment, resolution.
+    pub sla_resolution: Attainment,
+    /// Cycles with at least one SLA warning.
+    pub sla_warned: u64,
+    /// Handoffs acknowledged / handoffs.
+    pub handoff_acceptance: Ratio,
+    /// Mean time to acknowledge a handoff, seconds.
+    pub handoff_ack_mean_s: Option<f64>,
+    /// Escalations (count) and acknowledged.
+    pub escalations: Ratio,
+    /// Mean time to acknowledge an escalation, seconds.
+    pub escalation_ack_mean_s: Option<f64>,
+    /// Bot resolution: cycles automation resolved / cycles automation took part in.
+    pub bot_resolution: Ratio,
+    /// Agent handover: cycles handed from bot to human / cycles automation took part in.
+    pub agent_handover: Ratio,
+    /// Closure with disposition: resolved with a disposition / cycles.
+    pub closure: Ratio,
+    /// Repeat messages: customer messages sent while waiting / customer messages.
+    pub repeat_messages: Ratio,
+    /// Re-contact within 7 days: resolved cycles followed by a new
+    /// conversation of the same contact within 7 days / resolved cycles.
+    pub recontact: Ratio,
+    /// Template delivery success: delivered or read / sent.
+    pub template_delivery: Ratio,
+    /// Qualification pass rate: qualified (incl. opportunity) / cycles.
+    pub qualified: Ratio,
+    /// Opportunity rate: opportunity / cycles.
+    pub opportunity: Ratio,
+    /// Cycles in which the contact opted out.
+    pub opt_outs: u64,
+}
+
+/// Accumulates cycles into [`Kpis`].
+#[derive(Debug, Default, Clone)]
+pub struct KpiAccumulator {
+    conversations: u64,
+    returning: u64,
+    frt: Vec<i64>,
+    frt_business: Vec<i64>,
+    unanswered: u64,
+    next_count: u64,
+    next_total_ms: i64,
+    resolution: Vec<i64>,
+    resolution_business: Vec<i64>,
+    sla: [(u64, u64); 3],
+    sla_warned: u64,
+    handoffs: u64,
+    handoffs_ack: u64,
+    handoff_ack_ms: i64,
+    escalations: u64,
+    escalations_ack: u64,
+    escalation_ack_ms: i64,
+    automated: u64,
+    bot_resolved: u64,
+    bot_handoff: u64,
+    resolved: u64,
+    closed: u64,
+    inbound: u64,
+    repeat: u64,
+    recontacted: u64,
+    templates_sent: u64,
+    templates_delivered: u64,
+    qualified: u64,
+    opportunity: u64,
+    opt_outs: u64,
+}
+
+impl KpiAccumulator {
+    /// Adds one cycle. `recontacted`: a new conversation of the same contact
+    /// opened within [`RECONTACT_WINDOW`] after this cycle's resolve.
+    pub fn add(&mut self, f: &CycleFacts, q: Qualification, recontacted: bool) {
+        self.conversations += 1;
+        self.returning += u64::from(f.returning);
+        match f.first_response_ms {
+            Some(ms) => self.frt.push(ms),
+            None => self.unanswered += 1,
+        }
+        if let Some(ms) = f.first_response_business_ms {
+            self.frt_business.push(ms);
+        }
+        self.next_count += u64::from(f.next_responses);
+        self.next_total_ms += f.next_response_total_ms;
+        if let Some(ms) = f.resolution_ms {
+            self.resolution.push(ms);
+        }
+        if let Some(ms) = f.resolution_business_ms {
+            self.resolution_business.push(ms);
+        }
+        for (slot, outcome) in
+            self.sla
+                .iter_mut()
+                .zip([f.sla.first_response, f.sla.next_response, f.sla.resolution])
+        {
+            match outcome {
+                Some(SlaOutcome::Hit) => slot.0 += 1,
+                Some(SlaOutcome::Missed) => slot.1 += 1,
+                None => {}
+            }
+        }
+        self.sla_warned += u64::from(f.sla_warnings > 0);
+        self.handoffs += u64::from(f.handoffs);
+        self.handoffs_ack += u64::from(f.handoffs_acknowledged.min(f.handoffs));
+        self.handoff_ack_ms += f.handoff_ack_total_ms;
+        self.escalations += u64::from(f.escalations);
+        self.escalations_ack += u64::from(f.escalations_acknowledged.min(f.escalations));
+        self.escalation_ack_ms += f.escalation_ack_total_ms;
+        self.automated += u64::from(f.automated);
+        self.bot_resolved += u64::from(f.bot_resolved);
+        self.bot_handoff += u64::from(f.automated && f.bot_handoff);
+        self.resolved += u64::from(f.resolved);
+        self.closed += u64::from(f.closed_with_disposition);
+        self.inbound += u64::from(f.inbound_messages);
+        self.repeat += u64::from(f.repeat_messages.min(f.inbound_messages));
+        self.recontacted += u64::from(recontacted && f.resolved);
+        self.templates_sent += u64::from(f.templates_sent);
+        self.templates_delivered += u64::from(f.templates_delivered.min(f.templates_sent));
+        self.qualified += u64::from(q.qualified || q.opportunity);
+        self.opportunity += u64::from(q.opportunity);
+        self.opt_outs += u64::from(f.opted_out);
+    }
+
+    /// Merges another accumulator (for totals over groups).
+    pub fn merge(&mut self, o: &Self) {
+        self.conversations += o.conversations;
+        self.returning += o.returning;
+        self.frt.extend_from_slice(&o.frt);
+        self.frt_business.extend_from_slice(&o.frt_business);
+        self.unanswered += o.unanswered;
+        self.next_count += o.next_count;
+        self.next_total_ms += o.next_total_ms;
+        self.resolution.extend_from_slice(&o.resolution);
+        self.resolution_business
+            .extend_from_slice(&o.resolution_business);
+        for (a, b) in self.sla.iter_mut().zip(o.sla) {
+            a.0 += b.0;
+            a.1 += b.1;
+        }
+        self.sla_warned += o.sla_warned;
+        self.handoffs += o.handoffs;
+        self.handoffs_ack += o.handoffs_ack;
+        self.handoff_ack_ms += o.handoff_ack_ms;
+        self.escalations += o.escalations;
+        self.escalations_ack += o.escalations_ack;
+        self.escalation_ack_ms += o.escalation_ack_ms;
+        self.automated += o.automated;
+        self.bot_resolved += o.bot_resolved;
+        self.bot_handoff += o.bot_handoff;
+        self.resolved += o.resolved;
+        self.closed += o.closed;
+        self.inbound += o.inbound;
+        self.repeat += o.repeat;
+        self.recontacted += o.recontacted;
+        self.templates_sent += o.templates_sent;
+        self.templates_delivered += o.templates_delivered;
+        self.qualified += o.qualified;
+        self.opportunity += o.opportunity;
+        self.opt_outs += o.opt_outs;
+    }
+
+    /// The KPIs of everything added.
+    pub fn finish(self) -> Kpis {
+        let mean = |total_ms: i64, n: u64| {
+            #[expect(clippy::cast_precision_loss, reason = "report mean")]
+            (n > 0).then(|| total_ms as f64 / n as f64 / 1000.0)
+        };
+        let attain = |(hit, missed): (u64, u64)| Attainment {
+            hit,
+            missed,
+            rate: rate(hit, hit + missed),
+        };
+        Kpis {
+            conversations: self.conversations,
+            returning: self.returning,
+            first_response: Distribution::from_ms(self.frt),
+            first_response_business: Distribution::from_ms(self.frt_business),
+            unanswered: self.unanswered,
+            next_response: Distribution {
+                count: self.next_count,
+                mean_s: mean(self.next_total_ms, self.next_count),
+                ..Distribution::default()
+            },
+            resolution: Distribution::from_ms(self.resolution),
+            resolution_business: Distribution::from_ms(self.resolution_business),
+            sla_first_response: attain(self.sla[0]),
+            sla_next_response: attain(self.sla[1]),
+            sla_resolution: attain(self.sla[2]),
+            sla_warned: self.sla_warned,
+            handoff_acceptance: Ratio::new(self.handoffs_ack, self.handoffs),
+            handoff_ack_mean_s: mean(self.handoff_ack_ms, self.handoffs_ack),
+            escalations: Ratio::new(self.escalations_ack, self.escalations),
+            escalation_ack_mean_s: mean(self.escalation_ack_ms, self.escalations_ack),
+            bot_resolution: Ratio::new(self.bot_resolved, self.automated),
+            agent_handover: Ratio::new(self.bot_handoff, self.automated),
+            closure: Ratio::new(self.closed, self.conversations),
+            repeat_messages: Ratio::new(self.repeat, self.inbound),
+            recontact: Ratio::new(self.recontacted, self.resolved),
+            template_delivery: Ratio::new(self.templates_delivered, self.templates_sent),
+            qualified: Ratio::new(self.qualified, self.conversations),
+            opportunity: Ratio::new(self.opportunity, self.conversations),
+            opt_outs: self.opt_outs,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -702,6 +1106,53 @@ mod tests {
         assert_eq!(c[0].templates_sent, 2);
         assert_eq!(c[0].templates_delivered, 1);
         assert_eq!(c[0].templates_failed, 1);
+    }
+
+    #[test]
+    fn accumulator_matches_hand_computed_kpis() {
+        let mut acc = KpiAccumulator::default();
+        let mut a = CycleFacts {
+            first_response_ms: Some(60_000),
+            resolved: true,
+            resolution_ms: Some(3_600_000),
+            closed_with_disposition: true,
+            inbound_messages: 3,
+            repeat_messages: 2,
+            handoffs: 1,
+            handoffs_acknowledged: 1,
+            handoff_ack_total_ms: 30_000,
+            ..CycleFacts::default()
+        };
+        a.sla.first_response = Some(SlaOutcome::Hit);
+        let mut b = CycleFacts {
+            first_response_ms: Some(1_200_000),
+            inbound_messages: 1,
+            handoffs: 1,
+            ..CycleFacts::default()
+        };
+        b.sla.first_response = Some(SlaOutcome::Missed);
+        let c = CycleFacts::default();
+        let qualified = Qualification {
+            qualified: true,
+            opportunity: false,
+        };
+        acc.add(&a, qualified, true);
+        acc.add(&b, Qualification::default(), false);
+        acc.add(&c, Qualification::default(), false);
+        let k = acc.finish();
+        assert_eq!(k.conversations, 3);
+        assert_eq!(k.first_response.count, 2);
+        assert_eq!(k.first_response.median_s, Some(60));
+        assert_eq!(k.first_response.p90_s, Some(1200));
+        assert_eq!(k.first_response.mean_s, Some(630.0));
+        assert_eq!(k.unanswered, 1);
+        assert_eq!(k.sla_first_response.rate, Some(0.5));
+        assert_eq!(k.handoff_acceptance.rate, Some(0.5));
+        assert_eq!(k.handoff_ack_mean_s, Some(30.0));
+        assert_eq!(k.closure.count, 1);
+        assert_eq!(k.repeat_messages.rate, Some(0.5));
+        assert_eq!(k.recontact.rate, Some(1.0));
+        assert_eq!(k.qualified.count, 1);
     }
 
     #[test]

@@ -111,6 +111,35 @@ pub struct Config {
     /// The agent's side: dispositions, handoffs, automatic first response,
     /// consent keywords, sending.
     pub workflow: WorkflowConfig,
+    /// KPIs and reports.
+    pub reports: ReportsConfig,
+}
+
+/// `[reports]`: how KPIs are computed (definitions in `KPIS.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsConfig {
+    /// IANA time zone of report days and weeks (`Asia/Kolkata`); default:
+    /// the time zone of the business-hours calendar, else UTC.
+    pub timezone: Option<String>,
+    /// Calendar (under `[calendars]`) of the business-hours KPI variants;
+    /// default: `[sla] calendar`. Without one, business-hours KPIs are absent.
+    pub calendar: Option<String>,
+    /// Dispositions that mark a lead qualified (the qualification pass rate).
+    pub qualified_dispositions: Vec<String>,
+    /// Dispositions that mark an opportunity (counted as qualified too).
+    pub opportunity_dispositions: Vec<String>,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        Self {
+            timezone: None,
+            calendar: None,
+            qualified_dispositions: vec!["follow_up".into(), "proposal_sent".into(), "won".into()],
+            opportunity_dispositions: vec!["won".into(), "proposal_sent".into()],
+        }
+    }
 }
 
 /// `[workflow]`.
@@ -263,6 +292,7 @@ impl Default for Config {
             routing: RoutingConfig::default(),
             ingest: IngestConfig::default(),
             workflow: WorkflowConfig::default(),
+            reports: ReportsConfig::default(),
         }
     }
 }
@@ -509,7 +539,7 @@ impl Config {
                     .values()
                     .filter_map(|t| t.calendar.as_ref()),
             );
-        for name in calendar_refs {
+        for name in calendar_refs.chain(self.reports.calendar.iter()) {
             if !self.calendars.contains_key(name) {
                 return Err(ConfigError::Env {
                     name: "routing",
@@ -524,6 +554,16 @@ impl Config {
                     message: format!("{name}: {e}"),
                 }
             })?;
+        }
+        if let Some(tz) = &self.reports.timezone
+            && jiff::tz::TimeZone::get(tz).is_err()
+        {
+            return Err(ConfigError::Env {
+                name: "reports.timezone",
+                message: format!(
+                    "unknown time zone {tz:?} (use an IANA name such as Asia/Kolkata)"
+                ),
+            });
         }
         if self.workflow.auto_ack.quiet.as_secs() > 60 {
             return Err(ConfigError::Env {

@@ -8,6 +8,7 @@
 //! - [`ingest`]: the group-commit writer that runs the pipeline for batches
 //!   of deliveries and answers each webhook after its commit.
 //! - [`http`]: the axum router: webhook intake, JSON API, health, metrics.
+//! - [`reports`]: the reporting rollup and the KPI summary/time series.
 //! - [`App`]: binds the listener, wires the parts and runs until a shutdown
 //!   signal, finishing accepted work first.
 #![forbid(unsafe_code)]
@@ -18,6 +19,7 @@ pub mod http;
 pub mod ingest;
 pub mod outbox;
 pub mod pipeline;
+pub mod reports;
 pub mod sla;
 pub mod timers;
 
@@ -54,6 +56,9 @@ pub enum StartError {
     /// A business calendar (or its `.ics` file) is invalid.
     #[error(transparent)]
     Calendar(#[from] crate::sla::CalendarLoadError),
+    /// The `[reports]` settings are invalid.
+    #[error(transparent)]
+    Reports(#[from] crate::reports::ReportError),
     /// The triage rules file is invalid.
     #[error("triage rules {path}: {message}")]
     Rules {
@@ -175,7 +180,9 @@ impl App {
                 &worker_id,
             )
         });
+        let reports = Arc::new(crate::reports::ReportRuntime::from_config(&config)?);
         let state = AppState {
+            reports,
             store,
             config: Arc::new(config),
             ingestor,
@@ -255,7 +262,18 @@ impl App {
             run_timers,
         } = self;
         let store = state.store.clone();
+        let rollup = crate::reports::RollupWorker::new(
+            store.clone(),
+            state.reports.clone(),
+            std::time::Duration::from_secs(2),
+        );
         let router = http::router(state);
+        let (stop_rollup, rollup_stopped) = tokio::sync::oneshot::channel::<()>();
+        let rollup_task = run_timers.then(|| {
+            tokio::spawn(rollup.run(async {
+                let _ = rollup_stopped.await;
+            }))
+        });
         let (stop_timers, timers_stopped) = tokio::sync::oneshot::channel::<()>();
         let timer_task = run_timers.then(|| {
             tokio::spawn(timers.run(async {
@@ -273,6 +291,12 @@ impl App {
             .await?;
         let _ = stop_timers.send(());
         let _ = stop_outbox.send(());
+        let _ = stop_rollup.send(());
+        if let Some(task) = rollup_task
+            && let Err(e) = task.await
+        {
+            tracing::error!(error = %e, "report rollup ended abnormally");
+        }
         if let Some(task) = outbox_task
             && let Err(e) = task.await
         {

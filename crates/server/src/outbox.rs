@@ -262,7 +262,7 @@ impl<S: Store> OutboxWorker<S> {
                         _ => None,
                     };
                     if status != "pending" {
-                        tx.update_outbound(message, wamid.as_deref(), status)
+                        tx.update_outbound(message, wamid.as_deref(), status, now)
                             .await?;
                     }
                     // "Responded" only when Meta accepts a human reply;

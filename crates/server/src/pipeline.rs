@@ -881,6 +881,9 @@ impl Pipeline {
         if conv.category.is_none() {
             conv.priority = t.priority;
         }
+        if upgrade || conv.language.is_none() {
+            conv.language = Some(t.language.clone());
+        }
         if upgrade {
             conv.category = Some(t.category);
             conv.intent = Some(t.intent.clone());

@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 mod rows;
+mod scan;
 mod writer;
 
 use std::str::FromStr;
@@ -538,6 +539,26 @@ impl Store for SqliteStore {
                 Ok((kind, get_u64(r, "n")?))
             })
             .collect()
+    }
+
+    async fn scan_cycles(&self, query: &CycleQuery) -> StoreResult<CycleScan> {
+        let (path, query) = (self.path.clone(), query.clone());
+        tokio::task::spawn_blocking(move || scan::cycles(&path, &query))
+            .await
+            .map_err(|e| StoreError::Backend(format!("report scan stopped: {e}")))?
+    }
+
+    async fn report_events(&self, id: ConversationId) -> StoreResult<Vec<ReportEvent>> {
+        let rows = sqlx::query(concat!(
+            "SELECT id, at, kind, conversation_id, contact_id, message_id, inbox_id, team_id, agent_id, ",
+            "category, intent, language, source_id, source_type, priority, detail, value_ms ",
+            "FROM report_events WHERE conversation_id = ?1 ORDER BY id"
+        ))
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(|r| report_event_from_row(r)).collect()
     }
 }
 

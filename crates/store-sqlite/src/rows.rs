@@ -25,7 +25,7 @@ macro_rules! conv_cols {
          c.assignee_id, c.team_id, c.waiting_since, c.waiting_count, c.first_response_due_at, \
          c.first_responded_at, c.attribution, c.created_at, c.updated_at, c.last_message_at, \
          c.sla_status, c.next_response_due_at, c.resolution_due_at, c.last_responded_at, c.callback_at, \
-         c.last_inbound_at, c.resolved_at, c.snoozed_until, c.disposition, c.next_action, c.auto_ack_at"
+         c.last_inbound_at, c.resolved_at, c.snoozed_until, c.disposition, c.next_action, c.auto_ack_at, c.language"
     };
 }
 macro_rules! conv_cols_bare {
@@ -34,7 +34,7 @@ macro_rules! conv_cols_bare {
          assignee_id, team_id, waiting_since, waiting_count, first_response_due_at, \
          first_responded_at, attribution, created_at, updated_at, last_message_at, \
          sla_status, next_response_due_at, resolution_due_at, last_responded_at, callback_at, \
-         last_inbound_at, resolved_at, snoozed_until, disposition, next_action, auto_ack_at"
+         last_inbound_at, resolved_at, snoozed_until, disposition, next_action, auto_ack_at, language"
     };
 }
 macro_rules! contact_cols_bare {
@@ -356,6 +356,7 @@ pub(crate) fn conversation_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Co
         disposition: get_opt_str(row, "disposition")?,
         next_action: get_opt_json(row, "next_action")?,
         auto_ack_at: get_opt_ts(row, "auto_ack_at")?,
+        language: get_opt_str(row, "language")?,
     })
 }
 
@@ -506,5 +507,48 @@ pub(crate) fn template_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Templa
         components: get_json(row, "components")?,
         placeholders: get_json(row, "placeholders")?,
         updated_at: get_ts(row, "updated_at")?,
+    })
+}
+
+/// Columns of `report_events`, in the order [`report_event_from_row`] reads.
+pub(crate) const REPORT_EVENT_COLS: &str = "id, at, kind, conversation_id, contact_id, message_id, inbox_id, team_id, agent_id, \
+     category, intent, language, source_id, source_type, priority, detail, value_ms";
+
+fn opt_word<T: std::str::FromStr, R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    get_opt_str(row, col)?
+        .map(|s| {
+            s.parse()
+                .map_err(|e: T::Err| StoreError::Corrupt(format!("column {col}: {e}")))
+        })
+        .transpose()
+}
+
+pub(crate) fn report_event_from_row<R: Cols + ?Sized>(
+    row: &R,
+) -> StoreResult<switchboard_core::kpi::ReportEvent> {
+    use switchboard_core::ids::{ConversationId, MessageId};
+    Ok(switchboard_core::kpi::ReportEvent {
+        id: get_i64(row, "id")?,
+        at: get_ts(row, "at")?,
+        kind: get_word(row, "kind")?,
+        conversation_id: get::<Option<i64>, _>(row, "conversation_id")?.map(ConversationId),
+        contact_id: get::<Option<i64>, _>(row, "contact_id")?.map(ContactId),
+        message_id: get::<Option<i64>, _>(row, "message_id")?.map(MessageId),
+        dims: switchboard_core::kpi::Dimensions {
+            inbox_id: get::<Option<i64>, _>(row, "inbox_id")?.map(InboxId),
+            team_id: get::<Option<i64>, _>(row, "team_id")?.map(TeamId),
+            agent_id: get::<Option<i64>, _>(row, "agent_id")?.map(AgentId),
+            category: opt_word(row, "category")?,
+            intent: get_opt_str(row, "intent")?,
+            language: get_opt_str(row, "language")?,
+            source_id: get_opt_str(row, "source_id")?,
+            source_type: get_opt_str(row, "source_type")?,
+        },
+        priority: opt_word(row, "priority")?,
+        detail: get_opt_str(row, "detail")?,
+        value_ms: get(row, "value_ms")?,
     })
 }

@@ -358,7 +358,7 @@ impl StoreTx for SqliteTx {
                 "first_responded_at = ?12, attribution = ?13, updated_at = ?14, last_message_at = ?15, ",
                 "sla_status = ?16, next_response_due_at = ?17, resolution_due_at = ?18, last_responded_at = ?19, ",
                 "callback_at = ?20, last_inbound_at = ?21, resolved_at = ?22, snoozed_until = ?23, disposition = ?24, ",
-                "next_action = ?25, auto_ack_at = ?26 WHERE id = ?1"
+                "next_action = ?25, auto_ack_at = ?26, language = ?27 WHERE id = ?1"
             ),
             params![
                 c.id.0,
@@ -387,6 +387,7 @@ impl StoreTx for SqliteTx {
                 c.disposition,
                 opt_json(c.next_action.as_ref())?,
                 c.auto_ack_at.map(ms),
+                c.language,
             ],
         )?;
         if n == 0 {
@@ -450,8 +451,8 @@ impl StoreTx for SqliteTx {
         // `failed` carries the highest rank so nothing moves a failed
         // message back to a success state; otherwise higher rank wins.
         let updated = self.exec(
-            "UPDATE messages SET status = ?2, status_rank = ?3 WHERE wamid = ?1 AND status_rank < ?3",
-            params![s.wamid, s.status, i64::from(s.rank)],
+            "UPDATE messages SET status = ?2, status_rank = ?3, status_at = ?4 WHERE wamid = ?1 AND status_rank < ?3",
+            params![s.wamid, s.status, i64::from(s.rank), ms(s.at)],
         )?;
         Ok(StatusOutcome::Recorded {
             message_updated: updated > 0,
@@ -658,10 +659,11 @@ impl StoreTx for SqliteTx {
         id: MessageId,
         wamid: Option<&str>,
         status: &str,
+        at: Timestamp,
     ) -> StoreResult<()> {
         self.exec(
-            "UPDATE messages SET wamid = coalesce(?2, wamid), status = ?3 WHERE id = ?1",
-            params![id.0, wamid, status],
+            "UPDATE messages SET wamid = coalesce(?2, wamid), status = ?3, status_at = ?4 WHERE id = ?1",
+            params![id.0, wamid, status, ms(at)],
         )?;
         Ok(())
     }
@@ -767,6 +769,147 @@ impl StoreTx for SqliteTx {
             params![e.conversation_id.0, e.clock.as_str(), e.event.as_str(), ms(e.due_at), ms(e.at), e.agent_id.map(|a| a.0)],
         )?;
         Ok(())
+    }
+
+    async fn rollup_watermark(&mut self) -> StoreResult<i64> {
+        self.one(
+            "SELECT last_event_id FROM report_rollup WHERE id = 1",
+            [],
+            |r| get_i64(r, "last_event_id"),
+        )
+    }
+
+    async fn set_rollup_watermark(&mut self, last_event_id: i64) -> StoreResult<()> {
+        self.exec(
+            "UPDATE report_rollup SET last_event_id = ?1 WHERE id = 1",
+            params![last_event_id],
+        )?;
+        Ok(())
+    }
+
+    async fn report_events_after(
+        &mut self,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ReportEvent>> {
+        self.all(
+            &format!(
+                "SELECT {REPORT_EVENT_COLS} FROM report_events WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ),
+            params![after, limit],
+            |r| report_event_from_row(r),
+        )
+    }
+
+    async fn report_events_of(&mut self, ids: &[ConversationId]) -> StoreResult<Vec<ReportEvent>> {
+        let sql = format!(
+            "SELECT {REPORT_EVENT_COLS} FROM report_events WHERE conversation_id = ?1 ORDER BY id"
+        );
+        let mut out = Vec::new();
+        for id in ids {
+            out.extend(self.all(&sql, params![id.0], |r| report_event_from_row(r))?);
+        }
+        Ok(out)
+    }
+
+    async fn replace_cycles(
+        &mut self,
+        id: ConversationId,
+        cycles: &[CycleRecord],
+    ) -> StoreResult<()> {
+        let window =
+            i64::try_from(switchboard_core::kpi::RECONTACT_WINDOW.as_millis()).unwrap_or(i64::MAX);
+        self.exec(
+            "DELETE FROM report_cycles WHERE conversation_id = ?1",
+            params![id.0],
+        )?;
+        for r in cycles {
+            let c = &r.cycle;
+            let facts = postcard::to_allocvec(&switchboard_core::kpi::CycleFacts::from(c))
+                .map_err(|e| StoreError::Corrupt(format!("cycle facts: {e}")))?;
+            let contact = c.contact_id.map(|x| x.0);
+            // A later new conversation of the same contact within the window
+            // makes this resolve a re-contact; and this conversation's
+            // opening does the same for the contact's earlier resolves.
+            let recontacted = match (c.resolved_at, contact) {
+                (Some(resolved), Some(contact)) => self
+                    .optional(
+                        "SELECT 1 AS hit FROM report_cycles WHERE contact_id = ?1 AND conversation_id <> ?2 AND seq = 0 AND opened_at > ?3 AND opened_at <= ?4 LIMIT 1",
+                        params![contact, id.0, ms(resolved), ms(resolved).saturating_add(window)],
+                        |r| get_i64(r, "hit"),
+                    )?
+                    .is_some(),
+                _ => false,
+            };
+            self.exec(
+                concat!(
+                    "INSERT INTO report_cycles (conversation_id, seq, contact_id, opened_at, day, returning_contact, inbox_id, team_id, agent_id, ",
+                    "category, intent, language, source_id, source_type, priority, disposition, resolved_at, facts, recontacted) ",
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+                ),
+                params![
+                    id.0,
+                    c.seq,
+                    contact,
+                    ms(c.opened_at),
+                    r.day.to_string(),
+                    c.returning,
+                    c.dims.inbox_id.map(|x| x.0),
+                    c.dims.team_id.map(|x| x.0),
+                    c.dims.agent_id.map(|x| x.0),
+                    c.dims.category.map(|x| x.as_str()),
+                    c.dims.intent,
+                    c.dims.language,
+                    c.dims.source_id,
+                    c.dims.source_type,
+                    c.priority.map(|p| p.as_str()),
+                    c.disposition,
+                    c.resolved_at.map(ms),
+                    facts,
+                    recontacted,
+                ],
+            )?;
+            if c.seq == 0
+                && let Some(contact) = contact
+            {
+                self.exec(
+                    "UPDATE report_cycles SET recontacted = 1 WHERE contact_id = ?1 AND conversation_id <> ?2 AND resolved_at IS NOT NULL AND resolved_at < ?3 AND resolved_at >= ?4",
+                    params![contact, id.0, ms(c.opened_at), ms(c.opened_at).saturating_sub(window)],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn import_report_events(&mut self, events: &[ReportEvent]) -> StoreResult<u64> {
+        for e in events {
+            self.exec(
+                concat!(
+                    "INSERT INTO report_events (at, kind, conversation_id, contact_id, message_id, inbox_id, team_id, agent_id, ",
+                    "category, intent, language, source_id, source_type, priority, detail, value_ms) ",
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+                ),
+                params![
+                    ms(e.at),
+                    e.kind.as_str(),
+                    e.conversation_id.map(|x| x.0),
+                    e.contact_id.map(|x| x.0),
+                    e.message_id.map(|x| x.0),
+                    e.dims.inbox_id.map(|x| x.0),
+                    e.dims.team_id.map(|x| x.0),
+                    e.dims.agent_id.map(|x| x.0),
+                    e.dims.category.map(|x| x.as_str()),
+                    e.dims.intent,
+                    e.dims.language,
+                    e.dims.source_id,
+                    e.dims.source_type,
+                    e.priority.map(|p| p.as_str()),
+                    e.detail,
+                    e.value_ms,
+                ],
+            )?;
+        }
+        Ok(events.len() as u64)
     }
 }
 

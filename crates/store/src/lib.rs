@@ -25,6 +25,7 @@ use switchboard_core::assign::Candidate;
 use switchboard_core::ids::{AgentId, ContactId, ConversationId, DeliveryId, InboxId, MessageId};
 
 pub use model::*;
+pub use switchboard_core::kpi::ReportEvent;
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +168,15 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// Counts of pending timers by kind (for tests and metrics).
     async fn pending_timers(&self) -> StoreResult<Vec<(TimerKind, u64)>>;
+
+    /// Reads the rolled-up cycles opened on local days `query.from..=query.to`,
+    /// keyed by `query.by` (see [`CycleScan`]). Reads only: run the rollup
+    /// first for up-to-the-moment numbers.
+    async fn scan_cycles(&self, query: &CycleQuery) -> StoreResult<CycleScan>;
+
+    /// Reporting events of one conversation, in append order (for tests,
+    /// the API and audits).
+    async fn report_events(&self, id: ConversationId) -> StoreResult<Vec<ReportEvent>>;
 }
 
 /// A write transaction, lent to a [`Store::write`] closure.
@@ -304,13 +314,14 @@ pub trait StoreTx: Send {
         at: Timestamp,
     ) -> StoreResult<bool>;
 
-    /// Sets an outbound message's wamid and status after Meta accepted or
-    /// refused it.
+    /// Sets an outbound message's wamid and status (at `at`) after Meta
+    /// accepted or refused it.
     async fn update_outbound(
         &mut self,
         id: MessageId,
         wamid: Option<&str>,
         status: &str,
+        at: Timestamp,
     ) -> StoreResult<()>;
 
     /// Records a handoff.
@@ -351,6 +362,36 @@ pub trait StoreTx: Send {
 
     /// Records an SLA event.
     async fn insert_sla_event(&mut self, event: &NewSlaEvent) -> StoreResult<()>;
+
+    /// The rollup's watermark: the id of the last reporting event already
+    /// folded into the cycles (0 at first).
+    async fn rollup_watermark(&mut self) -> StoreResult<i64>;
+
+    /// Moves the rollup's watermark.
+    async fn set_rollup_watermark(&mut self, last_event_id: i64) -> StoreResult<()>;
+
+    /// Up to `limit` reporting events with id above `after`, in id order.
+    async fn report_events_after(
+        &mut self,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ReportEvent>>;
+
+    /// Every reporting event of these conversations, in id order.
+    async fn report_events_of(&mut self, ids: &[ConversationId]) -> StoreResult<Vec<ReportEvent>>;
+
+    /// Replaces a conversation's rolled-up cycles, and marks re-contacts both
+    /// ways: a cycle resolved within [`switchboard_core::kpi::RECONTACT_WINDOW`]
+    /// before a *new* conversation of the same contact is `recontacted`.
+    async fn replace_cycles(
+        &mut self,
+        id: ConversationId,
+        cycles: &[CycleRecord],
+    ) -> StoreResult<()>;
+
+    /// Appends reporting events as given (replays and imports; the live
+    /// service writes them through the store's triggers). Returns how many.
+    async fn import_report_events(&mut self, events: &[ReportEvent]) -> StoreResult<u64>;
 }
 
 /// A boxed, sendable future: what a [`Store::write`] closure returns.

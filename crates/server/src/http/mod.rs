@@ -11,6 +11,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod reports;
 pub mod view;
 pub mod webhook;
 pub mod work;
@@ -49,6 +50,8 @@ pub struct AppState<S: Store> {
     pub outbox: Option<Arc<tokio::sync::Notify>>,
     /// The Graph API client (template sync); `None` without a token.
     pub graph: Option<Arc<switchboard_whatsapp::client::CloudApiClient>>,
+    /// Reporting settings and the rollup.
+    pub reports: Arc<crate::reports::ReportRuntime>,
 }
 
 impl<S: Store> Clone for AppState<S> {
@@ -62,6 +65,7 @@ impl<S: Store> Clone for AppState<S> {
             metrics: self.metrics.clone(),
             outbox: self.outbox.clone(),
             graph: self.graph.clone(),
+            reports: self.reports.clone(),
         }
     }
 }
@@ -111,6 +115,8 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         )
         .route("/api/v1/sla-policies", get(api::sla_policies::<S>))
         .route("/api/v1/calendars", get(api::calendars::<S>))
+        .route("/api/v1/reports/summary", get(reports::summary::<S>))
+        .route("/api/v1/reports/timeseries", get(reports::timeseries::<S>))
         .route("/healthz", get(healthz::<S>))
         .route("/metrics", get(metrics_text::<S>))
         .fallback(|| async { error::ApiError::NotFound("route".into()) })
