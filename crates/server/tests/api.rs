@@ -2350,3 +2350,148 @@ async fn an_unacknowledged_handoff_escalates_and_ack_time_is_recorded() {
         app.conversation_of("919811100080").await["handoffs"][0]["acknowledged_at"].is_string()
     );
 }
+
+#[tokio::test]
+async fn reports_measure_cycles_from_events_written_with_each_change() {
+    let w = WorkApp::spawn("2026-11-23T10:00:00Z", |c| {
+        c.workflow.auto_ack.enabled = true;
+    })
+    .await;
+    // A: bot answers first, a second message while waiting, the agent
+    // acknowledges the handoff, replies 5 minutes in, resolves as won.
+    let (a, token) = w
+        .assigned("919811100101", "price for the 2BHK? budget ₹45,000 max")
+        .await;
+    w.sim.clock.advance(jiff::SignedDuration::from_mins(1));
+    w.sim.say("919811100101", "wamid.a2", "hello??").await;
+    w.post(
+        &format!("/api/v1/conversations/{a}/handoff/ack"),
+        &token,
+        json!({}),
+    )
+    .await;
+    w.sim.clock.advance(jiff::SignedDuration::from_mins(4));
+    let (s, b) = w
+        .reply(a, &token, json!({"text": "The 2BHK is ₹48,000."}))
+        .await;
+    assert_eq!(s, 202, "{b}");
+    w.deliver().await;
+    w.sim.clock.advance(jiff::SignedDuration::from_mins(55));
+    let (s, b) = w
+        .post(
+            &format!("/api/v1/conversations/{a}/resolve"),
+            &token,
+            json!({"disposition": "won"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    // B: never answered; its first-response clock breaches.
+    w.assigned("919811100102", "is the clinic open on sunday?")
+        .await;
+    w.sim.advance(3 * 3600).await;
+
+    let store = w.sim.app.store().await;
+    let kinds: Vec<String> = store
+        .report_events(switchboard_core::ids::ConversationId(a))
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.kind.to_string())
+        .collect();
+    for k in [
+        "conversation_opened",
+        "message_received",
+        "triaged",
+        "assigned",
+        "handoff",
+        "handoff_acknowledged",
+        "reply",
+        "sla_hit",
+        "message_sent",
+        "resolved",
+    ] {
+        assert!(kinds.iter().any(|x| x == k), "{k} missing from {kinds:?}");
+    }
+
+    let (s, body) = w
+        .sim
+        .app
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/reports/summary?from=2026-11-01&to=2026-11-30&by=intent",
+            ADMIN,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let t = &body["summary"]["total"];
+    assert_eq!(t["conversations"], 2, "{t}");
+    assert_eq!(t["first_response"]["count"], 1, "{t}");
+    assert_eq!(t["unanswered"], 1);
+    assert_eq!(t["sla_first_response"]["hit"], 1, "{t}");
+    assert_eq!(t["sla_first_response"]["missed"], 1, "{t}");
+    assert_eq!(t["sla_first_response"]["rate"], 0.5);
+    // A's bot handoff (acknowledged after 60 s); B's bot handoff and its
+    // breach reassignment (never acknowledged).
+    assert_eq!(t["handoff_acceptance"]["count"], 1, "{t}");
+    assert_eq!(t["handoff_acceptance"]["of"], 3, "{t}");
+    assert_eq!(t["handoff_ack_mean_s"], 60.0, "{t}");
+    assert_eq!(t["agent_handover"]["count"], 2, "{t}");
+    assert_eq!(t["closure"]["count"], 1);
+    assert_eq!(t["qualified"]["count"], 1);
+    assert_eq!(t["opportunity"]["count"], 1);
+    assert_eq!(t["repeat_messages"]["count"], 1, "{t}");
+    assert_eq!(t["repeat_messages"]["of"], 3, "{t}");
+    assert_eq!(t["resolution"]["median_s"], 3600, "{t}");
+    // First response: from the bot handoff (at the first message) to the
+    // moment Meta accepted the reply, 5 minutes later.
+    assert_eq!(t["first_response"]["median_s"], 300, "{t}");
+    assert!(body["summary"]["groups"].as_array().unwrap().len() >= 2);
+    assert!(body["queue"]["open"].as_u64().is_some());
+
+    let (s, body) = w
+        .sim
+        .app
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/reports/timeseries?metric=conversations&interval=day&from=2026-11-22&to=2026-11-24",
+            ADMIN,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let values: Vec<Value> = body["timeseries"]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["value"].clone())
+        .collect();
+    assert_eq!(values, vec![json!(0.0), json!(2.0), json!(0.0)]);
+
+    // Bad input gets a clear error; agents without supervisor rights are refused.
+    let (s, body) = w
+        .sim
+        .app
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/reports/summary?by=planet",
+            ADMIN,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (422, Some("validation_failed"))
+    );
+    let (s, _) = w
+        .sim
+        .app
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/reports/summary",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(s, 403);
+}

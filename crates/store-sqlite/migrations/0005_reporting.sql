@@ -107,10 +107,10 @@ BEGIN
 END;
 
 CREATE TRIGGER report_message_status AFTER UPDATE OF status ON messages
-WHEN NEW.direction = 'outbound' AND NEW.status IS NOT OLD.status AND NEW.status IN ('sent', 'delivered', 'read', 'failed')
+WHEN NEW.direction = 'outbound' AND NEW.status IS NOT OLD.status AND NEW.status IN ('accepted', 'sent', 'delivered', 'read', 'failed')
 BEGIN
   INSERT INTO report_events (at, kind, conversation_id, contact_id, message_id, inbox_id, team_id, agent_id, category, intent, language, source_id, source_type, priority, detail, value_ms)
-  SELECT coalesce(NEW.status_at, NEW.sent_at), 'message_' || NEW.status, c.id, c.contact_id, NEW.id, c.inbox_id, c.team_id, c.assignee_id, c.category, c.intent, c.language, json_extract(c.attribution, '$.source_id'), json_extract(c.attribution, '$.source_type'), c.priority, NEW.type, NULL
+  SELECT coalesce(NEW.status_at, NEW.sent_at), CASE NEW.status WHEN 'accepted' THEN 'message_sent' ELSE 'message_' || NEW.status END, c.id, c.contact_id, NEW.id, c.inbox_id, c.team_id, c.assignee_id, c.category, c.intent, c.language, json_extract(c.attribution, '$.source_id'), json_extract(c.attribution, '$.source_type'), c.priority, NEW.type, NULL
     FROM conversations c WHERE c.id = NEW.conversation_id;
 END;
 
