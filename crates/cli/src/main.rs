@@ -9,11 +9,14 @@
 //! - `switchboard train --data FILE --out MODEL`: train an intent model.
 //! - `switchboard eval --data FILE --mapping FILE`: measure triage on
 //!   labelled data (table, JSON or HTML).
+//! - `switchboard report [--from DATE] [--to DATE] [--by DIMENSION]
+//!   [--format table|csv|json|html]`: KPIs from the service's database.
 #![forbid(unsafe_code)]
 
 mod data;
 mod demo;
 mod eval;
+mod report;
 mod train;
 mod triage_cmd;
 
@@ -59,6 +62,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Measure triage on labelled messages.
     Eval(eval::EvalArgs),
+    /// KPIs from the service's database (definitions in KPIS.md).
+    Report(report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -104,6 +109,7 @@ fn main() -> ExitCode {
                 print_config,
             } => serve(config, print_config).await,
             Command::Demo { fixtures } => demo::run(&fixtures).await,
+            Command::Report(args) => report::run(&args).await,
             Command::Triage(_) | Command::Train(_) | Command::Eval(_) => Ok(()),
         }
     });

@@ -18,7 +18,7 @@
 //! `KPIS.md` at the repository root defines each KPI (start event, end
 //! event, exclusions, business-hours variant); this module is its code.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -665,36 +665,6 @@ pub struct Distribution {
     pub mean_s: Option<f64>,
 }
 
-impl Distribution {
-    /// From millisecond observations (truncated to whole seconds for the
-    /// percentiles; the mean keeps the fraction).
-    pub fn from_ms(mut values: Vec<i64>) -> Self {
-        let count = values.len() as u64;
-        if values.is_empty() {
-            return Self::default();
-        }
-        #[expect(clippy::cast_precision_loss, reason = "report mean")]
-        let mean_s = values.iter().map(|v| *v as f64).sum::<f64>() / values.len() as f64 / 1000.0;
-        values.sort_unstable();
-        let at = |q: f64| {
-            #[expect(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                clippy::cast_precision_loss,
-                reason = "rank within 1..=n"
-            )]
-            let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
-            values.get(rank - 1).map(|v| v / 1000)
-        };
-        Self {
-            count,
-            median_s: at(0.5),
-            p90_s: at(0.9),
-            mean_s: Some(mean_s),
-        }
-    }
-}
-
 /// A count and the rate it makes over its population (0..=1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ratio {
@@ -784,18 +754,66 @@ pub struct Kpis {
     pub opt_outs: u64,
 }
 
-/// Accumulates cycles into [`Kpis`].
-#[derive(Debug, Default, Clone)]
+/// Whole-second histogram of durations with an exact millisecond sum:
+/// percentiles exact to the second, means exact. Mergeable, so daily
+/// aggregates add up to any period.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Histogram {
+    /// Observations per whole second.
+    pub seconds: BTreeMap<i64, u64>,
+    /// Sum of the observations, milliseconds.
+    pub sum_ms: i64,
+    /// Observations.
+    pub count: u64,
+}
+
+impl Histogram {
+    /// Adds one observation (milliseconds).
+    pub fn add(&mut self, ms: i64) {
+        *self.seconds.entry(ms.div_euclid(1000)).or_default() += 1;
+        self.sum_ms = self.sum_ms.saturating_add(ms);
+        self.count += 1;
+    }
+
+    /// Adds another histogram.
+    pub fn merge(&mut self, o: &Self) {
+        for (k, v) in &o.seconds {
+            *self.seconds.entry(*k).or_default() += v;
+        }
+        self.sum_ms = self.sum_ms.saturating_add(o.sum_ms);
+        self.count += o.count;
+    }
+
+    /// Median, p90 (nearest rank) and mean.
+    pub fn distribution(&self) -> Distribution {
+        let pairs: Vec<(i64, u64)> = self.seconds.iter().map(|(k, v)| (*k, *v)).collect();
+        #[expect(clippy::cast_precision_loss, reason = "report mean")]
+        let mean_s = (self.count > 0).then(|| self.sum_ms as f64 / self.count as f64 / 1000.0);
+        Distribution {
+            count: self.count,
+            median_s: percentile(&pairs, 0.5),
+            p90_s: percentile(&pairs, 0.9),
+            mean_s,
+        }
+    }
+}
+
+/// Accumulates cycles into [`Kpis`]. Serialisable and mergeable: the store
+/// keeps one per day and dimension value, and a report merges the days of
+/// its period. Qualification is applied at [`KpiAccumulator::finish`] from
+/// the disposition counts, so changing the configured lists applies to
+/// history too.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KpiAccumulator {
     conversations: u64,
     returning: u64,
-    frt: Vec<i64>,
-    frt_business: Vec<i64>,
+    frt: Histogram,
+    frt_business: Histogram,
     unanswered: u64,
     next_count: u64,
     next_total_ms: i64,
-    resolution: Vec<i64>,
-    resolution_business: Vec<i64>,
+    resolution: Histogram,
+    resolution_business: Histogram,
     sla: [(u64, u64); 3],
     sla_warned: u64,
     handoffs: u64,
@@ -814,31 +832,30 @@ pub struct KpiAccumulator {
     recontacted: u64,
     templates_sent: u64,
     templates_delivered: u64,
-    qualified: u64,
-    opportunity: u64,
+    dispositions: BTreeMap<String, u64>,
     opt_outs: u64,
 }
 
 impl KpiAccumulator {
     /// Adds one cycle. `recontacted`: a new conversation of the same contact
     /// opened within [`RECONTACT_WINDOW`] after this cycle's resolve.
-    pub fn add(&mut self, f: &CycleFacts, q: Qualification, recontacted: bool) {
+    pub fn add(&mut self, f: &CycleFacts, disposition: Option<&str>, recontacted: bool) {
         self.conversations += 1;
         self.returning += u64::from(f.returning);
         match f.first_response_ms {
-            Some(ms) => self.frt.push(ms),
+            Some(ms) => self.frt.add(ms),
             None => self.unanswered += 1,
         }
         if let Some(ms) = f.first_response_business_ms {
-            self.frt_business.push(ms);
+            self.frt_business.add(ms);
         }
         self.next_count += u64::from(f.next_responses);
         self.next_total_ms += f.next_response_total_ms;
         if let Some(ms) = f.resolution_ms {
-            self.resolution.push(ms);
+            self.resolution.add(ms);
         }
         if let Some(ms) = f.resolution_business_ms {
-            self.resolution_business.push(ms);
+            self.resolution_business.add(ms);
         }
         for (slot, outcome) in
             self.sla
@@ -868,23 +885,23 @@ impl KpiAccumulator {
         self.recontacted += u64::from(recontacted && f.resolved);
         self.templates_sent += u64::from(f.templates_sent);
         self.templates_delivered += u64::from(f.templates_delivered.min(f.templates_sent));
-        self.qualified += u64::from(q.qualified || q.opportunity);
-        self.opportunity += u64::from(q.opportunity);
+        if let Some(d) = disposition.filter(|_| f.resolved) {
+            *self.dispositions.entry(d.to_owned()).or_default() += 1;
+        }
         self.opt_outs += u64::from(f.opted_out);
     }
 
-    /// Merges another accumulator (for totals over groups).
+    /// Merges another accumulator (days into a period, groups into totals).
     pub fn merge(&mut self, o: &Self) {
         self.conversations += o.conversations;
         self.returning += o.returning;
-        self.frt.extend_from_slice(&o.frt);
-        self.frt_business.extend_from_slice(&o.frt_business);
+        self.frt.merge(&o.frt);
+        self.frt_business.merge(&o.frt_business);
         self.unanswered += o.unanswered;
         self.next_count += o.next_count;
         self.next_total_ms += o.next_total_ms;
-        self.resolution.extend_from_slice(&o.resolution);
-        self.resolution_business
-            .extend_from_slice(&o.resolution_business);
+        self.resolution.merge(&o.resolution);
+        self.resolution_business.merge(&o.resolution_business);
         for (a, b) in self.sla.iter_mut().zip(o.sla) {
             a.0 += b.0;
             a.1 += b.1;
@@ -906,13 +923,14 @@ impl KpiAccumulator {
         self.recontacted += o.recontacted;
         self.templates_sent += o.templates_sent;
         self.templates_delivered += o.templates_delivered;
-        self.qualified += o.qualified;
-        self.opportunity += o.opportunity;
+        for (k, v) in &o.dispositions {
+            *self.dispositions.entry(k.clone()).or_default() += v;
+        }
         self.opt_outs += o.opt_outs;
     }
 
-    /// The KPIs of everything added.
-    pub fn finish(self) -> Kpis {
+    /// The KPIs of everything added; `qualify` says how a disposition counts.
+    pub fn finish(&self, qualify: impl Fn(&str) -> Qualification) -> Kpis {
         let mean = |total_ms: i64, n: u64| {
             #[expect(clippy::cast_precision_loss, reason = "report mean")]
             (n > 0).then(|| total_ms as f64 / n as f64 / 1000.0)
@@ -922,19 +940,29 @@ impl KpiAccumulator {
             missed,
             rate: rate(hit, hit + missed),
         };
+        let (mut qualified, mut opportunity) = (0, 0);
+        for (d, n) in &self.dispositions {
+            let q = qualify(d);
+            if q.qualified || q.opportunity {
+                qualified += n;
+            }
+            if q.opportunity {
+                opportunity += n;
+            }
+        }
         Kpis {
             conversations: self.conversations,
             returning: self.returning,
-            first_response: Distribution::from_ms(self.frt),
-            first_response_business: Distribution::from_ms(self.frt_business),
+            first_response: self.frt.distribution(),
+            first_response_business: self.frt_business.distribution(),
             unanswered: self.unanswered,
             next_response: Distribution {
                 count: self.next_count,
                 mean_s: mean(self.next_total_ms, self.next_count),
                 ..Distribution::default()
             },
-            resolution: Distribution::from_ms(self.resolution),
-            resolution_business: Distribution::from_ms(self.resolution_business),
+            resolution: self.resolution.distribution(),
+            resolution_business: self.resolution_business.distribution(),
             sla_first_response: attain(self.sla[0]),
             sla_next_response: attain(self.sla[1]),
             sla_resolution: attain(self.sla[2]),
@@ -949,11 +977,139 @@ impl KpiAccumulator {
             repeat_messages: Ratio::new(self.repeat, self.inbound),
             recontact: Ratio::new(self.recontacted, self.resolved),
             template_delivery: Ratio::new(self.templates_delivered, self.templates_sent),
-            qualified: Ratio::new(self.qualified, self.conversations),
-            opportunity: Ratio::new(self.opportunity, self.conversations),
+            qualified: Ratio::new(qualified, self.conversations),
+            opportunity: Ratio::new(opportunity, self.conversations),
             opt_outs: self.opt_outs,
         }
     }
+}
+
+/// A reporting dimension: what a summary groups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dimension {
+    /// Click-to-WhatsApp ad or post id (`organic` when none).
+    Campaign,
+    /// Entry point: `ctwa_ad`, `ctwa_post` or `organic`.
+    Channel,
+    /// `new` or `returning` contact.
+    Audience,
+    /// Triage intent.
+    Intent,
+    /// Triage category.
+    Category,
+    /// Language cohort.
+    Language,
+    /// Owning team (id).
+    Team,
+    /// Assignee (id).
+    Agent,
+    /// Business number (inbox id).
+    Inbox,
+}
+
+impl Dimension {
+    /// Every dimension.
+    pub const ALL: &'static [Dimension] = &[
+        Dimension::Campaign,
+        Dimension::Channel,
+        Dimension::Audience,
+        Dimension::Intent,
+        Dimension::Category,
+        Dimension::Language,
+        Dimension::Team,
+        Dimension::Agent,
+        Dimension::Inbox,
+    ];
+
+    /// The snake_case word.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Dimension::Campaign => "campaign",
+            Dimension::Channel => "channel",
+            Dimension::Audience => "audience",
+            Dimension::Intent => "intent",
+            Dimension::Category => "category",
+            Dimension::Language => "language",
+            Dimension::Team => "team",
+            Dimension::Agent => "agent",
+            Dimension::Inbox => "inbox",
+        }
+    }
+
+    /// Parses the snake_case word; the error lists the accepted ones.
+    ///
+    /// # Errors
+    /// A message naming the accepted words.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| {
+                let words: Vec<&str> = Self::ALL.iter().map(|d| d.as_str()).collect();
+                format!(
+                    "unknown dimension {s:?}; expected one of: {}",
+                    words.join(", ")
+                )
+            })
+    }
+
+    /// This dimension's value for a cycle (`None`: the cycle has none).
+    pub fn key(self, dims: &Dimensions, returning: bool) -> Option<String> {
+        match self {
+            Dimension::Campaign => Some(dims.source_id.clone().unwrap_or_else(|| "organic".into())),
+            Dimension::Channel => Some(
+                dims.source_type
+                    .as_deref()
+                    .map_or_else(|| "organic".into(), |t| format!("ctwa_{t}")),
+            ),
+            Dimension::Audience => Some(if returning { "returning" } else { "new" }.into()),
+            Dimension::Intent => dims.intent.clone(),
+            Dimension::Category => dims.category.map(|c| c.as_str().to_owned()),
+            Dimension::Language => dims.language.clone(),
+            Dimension::Team => dims.team_id.map(|t| t.0.to_string()),
+            Dimension::Agent => dims.agent_id.map(|a| a.0.to_string()),
+            Dimension::Inbox => dims.inbox_id.map(|i| i.0.to_string()),
+        }
+    }
+}
+
+/// A stored cycle as the daily aggregation reads it.
+#[derive(Debug, Clone)]
+pub struct DayCycle {
+    /// Dimensions.
+    pub dims: Dimensions,
+    /// Audience `returning`.
+    pub returning: bool,
+    /// Disposition at resolve.
+    pub disposition: Option<String>,
+    /// Followed by a new conversation within 7 days of its resolve.
+    pub recontacted: bool,
+    /// The numbers.
+    pub facts: CycleFacts,
+}
+
+/// One day's aggregates: the total (`dimension: None`) and one per value of
+/// every dimension.
+pub fn aggregate_day(
+    cycles: &[DayCycle],
+) -> Vec<(Option<Dimension>, Option<String>, KpiAccumulator)> {
+    let mut groups: BTreeMap<(Option<Dimension>, Option<String>), KpiAccumulator> = BTreeMap::new();
+    for c in cycles {
+        groups.entry((None, None)).or_default().add(
+            &c.facts,
+            c.disposition.as_deref(),
+            c.recontacted,
+        );
+        for d in Dimension::ALL {
+            groups
+                .entry((Some(*d), d.key(&c.dims, c.returning)))
+                .or_default()
+                .add(&c.facts, c.disposition.as_deref(), c.recontacted);
+        }
+    }
+    groups.into_iter().map(|((d, k), a)| (d, k, a)).collect()
 }
 
 #[cfg(test)]
@@ -1132,14 +1288,15 @@ mod tests {
         };
         b.sla.first_response = Some(SlaOutcome::Missed);
         let c = CycleFacts::default();
-        let qualified = Qualification {
-            qualified: true,
+        acc.add(&a, Some("follow_up"), true);
+        acc.add(&b, None, false);
+        acc.add(&c, None, false);
+        let mut merged = KpiAccumulator::default();
+        merged.merge(&acc);
+        let k = merged.finish(|d| Qualification {
+            qualified: d == "follow_up",
             opportunity: false,
-        };
-        acc.add(&a, qualified, true);
-        acc.add(&b, Qualification::default(), false);
-        acc.add(&c, Qualification::default(), false);
-        let k = acc.finish();
+        });
         assert_eq!(k.conversations, 3);
         assert_eq!(k.first_response.count, 2);
         assert_eq!(k.first_response.median_s, Some(60));

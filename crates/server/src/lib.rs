@@ -265,7 +265,7 @@ impl App {
         let rollup = crate::reports::RollupWorker::new(
             store.clone(),
             state.reports.clone(),
-            std::time::Duration::from_secs(2),
+            std::time::Duration::from_secs(30),
         );
         let router = http::router(state);
         let (stop_rollup, rollup_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use switchboard_core::calendar::BusinessCalendar;
 use switchboard_core::ids::ConversationId;
 use switchboard_core::kpi::{self, KpiAccumulator, Kpis, Qualification};
-use switchboard_store::{CycleQuery, CycleRecord, Dimension, Store, StoreResult, StoreTx};
+use switchboard_store::{CycleRecord, DailyAggregate, Dimension, Store, StoreResult, StoreTx};
 
 use crate::config::Config;
 
@@ -148,6 +148,7 @@ impl ReportRuntime {
                                 by_conv.entry(c).or_default().push(e);
                             }
                         }
+                        let mut dirty: BTreeSet<Date> = BTreeSet::new();
                         for (id, events) in by_conv {
                             let records: Vec<CycleRecord> =
                                 kpi::cycles(id, &events, calendar.as_ref())
@@ -157,8 +158,9 @@ impl ReportRuntime {
                                         cycle,
                                     })
                                     .collect();
-                            tx.replace_cycles(id, &records).await?;
+                            dirty.extend(tx.replace_cycles(id, &records).await?);
                         }
+                        aggregate_days(tx, dirty).await?;
                         tx.set_rollup_watermark(last).await?;
                         Ok(events.len() as u64)
                     })
@@ -183,51 +185,38 @@ impl ReportRuntime {
         to: Date,
         by: Option<Dimension>,
     ) -> StoreResult<Summary> {
-        let scan = store.scan_cycles(&CycleQuery { from, to, by }).await?;
-        let quals: Vec<Qualification> = scan
-            .dispositions
-            .iter()
-            .map(|d| self.qualification(d.as_deref()))
-            .collect();
-        let mut groups: Vec<KpiAccumulator> = vec![KpiAccumulator::default(); scan.keys.len()];
-        for c in &scan.cycles {
-            let q = quals
-                .get(c.disposition as usize)
-                .copied()
-                .unwrap_or_default();
-            if let Some(acc) = groups.get_mut(c.key as usize) {
-                acc.add(&c.facts, q, c.recontacted);
-            }
-        }
+        let qualify = |d: &str| self.qualification(Some(d));
         let mut total = KpiAccumulator::default();
-        for g in &groups {
-            total.merge(g);
+        for row in store.daily_aggregates(from, to, None).await? {
+            total.merge(&row.acc);
         }
-        let mut rows: Vec<Group> = scan
-            .keys
-            .into_iter()
-            .zip(groups)
-            .map(|(key, acc)| Group {
-                key,
-                label: None,
-                kpis: acc.finish(),
-            })
-            .collect();
-        rows.sort_by(|a, b| {
-            b.kpis
-                .conversations
-                .cmp(&a.kpis.conversations)
-                .then_with(|| a.key.cmp(&b.key))
-        });
-        if by.is_none() {
-            rows.clear();
+        let mut rows: Vec<Group> = Vec::new();
+        if let Some(by) = by {
+            let mut groups: BTreeMap<Option<String>, KpiAccumulator> = BTreeMap::new();
+            for row in store.daily_aggregates(from, to, Some(by)).await? {
+                groups.entry(row.key).or_default().merge(&row.acc);
+            }
+            rows = groups
+                .into_iter()
+                .map(|(key, acc)| Group {
+                    key,
+                    label: None,
+                    kpis: acc.finish(qualify),
+                })
+                .collect();
+            rows.sort_by(|a, b| {
+                b.kpis
+                    .conversations
+                    .cmp(&a.kpis.conversations)
+                    .then_with(|| a.key.cmp(&b.key))
+            });
         }
         Ok(Summary {
             from,
             to,
             timezone: self.tz.iana_name().unwrap_or("UTC").to_owned(),
             by,
-            total: total.finish(),
+            total: total.finish(qualify),
             groups: rows,
         })
     }
@@ -245,14 +234,7 @@ impl ReportRuntime {
         from: Date,
         to: Date,
     ) -> StoreResult<Timeseries> {
-        let scan = store
-            .scan_cycles(&CycleQuery { from, to, by: None })
-            .await?;
-        let quals: Vec<Qualification> = scan
-            .dispositions
-            .iter()
-            .map(|d| self.qualification(d.as_deref()))
-            .collect();
+        let qualify = |d: &str| self.qualification(Some(d));
         let mut periods: BTreeMap<Date, KpiAccumulator> = BTreeMap::new();
         let mut day = interval.start_of(from);
         while day <= to {
@@ -262,20 +244,16 @@ impl ReportRuntime {
                 None => break,
             };
         }
-        for c in &scan.cycles {
-            let q = quals
-                .get(c.disposition as usize)
-                .copied()
-                .unwrap_or_default();
+        for row in store.daily_aggregates(from, to, None).await? {
             periods
-                .entry(interval.start_of(c.day))
+                .entry(interval.start_of(row.day))
                 .or_default()
-                .add(&c.facts, q, c.recontacted);
+                .merge(&row.acc);
         }
         let points = periods
             .into_iter()
             .map(|(start, acc)| {
-                let k = acc.finish();
+                let k = acc.finish(qualify);
                 Point {
                     start,
                     value: metric.value(&k),
@@ -547,6 +525,31 @@ pub async fn label_groups<S: Store>(store: &S, summary: &mut Summary) -> StoreRe
             }
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// Rebuilds the daily aggregates of `days` from their stored cycles
+/// (inside the caller's write transaction).
+///
+/// # Errors
+/// Store errors.
+pub async fn aggregate_days<T: StoreTx>(
+    tx: &mut T,
+    days: impl IntoIterator<Item = Date>,
+) -> StoreResult<()> {
+    for day in days {
+        let cycles = tx.cycles_of_day(day).await?;
+        let rows: Vec<DailyAggregate> = kpi::aggregate_day(&cycles)
+            .into_iter()
+            .map(|(dimension, key, acc)| DailyAggregate {
+                day,
+                dimension,
+                key,
+                acc,
+            })
+            .collect();
+        tx.replace_daily(day, &rows).await?;
     }
     Ok(())
 }

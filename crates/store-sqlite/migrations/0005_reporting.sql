@@ -190,6 +190,20 @@ CREATE TABLE report_cycles (
 CREATE INDEX report_cycles_day ON report_cycles (day);
 CREATE INDEX report_cycles_contact ON report_cycles (contact_id, opened_at);
 
+-- Per local day: the KPI accumulator (postcard-encoded
+-- switchboard_core::kpi::KpiAccumulator) of the day's cycles, in total
+-- (dimension 'total') and per value of every dimension. Rebuilt for each day
+-- the rollup touches; a report merges the days of its period, so a summary
+-- over a million conversations reads a few thousand rows.
+CREATE TABLE report_daily (
+    day        TEXT NOT NULL,
+    dimension  TEXT NOT NULL,
+    key        TEXT,
+    acc        BLOB NOT NULL
+);
+CREATE INDEX report_daily_lookup ON report_daily (dimension, day);
+CREATE INDEX report_daily_day ON report_daily (day);
+
 -- The rollup's watermark: report_events up to here are in report_cycles.
 CREATE TABLE report_rollup (
     id             INTEGER PRIMARY KEY CHECK (id = 1),

@@ -22,7 +22,6 @@
 #![forbid(unsafe_code)]
 
 mod rows;
-mod scan;
 mod writer;
 
 use std::str::FromStr;
@@ -541,11 +540,36 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn scan_cycles(&self, query: &CycleQuery) -> StoreResult<CycleScan> {
-        let (path, query) = (self.path.clone(), query.clone());
-        tokio::task::spawn_blocking(move || scan::cycles(&path, &query))
-            .await
-            .map_err(|e| StoreError::Backend(format!("report scan stopped: {e}")))?
+    async fn daily_aggregates(
+        &self,
+        from: jiff::civil::Date,
+        to: jiff::civil::Date,
+        dimension: Option<Dimension>,
+    ) -> StoreResult<Vec<DailyAggregate>> {
+        let rows = sqlx::query(
+            "SELECT day, key, acc FROM report_daily WHERE dimension = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day",
+        )
+        .bind(dimension.map_or("total", Dimension::as_str))
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                let day: String = r.try_get("day").map_err(db_err)?;
+                let acc: Vec<u8> = r.try_get("acc").map_err(db_err)?;
+                Ok(DailyAggregate {
+                    day: day.parse().map_err(|e| {
+                        StoreError::Corrupt(format!("report_daily.day {day:?}: {e}"))
+                    })?,
+                    dimension,
+                    key: r.try_get("key").map_err(db_err)?,
+                    acc: postcard::from_bytes(&acc)
+                        .map_err(|e| StoreError::Corrupt(format!("report_daily.acc: {e}")))?,
+                })
+            })
+            .collect()
     }
 
     async fn report_events(&self, id: ConversationId) -> StoreResult<Vec<ReportEvent>> {

@@ -184,7 +184,7 @@ impl ColValue for Vec<u8> {
     }
 }
 
-fn get<T: ColValue, R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<T> {
+pub(crate) fn get<T: ColValue, R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<T> {
     T::read(row, col)
 }
 
@@ -550,5 +550,28 @@ pub(crate) fn report_event_from_row<R: Cols + ?Sized>(
         priority: opt_word(row, "priority")?,
         detail: get_opt_str(row, "detail")?,
         value_ms: get(row, "value_ms")?,
+    })
+}
+
+pub(crate) fn day_cycle_from_row<R: Cols + ?Sized>(
+    row: &R,
+) -> StoreResult<switchboard_core::kpi::DayCycle> {
+    let facts: Vec<u8> = get(row, "facts")?;
+    Ok(switchboard_core::kpi::DayCycle {
+        dims: switchboard_core::kpi::Dimensions {
+            inbox_id: get::<Option<i64>, _>(row, "inbox_id")?.map(InboxId),
+            team_id: get::<Option<i64>, _>(row, "team_id")?.map(TeamId),
+            agent_id: get::<Option<i64>, _>(row, "agent_id")?.map(AgentId),
+            category: opt_word(row, "category")?,
+            intent: get_opt_str(row, "intent")?,
+            language: get_opt_str(row, "language")?,
+            source_id: get_opt_str(row, "source_id")?,
+            source_type: get_opt_str(row, "source_type")?,
+        },
+        returning: get_i64(row, "returning_contact")? != 0,
+        disposition: get_opt_str(row, "disposition")?,
+        recontacted: get_i64(row, "recontacted")? != 0,
+        facts: postcard::from_bytes(&facts)
+            .map_err(|e| StoreError::Corrupt(format!("report_cycles.facts: {e}")))?,
     })
 }

@@ -816,7 +816,12 @@ impl StoreTx for SqliteTx {
         &mut self,
         id: ConversationId,
         cycles: &[CycleRecord],
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Vec<jiff::civil::Date>> {
+        let mut days: Vec<String> = self.all(
+            "SELECT DISTINCT day FROM report_cycles WHERE conversation_id = ?1",
+            params![id.0],
+            |r| get::<String, _>(r, "day"),
+        )?;
         let window =
             i64::try_from(switchboard_core::kpi::RECONTACT_WINDOW.as_millis()).unwrap_or(i64::MAX);
         self.exec(
@@ -841,6 +846,7 @@ impl StoreTx for SqliteTx {
                     .is_some(),
                 _ => false,
             };
+            days.push(r.day.to_string());
             self.exec(
                 concat!(
                     "INSERT INTO report_cycles (conversation_id, seq, contact_id, opened_at, day, returning_contact, inbox_id, team_id, agent_id, ",
@@ -872,11 +878,53 @@ impl StoreTx for SqliteTx {
             if c.seq == 0
                 && let Some(contact) = contact
             {
-                self.exec(
-                    "UPDATE report_cycles SET recontacted = 1 WHERE contact_id = ?1 AND conversation_id <> ?2 AND resolved_at IS NOT NULL AND resolved_at < ?3 AND resolved_at >= ?4",
+                days.extend(self.all(
+                    "UPDATE report_cycles SET recontacted = 1 WHERE contact_id = ?1 AND conversation_id <> ?2 AND resolved_at IS NOT NULL AND resolved_at < ?3 AND resolved_at >= ?4 AND recontacted = 0 RETURNING day",
                     params![contact, id.0, ms(c.opened_at), ms(c.opened_at).saturating_sub(window)],
-                )?;
+                    |r| get::<String, _>(r, "day"),
+                )?);
             }
+        }
+        days.sort();
+        days.dedup();
+        days.iter()
+            .map(|d| {
+                d.parse()
+                    .map_err(|e| StoreError::Corrupt(format!("report_cycles.day {d:?}: {e}")))
+            })
+            .collect()
+    }
+
+    async fn cycles_of_day(&mut self, day: jiff::civil::Date) -> StoreResult<Vec<DayCycle>> {
+        self.all(
+            concat!(
+                "SELECT inbox_id, team_id, agent_id, category, intent, language, source_id, source_type, ",
+                "returning_contact, disposition, recontacted, facts FROM report_cycles WHERE day = ?1"
+            ),
+            params![day.to_string()],
+            |r| day_cycle_from_row(r),
+        )
+    }
+
+    async fn replace_daily(
+        &mut self,
+        day: jiff::civil::Date,
+        rows: &[DailyAggregate],
+    ) -> StoreResult<()> {
+        let day = day.to_string();
+        self.exec("DELETE FROM report_daily WHERE day = ?1", params![day])?;
+        for row in rows {
+            let acc = postcard::to_allocvec(&row.acc)
+                .map_err(|e| StoreError::Corrupt(format!("daily aggregate: {e}")))?;
+            self.exec(
+                "INSERT INTO report_daily (day, dimension, key, acc) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    day,
+                    row.dimension.map_or("total", Dimension::as_str),
+                    row.key,
+                    acc
+                ],
+            )?;
         }
         Ok(())
     }

@@ -25,7 +25,7 @@ use switchboard_core::assign::Candidate;
 use switchboard_core::ids::{AgentId, ContactId, ConversationId, DeliveryId, InboxId, MessageId};
 
 pub use model::*;
-pub use switchboard_core::kpi::ReportEvent;
+pub use switchboard_core::kpi::{DayCycle, Dimension, KpiAccumulator, ReportEvent};
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -169,10 +169,15 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Counts of pending timers by kind (for tests and metrics).
     async fn pending_timers(&self) -> StoreResult<Vec<(TimerKind, u64)>>;
 
-    /// Reads the rolled-up cycles opened on local days `query.from..=query.to`,
-    /// keyed by `query.by` (see [`CycleScan`]). Reads only: run the rollup
-    /// first for up-to-the-moment numbers.
-    async fn scan_cycles(&self, query: &CycleQuery) -> StoreResult<CycleScan>;
+    /// The daily aggregates of local days `from..=to` for one dimension
+    /// (`None`: the daily totals), by day. Reads only: run the rollup first
+    /// for up-to-the-moment numbers.
+    async fn daily_aggregates(
+        &self,
+        from: jiff::civil::Date,
+        to: jiff::civil::Date,
+        dimension: Option<Dimension>,
+    ) -> StoreResult<Vec<DailyAggregate>>;
 
     /// Reporting events of one conversation, in append order (for tests,
     /// the API and audits).
@@ -383,10 +388,22 @@ pub trait StoreTx: Send {
     /// Replaces a conversation's rolled-up cycles, and marks re-contacts both
     /// ways: a cycle resolved within [`switchboard_core::kpi::RECONTACT_WINDOW`]
     /// before a *new* conversation of the same contact is `recontacted`.
+    /// Returns the local days whose aggregates changed (the old and new
+    /// cycles' days and those of cycles newly marked as re-contacted).
     async fn replace_cycles(
         &mut self,
         id: ConversationId,
         cycles: &[CycleRecord],
+    ) -> StoreResult<Vec<jiff::civil::Date>>;
+
+    /// Every rolled-up cycle opened on a local day.
+    async fn cycles_of_day(&mut self, day: jiff::civil::Date) -> StoreResult<Vec<DayCycle>>;
+
+    /// Replaces a day's aggregates.
+    async fn replace_daily(
+        &mut self,
+        day: jiff::civil::Date,
+        rows: &[DailyAggregate],
     ) -> StoreResult<()>;
 
     /// Appends reporting events as given (replays and imports; the live

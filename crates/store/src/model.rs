@@ -1048,116 +1048,6 @@ pub struct TemplateRecord {
     pub updated_at: Timestamp,
 }
 
-/// A reporting dimension: what a summary groups by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Dimension {
-    /// Click-to-WhatsApp ad or post id (`organic` when none).
-    Campaign,
-    /// Entry point: `ctwa_ad`, `ctwa_post` or `organic`.
-    Channel,
-    /// `new` or `returning` contact.
-    Audience,
-    /// Triage intent.
-    Intent,
-    /// Triage category.
-    Category,
-    /// Language cohort.
-    Language,
-    /// Owning team (id).
-    Team,
-    /// Assignee (id).
-    Agent,
-    /// Business number (inbox id).
-    Inbox,
-}
-
-impl Dimension {
-    /// Every dimension.
-    pub const ALL: &'static [Dimension] = &[
-        Dimension::Campaign,
-        Dimension::Channel,
-        Dimension::Audience,
-        Dimension::Intent,
-        Dimension::Category,
-        Dimension::Language,
-        Dimension::Team,
-        Dimension::Agent,
-        Dimension::Inbox,
-    ];
-
-    /// The snake_case word.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Dimension::Campaign => "campaign",
-            Dimension::Channel => "channel",
-            Dimension::Audience => "audience",
-            Dimension::Intent => "intent",
-            Dimension::Category => "category",
-            Dimension::Language => "language",
-            Dimension::Team => "team",
-            Dimension::Agent => "agent",
-            Dimension::Inbox => "inbox",
-        }
-    }
-
-    /// Parses the snake_case word; the error lists the accepted ones.
-    ///
-    /// # Errors
-    /// A message naming the accepted words.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|d| d.as_str() == s)
-            .ok_or_else(|| {
-                let words: Vec<&str> = Self::ALL.iter().map(|d| d.as_str()).collect();
-                format!(
-                    "unknown dimension {s:?}; expected one of: {}",
-                    words.join(", ")
-                )
-            })
-    }
-}
-
-/// Which cycles [`crate::Store::scan_cycles`] reads.
-#[derive(Debug, Clone)]
-pub struct CycleQuery {
-    /// First local day (inclusive) of the cycles' opening.
-    pub from: jiff::civil::Date,
-    /// Last local day (inclusive).
-    pub to: jiff::civil::Date,
-    /// Group key to return with each cycle (`None`: no key).
-    pub by: Option<Dimension>,
-}
-
-/// One rolled-up cycle as read for a report.
-#[derive(Debug, Clone)]
-pub struct ScannedCycle {
-    /// Index into [`CycleScan::keys`].
-    pub key: u32,
-    /// Local day it opened.
-    pub day: jiff::civil::Date,
-    /// Index into [`CycleScan::dispositions`].
-    pub disposition: u32,
-    /// A new conversation of the same contact followed within 7 days of its resolve.
-    pub recontacted: bool,
-    /// The measured numbers.
-    pub facts: switchboard_core::kpi::CycleFacts,
-}
-
-/// Cycles read for a report, with their group keys and dispositions
-/// interned (a million cycles share a few hundred distinct values).
-#[derive(Debug, Clone, Default)]
-pub struct CycleScan {
-    /// Distinct group keys (`None`: the cycle has no value for the dimension).
-    pub keys: Vec<Option<String>>,
-    /// Distinct dispositions.
-    pub dispositions: Vec<Option<String>>,
-    /// The cycles.
-    pub cycles: Vec<ScannedCycle>,
-}
-
 /// A cycle to store, with the local day it opened on (reporting time zone).
 #[derive(Debug, Clone)]
 pub struct CycleRecord {
@@ -1165,4 +1055,18 @@ pub struct CycleRecord {
     pub cycle: switchboard_core::kpi::Cycle,
     /// Local day of `cycle.opened_at`.
     pub day: jiff::civil::Date,
+}
+
+/// One day's aggregate for one dimension value (`dimension: None`: the
+/// day's total).
+#[derive(Debug, Clone)]
+pub struct DailyAggregate {
+    /// Local day.
+    pub day: jiff::civil::Date,
+    /// The dimension (`None`: total).
+    pub dimension: Option<switchboard_core::kpi::Dimension>,
+    /// The dimension's value (`None`: cycles without one).
+    pub key: Option<String>,
+    /// The KPIs' accumulated inputs.
+    pub acc: switchboard_core::kpi::KpiAccumulator,
 }
