@@ -896,3 +896,35 @@ fn formats_are_detected_from_the_first_line() {
     assert_eq!(detect_format("hello"), None);
     assert_eq!(detect_format(""), None);
 }
+
+#[test]
+fn format_md_example_parses() {
+    let doc = include_str!("../FORMAT.md");
+    let start = doc.find("```json\n").unwrap() + "```json\n".len();
+    let block = &doc[start..start + doc[start..].find("```").unwrap()];
+    // The document wraps the first conversation for reading: lines that
+    // start with a space continue the line above.
+    let mut file = String::new();
+    for line in block.lines() {
+        if !line.starts_with(' ') && !file.is_empty() {
+            file.push('\n');
+        }
+        file.push_str(line);
+    }
+    let transcripts = jsonl::parse(&file).unwrap();
+    assert_eq!(transcripts.len(), 2);
+    assert_eq!(transcripts[0].messages.len(), 5);
+    assert_eq!(
+        transcripts[0].messages[4].text,
+        "<media omitted>\nfee receipt of last year"
+    );
+    assert_eq!(transcripts[1].id, "line-3");
+    assert_eq!(
+        transcripts[1].messages[0]
+            .expected
+            .as_ref()
+            .unwrap()
+            .escalate,
+        Some(true)
+    );
+}
