@@ -928,3 +928,94 @@ fn format_md_example_parses() {
         Some(true)
     );
 }
+
+// ------------------------------------------------------------ example corpus
+
+#[test]
+fn example_corpus_parses_with_counts_and_nothing_personal() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data/replay/example.jsonl"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    assert_eq!(detect_format(&text), Some(InputFormat::Jsonl));
+    let transcripts = jsonl::parse(&text).unwrap();
+    // The numbers data/replay/build.py printed (see data/replay/README.md).
+    assert_eq!(transcripts.len(), 1225);
+    let messages: usize = transcripts.iter().map(|t| t.messages.len()).sum();
+    assert_eq!(messages, 2028);
+    let twitter: Vec<&Transcript> = transcripts
+        .iter()
+        .filter(|t| t.id.starts_with("twcc-dev-"))
+        .collect();
+    assert_eq!(twitter.len(), 525);
+    for t in &twitter {
+        assert!(t.inbound_count() >= 1, "{}", t.id);
+        let outcome = t.outcome.as_ref().unwrap();
+        assert_eq!(outcome.disposition.as_deref(), Some("resolved"));
+        assert_eq!(outcome.resolved_at, t.messages.last().map(|m| m.at));
+    }
+
+    let mut per_intent = std::collections::BTreeMap::<&str, usize>::new();
+    for t in &transcripts {
+        let mut intents: Vec<&str> = t
+            .messages
+            .iter()
+            .filter_map(|m| m.expected.as_ref()?.intent.as_deref())
+            .collect();
+        intents.sort_unstable();
+        intents.dedup();
+        for intent in intents {
+            *per_intent.entry(intent).or_default() += 1;
+        }
+    }
+    for intent in [
+        "product_info",
+        "order_status",
+        "pricing",
+        "problem",
+        "complaint",
+        "refund",
+        "cancellation",
+        "security_fraud",
+        "purchase",
+        "human_agent",
+        "booking",
+        "payment",
+        "out_of_scope",
+        "greeting",
+        "acknowledgement",
+    ] {
+        assert!(
+            per_intent.get(intent).copied().unwrap_or(0) >= 50,
+            "{intent}: {per_intent:?}"
+        );
+    }
+
+    // Two weeks from Monday 4 May 2026, IST.
+    let first = transcripts.iter().map(|t| t.messages[0].at).min().unwrap();
+    let last = transcripts.iter().map(|t| t.messages[0].at).max().unwrap();
+    assert!(first >= ist("2026-05-04T00:00:00"), "{first}");
+    assert!(last < ist("2026-05-18T00:00:00"), "{last}");
+
+    // Nothing that identifies a person or links out survives. A handle is
+    // an @ that does not follow a letter or digit ("1080@30fps" is not one);
+    // "@user" is the placeholder for a mention inside a sentence.
+    let handle = regex::Regex::new(r"(?:^|[^\w])[@＠](\w+)").unwrap();
+    let url =
+        regex::Regex::new(r"(?i)https?:|www\.|\b[a-z0-9-]+\.(?:com|net|org|io|ly)\b").unwrap();
+    let email = regex::Regex::new(r"[\w.+-]+@[\w-]+\.[\w.-]+").unwrap();
+    let phone =
+        regex::Regex::new(r"(?:^|[^\w])(?:\+?\(?\d(?:[\s.()-]{0,2}\d){9,}|\d{8,})").unwrap();
+    for t in &transcripts {
+        for m in &t.messages {
+            let text = &m.text;
+            for caps in handle.captures_iter(text) {
+                assert_eq!(&caps[1], "user", "{}: {text}", t.id);
+            }
+            assert!(!url.is_match(text), "{}: {text}", t.id);
+            assert!(!email.is_match(text), "{}: {text}", t.id);
+            assert!(!phone.is_match(text), "{}: {text}", t.id);
+        }
+    }
+}
