@@ -17,10 +17,13 @@
 //! caller's job. All times in the output are UTC [`jiff::Timestamp`]s.
 //!
 //! Invariants every parser keeps, so the simulation can rely on them:
-//! a transcript has at least one message; messages are in time order (a
-//! stable sort, so equal times keep input order); directions are only
-//! [`Direction::Inbound`] (customer) and [`Direction::Outbound`]
-//! (business); media without text is the [`MEDIA_OMITTED`] placeholder.
+//! a transcript has at least one message (not necessarily an inbound one:
+//! a webhook log may hold only the business's own echoes for a customer);
+//! messages are in time order (a stable sort, so equal times keep input
+//! order); directions are only [`Direction::Inbound`] (customer) and
+//! [`Direction::Outbound`] (business). Chat exports and webhook logs write
+//! media as the [`MEDIA_OMITTED`] placeholder; JSON Lines files are asked
+//! to do the same.
 
 #![forbid(unsafe_code)]
 
@@ -43,7 +46,10 @@ pub const MEDIA_OMITTED: &str = "<media omitted>";
 /// One past conversation between a business and a customer.
 ///
 /// Serialises to exactly one line of the JSON Lines format ([`jsonl`]):
-/// `None` fields and empty lists are left out.
+/// `None` fields and empty lists are left out. `Deserialize` reads the
+/// same shape without [`jsonl::parse`]'s checks (unknown keys, labels on
+/// the wrong direction, sorting); use `jsonl::parse` for anything a person
+/// wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transcript {
     /// Unique within one input: the input's own id, or one generated
@@ -170,11 +176,13 @@ pub enum InputFormat {
 /// Guesses the format of an input from its first meaningful line, so
 /// `switchboard replay FILE` needs no format flag.
 ///
-/// A first non-blank, non-`//` line that is a JSON object with `object`,
-/// `entry` or `body` is a webhook log; any other JSON object starts a JSON
-/// Lines file; otherwise, if one of the first 50 lines starts with a
-/// WhatsApp export timestamp, it is a chat export. `None` when nothing
-/// fits; the caller should then ask for the format.
+/// A first non-blank, non-`//` line that starts with `{` is a webhook log
+/// when it has a top-level `object`, `entry` or `body` key (or, if it is
+/// not valid JSON, mentions `"object"` or `"entry"`), and a JSON Lines
+/// file otherwise, so that the chosen parser reports what is wrong with it.
+/// Otherwise, if one of the first 50 lines starts with a WhatsApp export
+/// timestamp, it is a chat export. `None` when nothing fits; the caller
+/// should then ask for the format.
 #[must_use]
 pub fn detect_format(input: &str) -> Option<InputFormat> {
     let input = input.strip_prefix('\u{feff}').unwrap_or(input);
@@ -183,18 +191,17 @@ pub fn detect_format(input: &str) -> Option<InputFormat> {
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with("//"))?;
     if first.starts_with('{') {
-        let value: serde_json::Value = serde_json::from_str(first).ok()?;
-        let obj = value.as_object()?;
-        return Some(
-            if ["object", "entry", "body"]
+        let webhook = match serde_json::from_str::<serde_json::Value>(first) {
+            Ok(serde_json::Value::Object(obj)) => ["object", "entry", "body"]
                 .iter()
-                .any(|k| obj.contains_key(*k))
-            {
-                InputFormat::WebhookLog
-            } else {
-                InputFormat::Jsonl
-            },
-        );
+                .any(|k| obj.contains_key(*k)),
+            _ => first.contains("\"object\"") || first.contains("\"entry\""),
+        };
+        return Some(if webhook {
+            InputFormat::WebhookLog
+        } else {
+            InputFormat::Jsonl
+        });
     }
     input
         .lines()

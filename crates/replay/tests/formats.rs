@@ -893,6 +893,12 @@ fn formats_are_detected_from_the_first_line() {
         detect_format(r#"{"received_at": "2026-05-04T10:00:00Z", "body": {}}"#),
         Some(InputFormat::WebhookLog)
     );
+    // A broken first line still goes to the parser that can say what is wrong.
+    assert_eq!(detect_format("{\"contact\": "), Some(InputFormat::Jsonl));
+    assert_eq!(
+        detect_format("{\"object\": \"whatsapp_business_account\", "),
+        Some(InputFormat::WebhookLog)
+    );
     assert_eq!(detect_format("hello"), None);
     assert_eq!(detect_format(""), None);
 }
