@@ -11,11 +11,14 @@
 //!   labelled data (table, JSON or HTML).
 //! - `switchboard report [--from DATE] [--to DATE] [--by DIMENSION]
 //!   [--format table|csv|json|html]`: KPIs from the service's database.
+//! - `switchboard replay FILE [--compare OTHER_RULES]`: past conversations
+//!   through triage, routing and SLA in simulated time, with launch gates.
 #![forbid(unsafe_code)]
 
 mod data;
 mod demo;
 mod eval;
+mod replay;
 mod report;
 mod train;
 mod triage_cmd;
@@ -64,6 +67,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// KPIs from the service's database (definitions in KPIS.md).
     Report(report::ReportArgs),
+    /// Replay past conversations through triage, routing and SLA before go-live.
+    Replay(replay::ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -110,6 +115,7 @@ fn main() -> ExitCode {
             } => serve(config, print_config).await,
             Command::Demo { fixtures } => demo::run(&fixtures).await,
             Command::Report(args) => report::run(&args).await,
+            Command::Replay(args) => replay::run(&args).await,
             Command::Triage(_) | Command::Train(_) | Command::Eval(_) => Ok(()),
         }
     });

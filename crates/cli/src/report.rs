@@ -120,12 +120,12 @@ async fn series(
     Ok(out)
 }
 
-fn secs(v: Option<i64>) -> String {
+pub(crate) fn secs(v: Option<i64>) -> String {
     v.map_or_else(|| "-".into(), human)
 }
 
 /// Seconds as `45s`, `12m05s`, `3h20m`, `2d04h`.
-fn human(s: i64) -> String {
+pub(crate) fn human(s: i64) -> String {
     match s {
         ..60 => format!("{s}s"),
         60..3600 => format!("{}m{:02}s", s / 60, s % 60),
@@ -134,7 +134,7 @@ fn human(s: i64) -> String {
     }
 }
 
-fn pct(r: Option<f64>) -> String {
+pub(crate) fn pct(r: Option<f64>) -> String {
     r.map_or_else(|| "-".into(), |v| format!("{:.1}%", v * 100.0))
 }
 
@@ -256,7 +256,7 @@ fn csv(s: &Summary) -> anyhow::Result<String> {
     )?)
 }
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -314,7 +314,7 @@ fn line_svg(t: &Timeseries) -> anyhow::Result<String> {
 }
 
 /// Horizontal bars of one value per group (SVG).
-fn bars_svg(title: &str, items: &[(String, f64)]) -> anyhow::Result<String> {
+pub(crate) fn bars_svg(title: &str, items: &[(String, f64)]) -> anyhow::Result<String> {
     use plotters::prelude::*;
     let h = 50 + 18 * items.len().max(1) as u32;
     let max = items.iter().map(|i| i.1).fold(0.0f64, f64::max).max(1e-9) * 1.1;

@@ -9,6 +9,8 @@
 //!   of deliveries and answers each webhook after its commit.
 //! - [`http`]: the axum router: webhook intake, JSON API, health, metrics.
 //! - [`reports`]: the reporting rollup and the KPI summary/time series.
+//! - [`replay`]: past conversations through the same pipeline in simulated
+//!   time, with a simulated roster, and the launch gates.
 //! - [`App`]: binds the listener, wires the parts and runs until a shutdown
 //!   signal, finishing accepted work first.
 #![forbid(unsafe_code)]
@@ -19,6 +21,7 @@ pub mod http;
 pub mod ingest;
 pub mod outbox;
 pub mod pipeline;
+pub mod replay;
 pub mod reports;
 pub mod sla;
 pub mod timers;

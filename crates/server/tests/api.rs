@@ -2495,3 +2495,92 @@ async fn reports_measure_cycles_from_events_written_with_each_change() {
         .await;
     assert_eq!(s, 403);
 }
+
+const REPLAY_CORPUS: &str = r#"{"id": "a", "contact": "Priya", "messages": [{"direction": "inbound", "at": "2026-05-04T10:00:00+05:30", "text": "price of the 2BHK flat in sector 62?", "expected": {"intent": "pricing", "escalate": false}}]}
+{"id": "b", "contact": "Ravi", "messages": [{"direction": "inbound", "at": "2026-05-04T10:05:00+05:30", "text": "money debited twice and no order, refund my money now!!!", "expected": {"intent": "refund", "escalate": true}}, {"direction": "outbound", "at": "2026-05-04T10:06:00+05:30", "text": "Thanks for contacting us", "automated": true, "acceptable": false}]}
+{"id": "c", "contact": "Meena", "messages": [{"direction": "inbound", "at": "2026-05-04T11:00:00+05:30", "text": "i want to buy the blue kurta, is size M available?"}, {"direction": "inbound", "at": "2026-05-04T11:40:00+05:30", "text": "ok thanks"}]}
+{"id": "d", "contact": "Priya", "messages": [{"direction": "inbound", "at": "2026-05-06T09:00:00+05:30", "text": "is the site visit on saturday possible?"}]}
+"#;
+
+#[tokio::test]
+async fn replay_is_deterministic_for_a_seed_and_gates_list_what_to_fix() {
+    use switchboard_server::replay::{ReplayOptions, Roster, run};
+    let transcripts = switchboard_replay::jsonl::parse(REPLAY_CORPUS).unwrap();
+    let options = ReplayOptions {
+        seed: 7,
+        ..ReplayOptions::default()
+    };
+    let a = run(Config::default(), &transcripts, &options, &|_, _| {})
+        .await
+        .unwrap();
+    let b = run(Config::default(), &transcripts, &options, &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&a).unwrap(),
+        serde_json::to_value(&b).unwrap(),
+        "same seed, same report"
+    );
+    assert_eq!((a.transcripts, a.messages), (4, 5));
+    assert_eq!(a.triage.labelled, 2);
+    assert_eq!(a.triage.escalation.true_positive, 1, "{:?}", a.triage);
+    assert!(
+        a.escalation_reasons.contains_key("refund"),
+        "{:?}",
+        a.escalation_reasons
+    );
+    // Every conversation got a simulated answer within the default roster's times.
+    assert_eq!(a.by_intent.total.unanswered, 0, "{:?}", a.by_intent.total);
+    assert!(a.replies >= 4);
+    let coverage = &a.gates[0];
+    assert_eq!(coverage.pass, Some(false));
+    assert!(
+        coverage.remediation.iter().any(|r| r.contains("replay")),
+        "{coverage:?}"
+    );
+    let automated = &a.gates[1];
+    assert_eq!(automated.pass, Some(false), "{automated:?}");
+    assert!(automated.detail.starts_with("0 of 1"), "{automated:?}");
+
+    // Another seed samples other reply times.
+    let c = run(
+        Config::default(),
+        &transcripts,
+        &ReplayOptions {
+            seed: 8,
+            ..ReplayOptions::default()
+        },
+        &|_, _| {},
+    )
+    .await
+    .unwrap();
+    assert_ne!(
+        a.by_intent.total.first_response.mean_s,
+        c.by_intent.total.first_response.mean_s
+    );
+
+    // A team that answers in hours leaves urgent conversations past their SLA.
+    let mut slow = Roster::default();
+    for agent in &mut slow.agents {
+        agent.reply_median = "3h".parse().unwrap();
+        agent.reply_p90 = "5h".parse().unwrap();
+    }
+    let d = run(
+        Config::default(),
+        &transcripts,
+        &ReplayOptions {
+            roster: slow,
+            ..ReplayOptions::default()
+        },
+        &|_, _| {},
+    )
+    .await
+    .unwrap();
+    let sla = &d.gates[2];
+    assert_eq!(sla.pass, Some(false), "{sla:?}");
+    assert!(
+        sla.remediation.iter().any(|r| r.contains("transcript b")),
+        "{sla:?}"
+    );
+    assert!(d.by_intent.total.sla_first_response.missed >= 1);
+}

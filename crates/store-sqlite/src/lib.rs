@@ -582,7 +582,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        rows.iter().map(|r| report_event_from_row(r)).collect()
+        rows.iter().map(report_event_from_row).collect()
     }
 }
 
