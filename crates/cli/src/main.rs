@@ -11,6 +11,8 @@
 //!   labelled data (table, JSON or HTML).
 //! - `switchboard report [--from DATE] [--to DATE] [--by DIMENSION]
 //!   [--format table|csv|json|html]`: KPIs from the service's database.
+//! - `switchboard sample --week W --per-intent N`: a stratified sample of a
+//!   week's conversations for quality review, phone numbers masked.
 //! - `switchboard replay FILE [--compare OTHER_RULES]`: past conversations
 //!   through triage, routing and SLA in simulated time, with launch gates.
 #![forbid(unsafe_code)]
@@ -20,6 +22,7 @@ mod demo;
 mod eval;
 mod replay;
 mod report;
+mod sample;
 mod train;
 mod triage_cmd;
 
@@ -69,6 +72,8 @@ enum Command {
     Report(report::ReportArgs),
     /// Replay past conversations through triage, routing and SLA before go-live.
     Replay(replay::ReplayArgs),
+    /// Export a stratified random sample of a week's conversations for review.
+    Sample(sample::SampleArgs),
 }
 
 fn main() -> ExitCode {
@@ -116,6 +121,7 @@ fn main() -> ExitCode {
             Command::Demo { fixtures } => demo::run(&fixtures).await,
             Command::Report(args) => report::run(&args).await,
             Command::Replay(args) => replay::run(&args).await,
+            Command::Sample(args) => sample::run(&args).await,
             Command::Triage(_) | Command::Train(_) | Command::Eval(_) => Ok(()),
         }
     });

@@ -217,3 +217,125 @@ continuity_grace = "0s"
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// A WhatsApp chat export replayed into a kept database, then the same
+/// database reported on and sampled, all through the real binary.
+#[test]
+fn replay_a_chat_export_then_report_and_sample_its_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("chat.txt");
+    std::fs::write(
+        &export,
+        "16/11/2026, 10:02 - Messages and calls are end-to-end encrypted.\n\
+         16/11/2026, 10:02 - +91 98765 43210: Hi, what is the price of the 2BHK in Sector 62?\n\
+         16/11/2026, 10:03 - +91 98765 43210: my number is 9876543210, please call\n\
+         16/11/2026, 10:30 - Sharma Realty: Hello! It is 48 lakh.\n\
+         17/11/2026, 18:45 - +91 98765 43210: money debited twice for the booking, refund it now!!!\n\
+         17/11/2026, 18:46 - +91 98765 43210: <Media omitted>\n",
+    )
+    .unwrap();
+    let db = dir.path().join("replay.db");
+    let bin = env!("CARGO_BIN_EXE_switchboard");
+    let out = Command::new(bin)
+        .arg("replay")
+        .arg(&export)
+        .args([
+            "--business",
+            "Sharma Realty",
+            "--format",
+            "json",
+            "--quiet",
+            "--keep-db",
+        ])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["transcripts"], 1);
+    assert_eq!(report["messages"], 4, "system line skipped, media kept");
+    assert!(
+        report["escalation_reasons"]["refund"].as_u64().unwrap_or(0) >= 1,
+        "{report}"
+    );
+    assert_eq!(report["real_first_response"]["median_s"], 28 * 60);
+    assert_eq!(report["gates"].as_array().unwrap().len(), 3);
+
+    let env_db = format!("sqlite://{}", db.display());
+    let csv = Command::new(bin)
+        .args([
+            "report",
+            "--from",
+            "2026-11-16",
+            "--to",
+            "2026-11-22",
+            "--by",
+            "intent",
+            "--format",
+            "csv",
+        ])
+        .env("SWITCHBOARD_DATABASE_URL", &env_db)
+        .output()
+        .unwrap();
+    assert!(
+        csv.status.success(),
+        "{}",
+        String::from_utf8_lossy(&csv.stderr)
+    );
+    let csv = String::from_utf8(csv.stdout).unwrap();
+    assert!(csv.starts_with("group,conversations,frt_median"), "{csv}");
+    // The first conversation is resolved after 30 quiet minutes; the next
+    // day's message opens a second one: a re-contact within 7 days.
+    let all: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!((all[0], all[1]), ("all", "2"), "{csv}");
+    assert_eq!(all[17], "50.0%", "recontact_7d: {csv}");
+
+    let html = Command::new(bin)
+        .args([
+            "report",
+            "--from",
+            "2026-11-16",
+            "--to",
+            "2026-11-22",
+            "--by",
+            "category",
+            "--format",
+            "html",
+        ])
+        .env("SWITCHBOARD_DATABASE_URL", &env_db)
+        .output()
+        .unwrap();
+    let html = String::from_utf8(html.stdout).unwrap();
+    assert!(html.contains("<svg") && html.contains("Switchboard KPIs"));
+
+    let sample = Command::new(bin)
+        .args(["sample", "--week", "2026-W47", "--per-intent", "2"])
+        .env("SWITCHBOARD_DATABASE_URL", &env_db)
+        .output()
+        .unwrap();
+    assert!(
+        sample.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sample.stderr)
+    );
+    let text = String::from_utf8(sample.stdout).unwrap();
+    let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let wa = first["contact"]["wa_id"].as_str().unwrap();
+    assert!(wa.starts_with("XXXX"), "{wa}");
+    assert!(
+        !text.contains("9876543210"),
+        "phone numbers are masked: {text}"
+    );
+
+    let bad = Command::new(bin)
+        .args(["report", "--by", "planet"])
+        .env("SWITCHBOARD_DATABASE_URL", &env_db)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown dimension"));
+}

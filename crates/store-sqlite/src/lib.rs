@@ -572,6 +572,30 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn opened_conversations(
+        &self,
+        from: jiff::civil::Date,
+        to: jiff::civil::Date,
+    ) -> StoreResult<Vec<OpenedConversation>> {
+        let rows = sqlx::query(
+            "SELECT conversation_id, intent, language FROM report_cycles WHERE seq = 0 AND day >= ?1 AND day <= ?2 ORDER BY conversation_id",
+        )
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(OpenedConversation {
+                    id: ConversationId(r.try_get("conversation_id").map_err(db_err)?),
+                    intent: r.try_get("intent").map_err(db_err)?,
+                    language: r.try_get("language").map_err(db_err)?,
+                })
+            })
+            .collect()
+    }
+
     async fn report_events(&self, id: ConversationId) -> StoreResult<Vec<ReportEvent>> {
         let rows = sqlx::query(concat!(
             "SELECT id, at, kind, conversation_id, contact_id, message_id, inbox_id, team_id, agent_id, ",

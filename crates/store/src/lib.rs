@@ -179,6 +179,15 @@ pub trait Store: Clone + Send + Sync + 'static {
         dimension: Option<Dimension>,
     ) -> StoreResult<Vec<DailyAggregate>>;
 
+    /// Conversations opened on local days `from..=to` (their first cycle),
+    /// with their final intent and language: the population a weekly
+    /// transcript sample is drawn from. Ordered by id.
+    async fn opened_conversations(
+        &self,
+        from: jiff::civil::Date,
+        to: jiff::civil::Date,
+    ) -> StoreResult<Vec<OpenedConversation>>;
+
     /// Reporting events of one conversation, in append order (for tests,
     /// the API and audits).
     async fn report_events(&self, id: ConversationId) -> StoreResult<Vec<ReportEvent>>;

@@ -1070,3 +1070,14 @@ pub struct DailyAggregate {
     /// The KPIs' accumulated inputs.
     pub acc: switchboard_core::kpi::KpiAccumulator,
 }
+
+/// A conversation as the transcript sampler sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedConversation {
+    /// Id.
+    pub id: ConversationId,
+    /// Final intent of its first cycle.
+    pub intent: Option<String>,
+    /// Language cohort.
+    pub language: Option<String>,
+}
