@@ -51,6 +51,7 @@ where
     escalations_and_sla_events(make().await).await;
     outbox_is_idempotent_leased_and_fenced(make().await).await;
     handoffs_templates_and_consent(make().await).await;
+    reporting_events_follow_changes_and_roll_up(make().await).await;
 }
 
 fn upsert(wa: &str) -> ContactUpsert {
@@ -953,4 +954,162 @@ pub async fn handoffs_templates_and_consent<S: Store>(store: S) {
         1,
         "one row per name and language"
     );
+}
+
+/// Reporting: every change writes its event in the same transaction with
+/// the dimensions as written; a failed transaction leaves none; cycles and
+/// daily aggregates round-trip and re-contacts are marked both ways.
+pub async fn reporting_events_follow_changes_and_roll_up<S: Store>(store: S) {
+    use switchboard_core::kpi::{self, EventKind, KpiAccumulator};
+    let (first, second) = w(&store, |tx| {
+        Box::pin(async move {
+            let mut c = conversation(tx, "16505550001", t0()).await;
+            tx.insert_message(&NewMessage {
+                conversation_id: c.id,
+                wamid: Some("wamid.rep1".into()),
+                direction: Direction::Inbound,
+                message_type: "text".into(),
+                text: Some("price?".into()),
+                media: None,
+                context: None,
+                referral: None,
+                raw: json!({}),
+                sent_at: t0(),
+                received_at: t0(),
+                status: "received".into(),
+                triage: None,
+            })
+            .await?;
+            c.category = Some(Category::InformationRequest);
+            c.intent = Some("pricing".into());
+            c.language = Some("hinglish".into());
+            c.waiting_since = Some(t0());
+            c.updated_at = t0();
+            tx.save_conversation(&c).await?;
+            let replied = t0() + SignedDuration::from_mins(5);
+            c.first_responded_at = Some(replied);
+            c.last_responded_at = Some(replied);
+            c.waiting_since = None;
+            c.updated_at = replied;
+            tx.save_conversation(&c).await?;
+            let resolved = t0() + SignedDuration::from_hours(1);
+            c.status = ConversationStatus::Resolved;
+            c.resolved_at = Some(resolved);
+            c.disposition = Some("won".into());
+            c.updated_at = resolved;
+            tx.save_conversation(&c).await?;
+            // The same contact comes back two days later: a new conversation.
+            let next = tx
+                .insert_conversation(&NewConversation {
+                    contact_id: c.contact_id,
+                    inbox_id: c.inbox_id,
+                    team_id: None,
+                    attribution: None,
+                    at: t0() + SignedDuration::from_hours(48),
+                })
+                .await?;
+            Ok((c.id, next.id))
+        })
+    })
+    .await;
+    let events = store.report_events(first).await.unwrap();
+    let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            EventKind::ConversationOpened,
+            EventKind::MessageReceived,
+            EventKind::Triaged,
+            EventKind::Reply,
+            EventKind::Resolved
+        ],
+        "{events:?}"
+    );
+    let reply = &events[3];
+    assert_eq!(
+        (reply.detail.as_deref(), reply.value_ms),
+        (Some("first"), Some(300_000))
+    );
+    assert_eq!(reply.dims.intent.as_deref(), Some("pricing"));
+    assert_eq!(reply.dims.language.as_deref(), Some("hinglish"));
+    assert_eq!(events[4].detail.as_deref(), Some("won"));
+    let again = store.report_events(second).await.unwrap();
+    assert_eq!(again[0].detail.as_deref(), Some("returning"));
+
+    // Nothing of a rolled-back transaction is reported.
+    let failed = store
+        .write(|tx| {
+            Box::pin(async move {
+                conversation(tx, "16505550002", t0()).await;
+                Err::<(), _>(StoreError::Conflict("rollback".into()))
+            })
+        })
+        .await;
+    assert!(failed.is_err());
+    let all_after = w(&store, |tx| {
+        Box::pin(async move { tx.report_events_after(0, 1000).await })
+    })
+    .await;
+    assert!(
+        all_after
+            .iter()
+            .all(|e| e.conversation_id == Some(first) || e.conversation_id == Some(second)),
+        "{all_after:?}"
+    );
+
+    // Cycles, re-contact marking, daily aggregates.
+    let day: jiff::civil::Date = "2026-11-20".parse().unwrap();
+    let later: jiff::civil::Date = "2026-11-22".parse().unwrap();
+    let (dirty, cycles) = w(&store, move |tx| {
+        Box::pin(async move {
+            let mut dirty = Vec::new();
+            for id in [first, second] {
+                let events = tx.report_events_of(&[id]).await?;
+                let records: Vec<CycleRecord> = kpi::cycles(id, &events, None)
+                    .into_iter()
+                    .map(|cycle| CycleRecord {
+                        day: cycle.opened_at.to_zoned(jiff::tz::TimeZone::UTC).date(),
+                        cycle,
+                    })
+                    .collect();
+                dirty.extend(tx.replace_cycles(id, &records).await?);
+            }
+            let cycles = tx.cycles_of_day(day).await?;
+            let mut acc = KpiAccumulator::default();
+            for c in &cycles {
+                acc.add(&c.facts, c.disposition.as_deref(), c.recontacted);
+            }
+            tx.replace_daily(
+                day,
+                &[DailyAggregate {
+                    day,
+                    dimension: None,
+                    key: None,
+                    acc,
+                }],
+            )
+            .await?;
+            tx.set_rollup_watermark(42).await?;
+            assert_eq!(tx.rollup_watermark().await?, 42);
+            Ok((dirty, cycles))
+        })
+    })
+    .await;
+    assert!(dirty.contains(&day) && dirty.contains(&later), "{dirty:?}");
+    assert_eq!(cycles.len(), 1);
+    assert!(cycles[0].recontacted, "came back within 7 days");
+    assert_eq!(cycles[0].facts.first_response_ms, Some(300_000));
+    let daily = store.daily_aggregates(day, later, None).await.unwrap();
+    assert_eq!(daily.len(), 1);
+    let k = daily[0].acc.finish(|d| kpi::Qualification {
+        qualified: d == "won",
+        opportunity: false,
+    });
+    assert_eq!(
+        (k.conversations, k.recontact.count, k.qualified.count),
+        (1, 1, 1)
+    );
+    let opened = store.opened_conversations(day, later).await.unwrap();
+    assert_eq!(opened.len(), 2);
+    assert_eq!(opened[0].intent.as_deref(), Some("pricing"));
 }
