@@ -28,20 +28,19 @@ use serde_json::json;
 use switchboard_core::clock::{Clock, ManualClock};
 use switchboard_core::duration::ConfigDuration;
 use switchboard_core::ids::{AgentId, ConversationId, PhoneNumberId, WaId};
-use switchboard_core::kpi::Dimension;
+use switchboard_core::kpi::{Dimension, EventKind};
 use switchboard_core::metrics::{Confusion, EscalationCounts};
 use switchboard_core::model::{Availability, ConversationStatus, Direction, Priority, Role};
 use switchboard_replay::Transcript;
 use switchboard_store::{
-    ContactUpsert, ConversationFilter, InboxUpsert, NewAgent, NewDelivery, NewTeam, Store,
-    StoreError, StoreTx,
+    ContactUpsert, InboxUpsert, NewAgent, NewDelivery, NewTeam, Store, StoreError, StoreResult,
+    StoreTx,
 };
 use switchboard_store_sqlite::SqliteStore;
 
 use crate::config::Config;
 use crate::pipeline::{BatchState, Pipeline};
 use crate::reports::{ReportRuntime, Summary};
-use crate::timers::TimerWorker;
 
 /// The business number replayed conversations arrive on when the input
 /// does not name one.
@@ -290,10 +289,8 @@ enum Ev {
 }
 
 struct Sim {
-    store: SqliteStore,
     pipeline: Pipeline,
     clock: ManualClock,
-    timers: TimerWorker<SqliteStore>,
     heap: BinaryHeap<Reverse<(Timestamp, u64, Ev)>>,
     seq: u64,
     rng: Rng,
@@ -308,13 +305,30 @@ struct Sim {
     >,
     /// Conversation → (agent, token) of its scheduled reply.
     scheduled: HashMap<i64, (i64, u64)>,
-    /// Conversations waiting without a scheduled reply (unassigned, or the
-    /// assignee changed).
+    /// Conversations to look at again: waiting without a scheduled reply,
+    /// or whose assignee a timer may have changed.
     unscheduled: BTreeSet<i64>,
     replies: u64,
     resolve_after: SignedDuration,
     disposition: String,
+    transcripts: Arc<Vec<Transcript>>,
+    wa_of: Vec<String>,
+    /// Customer messages replayed so far.
+    done: u64,
+    /// Simulated time runs until here after the last event (late breaches).
+    end: Timestamp,
+    /// Triage of the replayed messages against their labels.
+    triage: TriageAccuracy,
+    /// Per conversation: escalation reasons triage raised, and the
+    /// transcript it came from.
+    conversations: BTreeMap<i64, (BTreeSet<String>, usize)>,
 }
+
+/// Simulation steps per write transaction.
+const CHUNK_STEPS: usize = 2_000;
+
+/// The name timers are leased under during a replay.
+const WORKER: &str = "replay";
 
 fn wa_for(index: usize) -> String {
     format!("9190{index:08}")
@@ -367,9 +381,9 @@ impl Sim {
 
     /// Schedules the assignee's reply to a waiting conversation.
     fn schedule_reply(&mut self, conv: i64, agent: i64, now: Timestamp) {
+        self.unscheduled.remove(&conv);
         let Some((median, p90, calendar)) = self.agents.get(&agent).cloned() else {
-            // Not a roster agent (cannot happen in a fresh database): leave it waiting.
-            self.unscheduled.insert(conv);
+            // Not a roster agent (cannot happen in a fresh database).
             return;
         };
         let start = match &calendar {
@@ -384,65 +398,272 @@ impl Sim {
         self.seq += 1;
         let token = self.seq;
         self.scheduled.insert(conv, (agent, token));
-        self.unscheduled.remove(&conv);
         self.push(at, Ev::Reply { conv, agent, token });
     }
 
-    /// Looks at conversations waiting without a scheduled reply (after
-    /// timers reassign or callbacks assign them).
-    async fn check_unscheduled(&mut self) -> Result<(), ReplayError> {
-        if self.unscheduled.is_empty() {
-            return Ok(());
-        }
-        let ids: Vec<i64> = self.unscheduled.iter().copied().collect();
-        let states = self
-            .store
-            .write(move |tx| {
-                Box::pin(async move {
-                    let mut out = Vec::new();
-                    for id in ids {
-                        out.push((id, tx.conversation(ConversationId(id)).await?));
-                    }
-                    Ok(out)
-                })
-            })
-            .await?;
+    /// Looks again at conversations that may need a (new) reply: a reply is
+    /// scheduled for the current assignee of every waiting conversation.
+    async fn check_unscheduled<T: StoreTx>(&mut self, tx: &mut T) -> StoreResult<()> {
         let now = self.clock.now();
-        for (id, conv) in states {
-            match conv {
-                Some(c)
-                    if c.status != ConversationStatus::Resolved && c.waiting_since.is_some() =>
-                {
-                    if let Some(a) = c.assignee_id {
-                        self.schedule_reply(id, a.0, now);
-                    }
-                }
-                _ => {
-                    self.unscheduled.remove(&id);
+        for id in std::mem::take(&mut self.unscheduled) {
+            let Some(c) = tx.conversation(ConversationId(id)).await? else {
+                continue;
+            };
+            if c.status == ConversationStatus::Resolved || c.waiting_since.is_none() {
+                continue;
+            }
+            match (c.assignee_id, self.scheduled.get(&id)) {
+                (Some(a), Some((s, _))) if *s == a.0 => {}
+                (Some(a), _) => self.schedule_reply(id, a.0, now),
+                // Unassigned (after hours, no capacity): wait for routing.
+                (None, _) => {
+                    self.unscheduled.insert(id);
                 }
             }
         }
         Ok(())
     }
 
-    /// Fires every timer due up to `until`, in order, moving the clock.
-    async fn run_timers_until(&mut self, until: Timestamp) -> Result<(), ReplayError> {
-        loop {
-            let Some(due) = self.store.next_timer_due().await? else {
-                return Ok(());
+    /// Runs simulated time forward inside `tx` for up to `budget` steps;
+    /// true when nothing is left before the end.
+    async fn run_chunk<T: StoreTx>(&mut self, tx: &mut T, budget: usize) -> StoreResult<bool> {
+        let mut steps = 0;
+        while steps < budget {
+            steps += 1;
+            let next_event = self.heap.peek().map(|Reverse((t, _, _))| *t);
+            let next_timer = tx.next_timer_due().await?.filter(|t| *t <= self.end);
+            let timer_first = match (next_event, next_timer) {
+                (None, None) => return Ok(true),
+                (Some(e), Some(t)) => t <= e,
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
             };
-            if due > until {
-                return Ok(());
+            if timer_first {
+                if let Some(t) = next_timer
+                    && t > self.clock.now()
+                {
+                    self.clock.set(t);
+                }
+                crate::timers::fire_due_in(&self.pipeline, tx, WORKER, self.clock.now()).await?;
+                // A breach may have moved a waiting conversation to someone else.
+                let waiting: Vec<i64> = self.scheduled.keys().copied().collect();
+                self.unscheduled.extend(waiting);
+                self.check_unscheduled(tx).await?;
+                continue;
             }
-            if due > self.clock.now() {
-                self.clock.set(due);
+            let Some(at) = next_event else {
+                return Ok(true);
+            };
+            if at > self.clock.now() {
+                self.clock.set(at);
             }
-            self.timers.run_once().await?;
-            // Timers may have reassigned someone's waiting conversation.
-            let waiting: Vec<i64> = self.scheduled.keys().copied().collect();
-            self.unscheduled.extend(waiting);
-            self.check_unscheduled().await?;
+            let mut batch = Vec::new();
+            while let Some(Reverse((t2, _, _))) = self.heap.peek() {
+                if *t2 != at {
+                    break;
+                }
+                if let Some(Reverse((_, _, ev))) = self.heap.pop() {
+                    batch.push(ev);
+                }
+            }
+            for ev in batch {
+                match ev {
+                    Ev::Inbound { t, m } => self.inbound(tx, t, m, at).await?,
+                    Ev::Reply { conv, agent, token } => {
+                        if self.scheduled.get(&conv) == Some(&(agent, token)) {
+                            self.scheduled.remove(&conv);
+                            self.reply(tx, conv, agent, at).await?;
+                        }
+                    }
+                    Ev::Resolve { conv } => self.resolve(tx, conv, at).await?,
+                }
+            }
+            self.check_unscheduled(tx).await?;
         }
+        Ok(false)
+    }
+
+    /// One customer message, as the webhook it would have been.
+    async fn inbound<T: StoreTx>(
+        &mut self,
+        tx: &mut T,
+        t: usize,
+        m: usize,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let transcripts = self.transcripts.clone();
+        let (Some(tr), Some(wa)) = (transcripts.get(t), self.wa_of.get(t).cloned()) else {
+            return Ok(());
+        };
+        let Some(msg) = tr.messages.get(m) else {
+            return Ok(());
+        };
+        let pnid = tr
+            .business_phone
+            .as_deref()
+            .filter(|p| PhoneNumberId::parse(p).is_ok())
+            .unwrap_or(DEFAULT_PHONE_NUMBER_ID)
+            .to_owned();
+        let name = msg.author.clone().unwrap_or_else(|| "Customer".into());
+        let body = inbound_body(
+            &pnid,
+            &wa,
+            &name,
+            &format!("replay-{t}-{m}"),
+            msg.at,
+            &msg.text,
+        );
+        let mut state = BatchState::default();
+        self.pipeline
+            .ingest(
+                tx,
+                &mut state,
+                &NewDelivery {
+                    received_at: at,
+                    body,
+                    signature: None,
+                },
+            )
+            .await?;
+        self.done += 1;
+        let (Ok(wa_id), Ok(pn)) = (WaId::parse(&wa), PhoneNumberId::parse(&pnid)) else {
+            return Ok(());
+        };
+        let contact = tx
+            .upsert_contact(&ContactUpsert {
+                wa_id: Some(wa_id),
+                user_id: None,
+                name: Some(name),
+                username: None,
+                at,
+            })
+            .await?;
+        let inbox = tx
+            .upsert_inbox(&InboxUpsert {
+                phone_number_id: pn,
+                display_phone_number: None,
+                waba_id: None,
+                at,
+            })
+            .await?;
+        let Some(c) = tx.active_conversation(contact.id, inbox.id).await? else {
+            return Ok(());
+        };
+        if c.waiting_since.is_some() {
+            self.unscheduled.insert(c.id.0);
+        }
+        // The triage the service stored with this message.
+        let wamid = format!("replay-{t}-{m}");
+        let stored = tx.recent_messages(c.id, 8).await?;
+        let Some(pred) = stored
+            .iter()
+            .find(|x| x.wamid.as_deref() == Some(wamid.as_str()))
+            .and_then(|x| x.triage.as_ref())
+        else {
+            return Ok(());
+        };
+        let entry = self
+            .conversations
+            .entry(c.id.0)
+            .or_insert_with(|| (BTreeSet::new(), t));
+        entry
+            .0
+            .extend(pred.escalation_reasons.iter().map(ToString::to_string));
+        if let Some(expected) = &msg.expected {
+            if let Some(intent) = &expected.intent {
+                self.triage.labelled += 1;
+                self.triage.intents.add(intent, &pred.intent);
+            }
+            if let Some(cat) = expected.category {
+                self.triage
+                    .categories
+                    .add(cat.as_str(), pred.category.as_str());
+            }
+            if let Some(esc) = expected.escalate {
+                self.triage.escalation.add(esc, pred.escalate);
+            }
+        }
+        Ok(())
+    }
+
+    /// The assignee acknowledges any open handoff and answers (a reply from
+    /// the WhatsApp Business app: the echo webhook is how the service sees
+    /// it); the conversation is resolved once it stays quiet.
+    async fn reply<T: StoreTx>(
+        &mut self,
+        tx: &mut T,
+        conv: i64,
+        agent: i64,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let Some(c) = tx.conversation(ConversationId(conv)).await? else {
+            return Ok(());
+        };
+        if c.status == ConversationStatus::Resolved || c.waiting_since.is_none() {
+            return Ok(());
+        }
+        if c.assignee_id != Some(AgentId(agent)) {
+            self.unscheduled.insert(conv);
+            return Ok(());
+        }
+        if let Some(h) = tx.open_handoff(c.id).await?
+            && h.to_agent_id == AgentId(agent)
+        {
+            tx.ack_handoff(h.id, at).await?;
+        }
+        let (Some(contact), Some(inbox)) =
+            (tx.contact(c.contact_id).await?, tx.inbox(c.inbox_id).await?)
+        else {
+            return Ok(());
+        };
+        let Some(wa) = contact.wa_id else {
+            return Ok(());
+        };
+        self.replies += 1;
+        let wamid = format!("replay-out-{}", self.replies);
+        let body = echo_body(inbox.phone_number_id.as_str(), wa.as_str(), &wamid, at);
+        let mut state = BatchState::default();
+        self.pipeline
+            .ingest(
+                tx,
+                &mut state,
+                &NewDelivery {
+                    received_at: at,
+                    body,
+                    signature: None,
+                },
+            )
+            .await?;
+        let quiet = at.checked_add(self.resolve_after).unwrap_or(at);
+        self.push(quiet, Ev::Resolve { conv });
+        Ok(())
+    }
+
+    /// Resolves a conversation that stayed quiet since its last reply.
+    async fn resolve<T: StoreTx>(
+        &mut self,
+        tx: &mut T,
+        conv: i64,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let Some(mut c) = tx.conversation(ConversationId(conv)).await? else {
+            return Ok(());
+        };
+        if c.status == ConversationStatus::Resolved || c.waiting_since.is_some() {
+            return Ok(());
+        }
+        let quiet_until = c
+            .last_message_at
+            .checked_add(self.resolve_after)
+            .unwrap_or(at);
+        if quiet_until > at {
+            self.push(quiet_until, Ev::Resolve { conv });
+            return Ok(());
+        }
+        self.pipeline
+            .resolve(tx, &mut c, &self.disposition, None, at)
+            .await?;
+        tx.save_conversation(&c).await
     }
 }
 
@@ -512,13 +733,6 @@ pub async fn run(
         // the outbox: nothing is sent).
         sending: true,
     };
-    let timers = TimerWorker::new(
-        store.clone(),
-        pipeline.clone(),
-        Arc::new(clock.clone()),
-        "replay",
-    );
-
     // The roster.
     let mut teams: BTreeMap<String, switchboard_core::ids::TeamId> = BTreeMap::new();
     let mut agents = HashMap::new();
@@ -595,11 +809,19 @@ pub async fn run(
         .chain(config.workflow.terminal_dispositions.iter().cloned())
         .find(|d| config.workflow.terminal_dispositions.contains(d))
         .ok_or_else(|| ReplayError::Invalid("[workflow] terminal_dispositions is empty".into()))?;
+
+    // Customers: one contact per distinct name in the input.
+    let mut contacts: HashMap<&str, usize> = HashMap::new();
+    let mut wa_of: Vec<String> = Vec::with_capacity(transcripts.len());
+    for t in transcripts {
+        let n = contacts.len();
+        let index = *contacts.entry(t.contact.as_str()).or_insert(n);
+        wa_of.push(wa_for(index));
+    }
+    let end = last.checked_add(options.tail).unwrap_or(last);
     let mut sim = Sim {
-        store: store.clone(),
         pipeline,
         clock: clock.clone(),
-        timers,
         heap: BinaryHeap::new(),
         seq: 0,
         rng: Rng(options.seed),
@@ -609,16 +831,15 @@ pub async fn run(
         replies: 0,
         resolve_after: options.resolve_after,
         disposition,
+        transcripts: Arc::new(transcripts.to_vec()),
+        wa_of,
+        done: 0,
+        end,
+        triage: TriageAccuracy::default(),
+        conversations: BTreeMap::new(),
     };
-
-    // Customers: one contact per distinct name in the input.
-    let mut contacts: HashMap<&str, usize> = HashMap::new();
-    let mut wa_of: Vec<String> = Vec::with_capacity(transcripts.len());
     let mut total = 0u64;
     for (ti, t) in transcripts.iter().enumerate() {
-        let n = contacts.len();
-        let index = *contacts.entry(t.contact.as_str()).or_insert(n);
-        wa_of.push(wa_for(index));
         for (mi, m) in t.messages.iter().enumerate() {
             if m.direction == Direction::Inbound {
                 sim.push(m.at, Ev::Inbound { t: ti, m: mi });
@@ -626,132 +847,26 @@ pub async fn run(
             }
         }
     }
-    let pnid_of = |t: &Transcript| -> String {
-        t.business_phone
-            .as_deref()
-            .filter(|p| PhoneNumberId::parse(p).is_ok())
-            .unwrap_or(DEFAULT_PHONE_NUMBER_ID)
-            .to_owned()
-    };
 
-    let mut done = 0u64;
-    while let Some(Reverse((at, _, _))) = sim.heap.peek().cloned() {
-        sim.run_timers_until(at).await?;
-        if at > sim.clock.now() {
-            sim.clock.set(at);
-        }
-        let mut batch = Vec::new();
-        while let Some(Reverse((t2, _, _))) = sim.heap.peek() {
-            if *t2 != at {
-                break;
-            }
-            if let Some(Reverse((_, _, ev))) = sim.heap.pop() {
-                batch.push(ev);
-            }
-        }
-        // Customer messages of this instant: one transaction, as the
-        // service's group commit would.
-        let inbound: Vec<(String, String, String, String, Vec<u8>)> = batch
-            .iter()
-            .filter_map(|ev| match ev {
-                Ev::Inbound { t, m } => {
-                    let tr = &transcripts[*t];
-                    let msg = &tr.messages[*m];
-                    let pnid = pnid_of(tr);
-                    let wa = wa_of[*t].clone();
-                    let name = msg.author.clone().unwrap_or_else(|| "Customer".into());
-                    let wamid = format!("replay-{t}-{m}");
-                    let body = inbound_body(&pnid, &wa, &name, &wamid, msg.at, &msg.text);
-                    Some((pnid, wa, name, wamid, body))
-                }
-                _ => None,
-            })
-            .collect();
-        if !inbound.is_empty() {
-            done += inbound.len() as u64;
-            let pipeline = sim.pipeline.clone();
-            let states = sim
-                .store
-                .write(move |tx| {
-                    Box::pin(async move {
-                        let mut state = BatchState::default();
-                        let mut out = Vec::new();
-                        for (pnid, wa, name, _, body) in inbound {
-                            pipeline
-                                .ingest(
-                                    tx,
-                                    &mut state,
-                                    &NewDelivery {
-                                        received_at: at,
-                                        body,
-                                        signature: None,
-                                    },
-                                )
-                                .await?;
-                            let (Ok(wa_id), Ok(pn)) =
-                                (WaId::parse(&wa), PhoneNumberId::parse(&pnid))
-                            else {
-                                continue;
-                            };
-                            let contact = tx
-                                .upsert_contact(&ContactUpsert {
-                                    wa_id: Some(wa_id),
-                                    user_id: None,
-                                    name: Some(name),
-                                    username: None,
-                                    at,
-                                })
-                                .await?;
-                            let inbox = tx
-                                .upsert_inbox(&InboxUpsert {
-                                    phone_number_id: pn,
-                                    display_phone_number: None,
-                                    waba_id: None,
-                                    at,
-                                })
-                                .await?;
-                            if let Some(c) = tx.active_conversation(contact.id, inbox.id).await? {
-                                out.push((c.id.0, c.waiting_since.is_some(), c.assignee_id));
-                            }
-                        }
-                        Ok(out)
-                    })
+    // Simulated time runs inside write transactions of a few thousand
+    // steps each: the same pipeline calls as live intake, without a thread
+    // hand-off per message.
+    loop {
+        let (s, finished) = store
+            .write(move |tx| {
+                Box::pin(async move {
+                    let mut sim = sim;
+                    let finished = sim.run_chunk(tx, CHUNK_STEPS).await?;
+                    Ok((sim, finished))
                 })
-                .await?;
-            for (conv, waiting, assignee) in states {
-                if !waiting {
-                    continue;
-                }
-                match (assignee, sim.scheduled.get(&conv)) {
-                    (Some(a), Some((s, _))) if *s == a.0 => {}
-                    (Some(a), _) => sim.schedule_reply(conv, a.0, at),
-                    (None, _) => {
-                        sim.unscheduled.insert(conv);
-                    }
-                }
-            }
-            if done % 100 < 8 || done == total {
-                progress(done, total);
-            }
+            })
+            .await?;
+        sim = s;
+        progress(sim.done, total);
+        if finished {
+            break;
         }
-        for ev in batch {
-            match ev {
-                Ev::Inbound { .. } => {}
-                Ev::Reply { conv, agent, token } => {
-                    if sim.scheduled.get(&conv) != Some(&(agent, token)) {
-                        continue;
-                    }
-                    sim.scheduled.remove(&conv);
-                    reply(&mut sim, conv, agent, at).await?;
-                }
-                Ev::Resolve { conv } => resolve(&mut sim, conv, at).await?,
-            }
-        }
-        sim.check_unscheduled().await?;
     }
-    let end = last.checked_add(options.tail).unwrap_or(last);
-    sim.run_timers_until(end).await?;
-    progress(total, total);
 
     // Reports through the same rollup as `switchboard report`.
     let reports = ReportRuntime::from_config(&config)?;
@@ -774,93 +889,101 @@ pub async fn run(
         .await?;
     crate::reports::label_groups(&store, &mut by_agent).await?;
 
-    // Per conversation: triage against labels, escalations, SLA misses.
-    let mut triage = TriageAccuracy::default();
-    let mut escalation_reasons: BTreeMap<String, u64> = BTreeMap::new();
-    let mut escalations: BTreeMap<String, u64> = BTreeMap::new();
-    let mut intents: BTreeMap<String, u64> = BTreeMap::new();
-    let mut late_high: Vec<String> = Vec::new();
-    let mut conversations = 0u64;
-    let mut cursor = None;
-    loop {
-        let page = store
-            .list_conversations(&ConversationFilter {
-                status: None,
-                assignee_id: None,
-                unassigned: false,
-                team_id: None,
-                category: None,
-                limit: 500,
-                after: cursor,
+    // Escalations and SLA misses from the reporting log, read on the
+    // writer in one transaction.
+    let events = store
+        .write(|tx| {
+            Box::pin(async move {
+                let mut all = Vec::new();
+                let mut after = 0;
+                loop {
+                    let page = tx.report_events_after(after, 10_000).await?;
+                    let Some(last) = page.last().map(|e| e.id) else {
+                        return Ok(all);
+                    };
+                    after = last;
+                    all.extend(page);
+                }
             })
-            .await?;
-        for item in &page.items {
-            conversations += 1;
-            let Some(detail) = store.get_conversation(item.conversation.id).await? else {
-                continue;
-            };
-            let c = &detail.summary.conversation;
-            *intents
-                .entry(c.intent.clone().unwrap_or_else(|| "(none)".into()))
-                .or_default() += 1;
-            for r in &c.escalation_reasons {
-                *escalation_reasons.entry(r.to_string()).or_default() += 1;
+        })
+        .await?;
+    let mut escalations: BTreeMap<String, u64> = BTreeMap::new();
+    let mut opened = 0u64;
+    // Per urgent/high conversation and target: the worst lateness.
+    let mut late: BTreeMap<(i64, String), (i64, String)> = BTreeMap::new();
+    for e in &events {
+        match e.kind {
+            EventKind::ConversationOpened => opened += 1,
+            EventKind::Escalation => {
+                let level = e
+                    .detail
+                    .as_deref()
+                    .and_then(|d| d.split(':').next())
+                    .unwrap_or("unknown");
+                *escalations.entry(level.to_owned()).or_default() += 1;
             }
-            for e in &detail.escalations {
-                *escalations.entry(e.level.as_str().to_owned()).or_default() += 1;
-            }
-            let mut source: Option<&Transcript> = None;
-            for m in &detail.messages {
-                let Some((t, mi)) = m.wamid.as_deref().and_then(parse_wamid) else {
+            EventKind::SlaBreach
+                if matches!(e.priority, Some(Priority::Urgent | Priority::High)) =>
+            {
+                let Some(conv) = e.conversation_id else {
                     continue;
                 };
-                let (Some(tr), Some(pred)) = (transcripts.get(t), m.triage.as_ref()) else {
-                    continue;
-                };
-                source = Some(tr);
-                let Some(expected) = tr.messages.get(mi).and_then(|x| x.expected.as_ref()) else {
-                    continue;
-                };
-                if let Some(intent) = &expected.intent {
-                    triage.labelled += 1;
-                    triage.intents.add(intent, &pred.intent);
-                }
-                if let Some(cat) = expected.category {
-                    triage.categories.add(cat.as_str(), pred.category.as_str());
-                }
-                if let Some(esc) = expected.escalate {
-                    triage.escalation.add(esc, pred.escalate);
+                let what = format!(
+                    "{} {}, intent {}",
+                    e.priority.map_or("", |p| p.as_str()),
+                    e.dims.category.map_or("untriaged", |c| c.as_str()),
+                    e.dims.intent.as_deref().unwrap_or("-")
+                );
+                let key = (conv.0, e.detail.clone().unwrap_or_default());
+                let v = e.value_ms.unwrap_or(0);
+                let slot = late.entry(key).or_insert((v, what.clone()));
+                if v >= slot.0 {
+                    *slot = (v, what);
                 }
             }
-            // The breach timer records a miss at the due time and the late
-            // reply another: report each target once, by its final lateness.
-            let mut worst: BTreeMap<&str, SignedDuration> = BTreeMap::new();
-            for e in detail.sla_events.iter().filter(|e| e.event == "miss") {
-                let late = e.at.duration_since(e.due_at);
-                let w = worst.entry(e.target.as_str()).or_insert(late);
-                *w = (*w).max(late);
-            }
-            let missed = worst
-                .iter()
-                .map(|(target, late)| format!("{target} {}", late_by(*late)))
-                .collect::<Vec<_>>();
-            if matches!(c.priority, Priority::Urgent | Priority::High) && !missed.is_empty() {
-                late_high.push(format!(
-                    "conversation {} (transcript {}, {} {}, intent {}): {}",
-                    c.id.0,
-                    source.map_or("?", |t| t.id.as_str()),
-                    c.priority,
-                    c.category.map_or("untriaged", |x| x.as_str()),
-                    c.intent.as_deref().unwrap_or("-"),
-                    missed.join(", ")
-                ));
-            }
-        }
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
+            _ => {}
         }
     }
+    let mut late_high: Vec<String> = Vec::new();
+    let mut by_conv: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    let mut what_of: BTreeMap<i64, String> = BTreeMap::new();
+    for ((conv, target), (ms, what)) in &late {
+        by_conv.entry(*conv).or_default().push(format!(
+            "{target} {}",
+            late_by(SignedDuration::from_millis(*ms))
+        ));
+        what_of.insert(*conv, what.clone());
+    }
+    for (conv, misses) in by_conv {
+        let transcript = sim
+            .conversations
+            .get(&conv)
+            .and_then(|(_, t)| transcripts.get(*t))
+            .map_or("?", |t| t.id.as_str());
+        late_high.push(format!(
+            "conversation {conv} (transcript {transcript}, {}): {}",
+            what_of.get(&conv).map_or("", String::as_str),
+            misses.join(", ")
+        ));
+    }
+    let mut escalation_reasons: BTreeMap<String, u64> = BTreeMap::new();
+    for (reasons, _) in sim.conversations.values() {
+        for r in reasons {
+            *escalation_reasons.entry(r.clone()).or_default() += 1;
+        }
+    }
+    let intents: BTreeMap<String, u64> = by_intent
+        .groups
+        .iter()
+        .map(|g| {
+            (
+                g.key.clone().unwrap_or_else(|| "(none)".into()),
+                g.kpis.conversations,
+            )
+        })
+        .collect();
+    let conversations = opened;
+    let mut triage = std::mem::take(&mut sim.triage);
     if triage.labelled > 0 {
         triage.intent_accuracy = Some(triage.intents.accuracy());
         triage.per_intent = triage.intents.scores();
@@ -892,12 +1015,6 @@ pub async fn run(
     })
 }
 
-fn parse_wamid(w: &str) -> Option<(usize, usize)> {
-    let rest = w.strip_prefix("replay-")?;
-    let (t, m) = rest.split_once('-')?;
-    Some((t.parse().ok()?, m.parse().ok()?))
-}
-
 fn late_by(d: SignedDuration) -> String {
     let s = d.as_secs().max(0);
     if s >= 3600 {
@@ -905,99 +1022,6 @@ fn late_by(d: SignedDuration) -> String {
     } else {
         format!("missed by {}m{:02}s", s / 60, s % 60)
     }
-}
-
-/// The assignee acknowledges any open handoff and answers (a reply from the
-/// WhatsApp Business app: the echo webhook is how the service sees it).
-async fn reply(sim: &mut Sim, conv: i64, agent: i64, at: Timestamp) -> Result<(), ReplayError> {
-    let pipeline = sim.pipeline.clone();
-    sim.replies += 1;
-    let wamid = format!("replay-out-{}", sim.replies);
-    let outcome = sim
-        .store
-        .write(move |tx| {
-            Box::pin(async move {
-                let Some(c) = tx.conversation(ConversationId(conv)).await? else {
-                    return Ok(None);
-                };
-                if c.status == ConversationStatus::Resolved || c.waiting_since.is_none() {
-                    return Ok(Some((false, None)));
-                }
-                if c.assignee_id != Some(AgentId(agent)) {
-                    return Ok(Some((false, c.assignee_id)));
-                }
-                if let Some(h) = tx.open_handoff(c.id).await?
-                    && h.to_agent_id == AgentId(agent)
-                {
-                    tx.ack_handoff(h.id, at).await?;
-                }
-                let (Some(contact), Some(inbox)) =
-                    (tx.contact(c.contact_id).await?, tx.inbox(c.inbox_id).await?)
-                else {
-                    return Ok(None);
-                };
-                let Some(wa) = contact.wa_id else {
-                    return Ok(None);
-                };
-                let body = echo_body(inbox.phone_number_id.as_str(), wa.as_str(), &wamid, at);
-                let mut state = BatchState::default();
-                pipeline
-                    .ingest(
-                        tx,
-                        &mut state,
-                        &NewDelivery {
-                            received_at: at,
-                            body,
-                            signature: None,
-                        },
-                    )
-                    .await?;
-                Ok(Some((true, None)))
-            })
-        })
-        .await?;
-    match outcome {
-        Some((true, _)) => {
-            let at = at.checked_add(sim.resolve_after).unwrap_or(at);
-            sim.push(at, Ev::Resolve { conv });
-        }
-        Some((false, Some(new_assignee))) => sim.schedule_reply(conv, new_assignee.0, at),
-        _ => sim.replies -= 1,
-    }
-    Ok(())
-}
-
-/// Resolves a conversation that stayed quiet since its last reply.
-async fn resolve(sim: &mut Sim, conv: i64, at: Timestamp) -> Result<(), ReplayError> {
-    let (pipeline, disposition, quiet) = (
-        sim.pipeline.clone(),
-        sim.disposition.clone(),
-        sim.resolve_after,
-    );
-    let later = sim
-        .store
-        .write(move |tx| {
-            Box::pin(async move {
-                let Some(mut c) = tx.conversation(ConversationId(conv)).await? else {
-                    return Ok(None);
-                };
-                if c.status == ConversationStatus::Resolved || c.waiting_since.is_some() {
-                    return Ok(None);
-                }
-                let quiet_until = c.last_message_at.checked_add(quiet).unwrap_or(at);
-                if quiet_until > at {
-                    return Ok(Some(quiet_until));
-                }
-                pipeline.resolve(tx, &mut c, &disposition, None, at).await?;
-                tx.save_conversation(&c).await?;
-                Ok(None)
-            })
-        })
-        .await?;
-    if let Some(t) = later {
-        sim.push(t, Ev::Resolve { conv });
-    }
-    Ok(())
 }
 
 /// The seeds' launch gates.

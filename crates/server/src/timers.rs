@@ -12,9 +12,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
 use switchboard_core::clock::Clock;
-use switchboard_store::{Store, StoreError, StoreTx, Timer};
+use switchboard_store::{Store, StoreError, StoreTx, Timer, TimerKind};
 
 use crate::pipeline::Pipeline;
 
@@ -90,17 +90,7 @@ impl<S: Store> TimerWorker<S> {
         let fired = self
             .store
             .write(move |tx| {
-                Box::pin(async move {
-                    let mut fired = Vec::with_capacity(timers.len());
-                    for timer in timers {
-                        // Fencing: only the lease holder completes, once.
-                        if tx.complete_timer(timer.id, &worker, now).await? {
-                            pipeline.fire_timer(tx, &timer, now).await?;
-                            fired.push((timer.kind, timer.due_at));
-                        }
-                    }
-                    Ok(fired)
-                })
+                Box::pin(async move { fire_claimed(&pipeline, tx, timers, &worker, now).await })
             })
             .await?;
         for (kind, due) in &fired {
@@ -138,5 +128,51 @@ impl<S: Store> TimerWorker<S> {
                 () = tokio::time::sleep(sleep) => {},
             }
         }
+    }
+}
+
+/// Fires claimed timers inside `tx`: each completes (fencing: only while
+/// `worker` holds its lease, once) and its action runs in the same
+/// transaction. Returns the kinds and due times of those that fired.
+///
+/// # Errors
+/// Store errors.
+pub async fn fire_claimed<T: StoreTx>(
+    pipeline: &Pipeline,
+    tx: &mut T,
+    timers: Vec<Timer>,
+    worker: &str,
+    now: Timestamp,
+) -> Result<Vec<(TimerKind, Timestamp)>, StoreError> {
+    let mut fired = Vec::with_capacity(timers.len());
+    for timer in timers {
+        if tx.complete_timer(timer.id, worker, now).await? {
+            pipeline.fire_timer(tx, &timer, now).await?;
+            fired.push((timer.kind, timer.due_at));
+        }
+    }
+    Ok(fired)
+}
+
+/// Fires every timer due at `now` inside `tx` (the same claim and actions
+/// as [`TimerWorker::run_once`], for simulations that run in one
+/// transaction). Returns how many fired.
+///
+/// # Errors
+/// Store errors.
+pub async fn fire_due_in<T: StoreTx>(
+    pipeline: &Pipeline,
+    tx: &mut T,
+    worker: &str,
+    now: Timestamp,
+) -> Result<usize, StoreError> {
+    let mut n = 0;
+    loop {
+        let until = now.checked_add(LEASE).unwrap_or(now);
+        let timers = tx.lease_due_timers(now, until, worker, 256).await?;
+        if timers.is_empty() {
+            return Ok(n);
+        }
+        n += fire_claimed(pipeline, tx, timers, worker, now).await?.len();
     }
 }

@@ -771,6 +771,24 @@ impl StoreTx for SqliteTx {
         Ok(())
     }
 
+    async fn lease_due_timers(
+        &mut self,
+        now: Timestamp,
+        until: Timestamp,
+        worker: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<Timer>> {
+        self.claim_due_timers(now, until, worker, limit)
+    }
+
+    async fn next_timer_due(&mut self) -> StoreResult<Option<Timestamp>> {
+        self.one(
+            "SELECT min(due_at) AS due FROM timers WHERE status = 'pending'",
+            [],
+            |r| get_opt_ts(r, "due"),
+        )
+    }
+
     async fn rollup_watermark(&mut self) -> StoreResult<i64> {
         self.one(
             "SELECT last_event_id FROM report_rollup WHERE id = 1",

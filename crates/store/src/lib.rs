@@ -311,6 +311,21 @@ pub trait StoreTx: Send {
     /// elsewhere gets `false` and must roll back).
     async fn complete_timer(&mut self, id: i64, worker: &str, at: Timestamp) -> StoreResult<bool>;
 
+    /// Inside this transaction: leases up to `limit` pending timers due at
+    /// or before `now` whose lease is free or expired to `worker` until
+    /// `until` (what [`Store::claim_due_timers`] does in its own
+    /// transaction), for callers that fire them in the same transaction.
+    async fn lease_due_timers(
+        &mut self,
+        now: Timestamp,
+        until: Timestamp,
+        worker: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<Timer>>;
+
+    /// The earliest due time of any pending timer, read inside the transaction.
+    async fn next_timer_due(&mut self) -> StoreResult<Option<Timestamp>>;
+
     /// Records an escalation.
     async fn insert_escalation(&mut self, escalation: &NewEscalation) -> StoreResult<Escalation>;
 
