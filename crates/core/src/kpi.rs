@@ -1313,6 +1313,44 @@ mod tests {
     }
 
     #[test]
+    fn business_hours_variant_counts_only_open_time() {
+        // Mon-Fri 10:00-18:00 IST. Opened Friday 17:30, first reply Monday
+        // 10:30, resolved Monday 12:00.
+        let spec: crate::calendar::CalendarSpec = toml::from_str(
+            r#"
+            time_zone = "Asia/Kolkata"
+            [hours]
+            mon = ["10:00-18:00"]
+            tue = ["10:00-18:00"]
+            wed = ["10:00-18:00"]
+            thu = ["10:00-18:00"]
+            fri = ["10:00-18:00"]
+            "#,
+        )
+        .unwrap();
+        let cal = BusinessCalendar::new(&spec).unwrap();
+        let events = vec![
+            ev(1, "2026-03-06T12:00:00Z", EventKind::ConversationOpened),
+            with(
+                ev(2, "2026-03-09T05:00:00Z", EventKind::Reply),
+                "first",
+                None,
+            ),
+            with(
+                ev(3, "2026-03-09T06:30:00Z", EventKind::Resolved),
+                "resolved",
+                None,
+            ),
+        ];
+        let c = cycles(ConversationId(1), &events, Some(&cal));
+        // 30 min on Friday + 30 min on Monday.
+        assert_eq!(c[0].first_response_business_ms, Some(3_600_000));
+        assert_eq!(c[0].first_response_ms, Some(65 * 3_600_000));
+        // + 1 h 30 min more on Monday.
+        assert_eq!(c[0].resolution_business_ms, Some(9_000_000));
+    }
+
+    #[test]
     fn rates_never_exceed_one() {
         assert_eq!(rate(5, 4), Some(1.0));
         assert_eq!(rate(1, 4), Some(0.25));
