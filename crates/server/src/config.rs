@@ -348,6 +348,8 @@ pub struct TriageConfig {
     /// A rules file replacing the built-in rules; relative paths are
     /// resolved against the working directory.
     pub rules_file: Option<PathBuf>,
+    /// An intent model from `switchboard train` replacing the built-in one.
+    pub model_file: Option<PathBuf>,
 }
 
 /// `[routing]`.

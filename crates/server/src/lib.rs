@@ -81,28 +81,44 @@ pub fn metrics_handle() -> Option<PrometheusHandle> {
         .clone()
 }
 
-/// Loads the triage engine named by the configuration (or the built-in one).
+/// Loads the triage engine named by the configuration: `[triage]
+/// rules_file` (else the built-in rules) with `model_file` (else the
+/// built-in model).
 ///
 /// # Errors
 /// [`StartError::Rules`] with the file and the problem (line and column for
 /// TOML errors).
 pub fn load_engine(config: &Config) -> Result<TriageEngine, StartError> {
-    match &config.triage.rules_file {
-        None => TriageEngine::builtin().map_err(|e| StartError::Rules {
-            path: "built-in".into(),
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| StartError::Rules {
+            path: path.display().to_string(),
             message: e.to_string(),
-        }),
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| StartError::Rules {
+        })
+    };
+    let (rules_name, rules) = match &config.triage.rules_file {
+        None => (
+            "built-in".to_owned(),
+            switchboard_core::triage::BUILTIN_RULES.to_owned(),
+        ),
+        Some(path) => (
+            path.display().to_string(),
+            String::from_utf8(read(path)?).map_err(|e| StartError::Rules {
                 path: path.display().to_string(),
-                message: e.to_string(),
-            })?;
-            TriageEngine::from_toml(&text).map_err(|e| StartError::Rules {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            })
-        }
-    }
+                message: format!("not UTF-8: {e}"),
+            })?,
+        ),
+    };
+    let engine = match &config.triage.model_file {
+        None => TriageEngine::from_toml(&rules),
+        Some(model) => TriageEngine::from_toml_and_model(&rules, &read(model)?),
+    };
+    engine.map_err(|e| StartError::Rules {
+        path: match (&config.triage.model_file, &e) {
+            (Some(m), switchboard_core::triage::RulesError::Model(_)) => m.display().to_string(),
+            _ => rules_name,
+        },
+        message: e.to_string(),
+    })
 }
 
 /// A bound, ready-to-run service.
@@ -133,7 +149,7 @@ impl App {
             clock.now(),
         )?;
         let pipeline = Pipeline {
-            engine: Arc::new(engine),
+            engine: Arc::new(crate::pipeline::EngineSlot::new(engine)),
             sla: Arc::new(sla),
             routing: Arc::new(config.routing.clone()),
             workflow: Arc::new(config.workflow.clone()),
@@ -265,6 +281,30 @@ impl App {
             run_timers,
         } = self;
         let store = state.store.clone();
+        #[cfg(unix)]
+        let reloader = {
+            let (config, pipeline) = (state.config.clone(), state.pipeline.clone());
+            tokio::spawn(async move {
+                let Ok(mut hup) =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                else {
+                    tracing::warn!("cannot listen for SIGHUP; reload rules through the API");
+                    return;
+                };
+                while hup.recv().await.is_some() {
+                    match load_engine(&config) {
+                        Ok(engine) => {
+                            let rules = engine.version().to_owned();
+                            pipeline.engine.replace(engine);
+                            tracing::info!(rules = %rules, "SIGHUP: triage rules reloaded");
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "SIGHUP: rules not reloaded; the current ones stay in use");
+                        }
+                    }
+                }
+            })
+        };
         let rollup = crate::reports::RollupWorker::new(
             store.clone(),
             state.reports.clone(),
@@ -315,6 +355,8 @@ impl App {
         if let Err(e) = writer.await {
             tracing::error!(error = %e, "ingest writer ended abnormally");
         }
+        #[cfg(unix)]
+        reloader.abort();
         store.close().await;
         Ok(())
     }

@@ -27,8 +27,8 @@ use crate::config::RoutingConfig;
 /// SLA targets and the routing table. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
-    /// Compiled triage rules.
-    pub engine: Arc<TriageEngine>,
+    /// Compiled triage rules and model, swappable at runtime.
+    pub engine: Arc<EngineSlot>,
     /// SLA policies, calendars and the escalation ladder.
     pub sla: Arc<crate::sla::SlaRuntime>,
     /// The agent's side: dispositions, handoffs, auto-ack, consent.
@@ -38,6 +38,38 @@ pub struct Pipeline {
     pub sending: bool,
     /// Intent → required skill.
     pub routing: Arc<RoutingConfig>,
+}
+
+/// The triage engine in use. Reloading the rules (`POST
+/// /api/v1/triage/reload`, `SIGHUP`) swaps it without a restart: messages
+/// being triaged finish with the engine they started with, and each result
+/// records the rules and model versions that produced it.
+#[derive(Debug)]
+pub struct EngineSlot(std::sync::RwLock<Arc<TriageEngine>>);
+
+impl EngineSlot {
+    /// A slot holding `engine`.
+    pub fn new(engine: TriageEngine) -> Self {
+        Self(std::sync::RwLock::new(Arc::new(engine)))
+    }
+
+    /// The engine in use now.
+    pub fn current(&self) -> Arc<TriageEngine> {
+        match self.0.read() {
+            Ok(g) => g.clone(),
+            // A writer panicked mid-swap; the value is still a whole Arc.
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Puts `engine` in use; returns the one it replaces.
+    pub fn replace(&self, engine: TriageEngine) -> Arc<TriageEngine> {
+        let new = Arc::new(engine);
+        match self.0.write() {
+            Ok(mut g) => std::mem::replace(&mut *g, new),
+            Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), new),
+        }
+    }
 }
 
 /// Counts for one processed delivery, returned to the webhook caller.
@@ -340,7 +372,7 @@ impl Pipeline {
         );
         let triaged = waits || matches!(msg.kind, MessageKind::Edit { .. });
         let triage = triaged.then(|| {
-            self.engine.triage(&TriageInput {
+            self.engine.current().triage(&TriageInput {
                 text: msg.text(),
                 message_type: msg.type_name(),
                 sent_at,

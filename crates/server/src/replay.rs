@@ -725,7 +725,7 @@ pub async fn run(
     )
     .map_err(crate::StartError::from)?;
     let pipeline = Pipeline {
-        engine: Arc::new(engine),
+        engine: Arc::new(crate::pipeline::EngineSlot::new(engine)),
         sla: Arc::new(sla),
         routing: Arc::new(config.routing.clone()),
         workflow: Arc::new(config.workflow.clone()),

@@ -2584,3 +2584,70 @@ async fn replay_is_deterministic_for_a_seed_and_gates_list_what_to_fix() {
     );
     assert!(d.by_intent.total.sla_first_response.missed >= 1);
 }
+
+#[tokio::test]
+async fn triage_rules_reload_without_restart_and_bad_files_keep_the_old_ones() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let rules = dir.path().join("rules.toml");
+    let builtin = switchboard_core::triage::BUILTIN_RULES;
+    std::fs::write(&rules, builtin.replace("builtin-2026.11-v2", "shop-v1")).unwrap();
+    let mut cfg = config(&format!("sqlite://{}", dir.path().join("t.db").display()));
+    cfg.triage.rules_file = Some(rules.clone());
+    let app = TestApp::spawn_with(cfg, dir.clone()).await;
+    assert_eq!(app.get("/api/v1/triage").await["rules_version"], "shop-v1");
+    app.post_json(&text_body(
+        "919800000001",
+        "A",
+        "wamid.r1",
+        "price of the red saree?",
+        now(),
+    ))
+    .await;
+
+    std::fs::write(&rules, builtin.replace("builtin-2026.11-v2", "shop-v2")).unwrap();
+    let (s, b) = app
+        .api(reqwest::Method::POST, "/api/v1/triage/reload", ADMIN, None)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        (
+            b["rules_version"].as_str(),
+            b["previous_rules_version"].as_str()
+        ),
+        (Some("shop-v2"), Some("shop-v1"))
+    );
+    app.post_json(&text_body(
+        "919800000002",
+        "B",
+        "wamid.r2",
+        "price of the blue saree?",
+        now(),
+    ))
+    .await;
+    let first = app.conversation_of("919800000001").await;
+    let second = app.conversation_of("919800000002").await;
+    assert_eq!(first["messages"][0]["triage"]["rules_version"], "shop-v1");
+    assert_eq!(second["messages"][0]["triage"]["rules_version"], "shop-v2");
+
+    // A broken file is refused with its line; the engine in use stays.
+    std::fs::write(&rules, "version = \"shop-v3\"\n[[nonsense\n").unwrap();
+    let (s, b) = app
+        .api(reqwest::Method::POST, "/api/v1/triage/reload", ADMIN, None)
+        .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (422, Some("validation_failed")),
+        "{b}"
+    );
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("line"),
+        "{b}"
+    );
+    assert_eq!(app.get("/api/v1/triage").await["rules_version"], "shop-v2");
+    // Only admins reload.
+    let (_, token) = app.agent("reloader", "agent", None, 1, "online").await;
+    let (s, _) = app
+        .api(reqwest::Method::POST, "/api/v1/triage/reload", &token, None)
+        .await;
+    assert_eq!(s, 403);
+}

@@ -466,3 +466,41 @@ pub async fn calendars<S: Store>(
         serde_json::json!({ "calendars": out, "shift_calendar": state.config.routing.calendar }),
     ))
 }
+
+/// `GET /api/v1/triage`: the rules and model versions in use.
+pub async fn triage_version<S: Store>(
+    State(state): State<AppState<S>>,
+    _principal: Principal,
+) -> Result<impl IntoResponse, ApiError> {
+    let engine = state.pipeline.engine.current();
+    Ok(Json(serde_json::json!({
+        "rules_version": engine.version(),
+        "model_version": engine.model_version(),
+        "rules_file": state.config.triage.rules_file,
+        "model_file": state.config.triage.model_file,
+    })))
+}
+
+/// `POST /api/v1/triage/reload` (admin): re-reads `[triage] rules_file`
+/// and `model_file` and swaps the engine without a restart (as `SIGHUP`
+/// does). An invalid file keeps the engine in use and answers 422
+/// `validation_failed` naming the file, line and column.
+pub async fn reload_triage<S: Store>(
+    State(state): State<AppState<S>>,
+    principal: Principal,
+) -> Result<impl IntoResponse, ApiError> {
+    principal.require_admin()?;
+    let engine =
+        crate::load_engine(&state.config).map_err(|e| ApiError::Validation(e.to_string()))?;
+    let (rules, model) = (
+        engine.version().to_owned(),
+        engine.model_version().to_owned(),
+    );
+    let previous = state.pipeline.engine.replace(engine);
+    tracing::info!(rules = %rules, model = %model, previous = %previous.version(), "triage rules reloaded");
+    Ok(Json(serde_json::json!({
+        "rules_version": rules,
+        "model_version": model,
+        "previous_rules_version": previous.version(),
+    })))
+}

@@ -115,6 +115,8 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         )
         .route("/api/v1/sla-policies", get(api::sla_policies::<S>))
         .route("/api/v1/calendars", get(api::calendars::<S>))
+        .route("/api/v1/triage", get(api::triage_version::<S>))
+        .route("/api/v1/triage/reload", post(api::reload_triage::<S>))
         .route("/api/v1/reports/summary", get(reports::summary::<S>))
         .route("/api/v1/reports/timeseries", get(reports::timeseries::<S>))
         .route("/healthz", get(healthz::<S>))
