@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use switchboard_core::assign::{self, Candidate, Rule};
 use switchboard_core::ids::{Bsuid, DeliveryId, PhoneNumberId, WaId};
 use switchboard_core::model::{Category, ConversationStatus, Direction};
-use switchboard_core::triage::{History, TriageEngine, TriageInput, TriageResult};
+use switchboard_core::triage::{History, TriageContext, TriageEngine, TriageInput, TriageResult};
 use switchboard_store::*;
 use switchboard_whatsapp::event::{Event, InboundMessage, MessageKind};
 
@@ -371,17 +371,26 @@ impl Pipeline {
                 | MessageKind::RequestWelcome
         );
         let triaged = waits || matches!(msg.kind, MessageKind::Edit { .. });
+        // Automation is in front until a human answers: messages it cannot
+        // understand count toward the bot_failure escalation.
+        let bot_in_front = self.automation_first() && conv.first_responded_at.is_none();
+        let context = TriageContext {
+            bot_failures: if bot_in_front { conv.bot_failures } else { 0 },
+        };
         let triage = triaged.then(|| {
-            self.engine.current().triage(&TriageInput {
-                text: msg.text(),
-                message_type: msg.type_name(),
-                sent_at,
-                history: History {
-                    previous_inbound_at: contact.last_inbound_at,
-                    resolved_conversations: contact.resolved_conversations,
-                    waiting_inbound: conv.waiting_count + u32::from(waits),
+            self.engine.current().triage_with(
+                &TriageInput {
+                    text: msg.text(),
+                    message_type: msg.type_name(),
+                    sent_at,
+                    history: History {
+                        previous_inbound_at: contact.last_inbound_at,
+                        resolved_conversations: contact.resolved_conversations,
+                        waiting_inbound: conv.waiting_count + u32::from(waits),
+                    },
                 },
-            })
+                &context,
+            )
         });
 
         let media = match &msg.kind {
@@ -413,6 +422,16 @@ impl Pipeline {
             .await?;
         if stored.is_none() {
             return Ok(MessageOutcome::Duplicate);
+        }
+        if let Some(t) = triage.as_ref().filter(|_| waits) {
+            // Not understood: out of scope, or below the intent's
+            // confidence threshold (what makes the policy clarify first).
+            let not_understood = t.intent == "out_of_scope" || t.confidence < t.policy.threshold;
+            conv.bot_failures = if bot_in_front && not_understood {
+                conv.bot_failures.saturating_add(1)
+            } else {
+                0
+            };
         }
         match &msg.kind {
             MessageKind::Edit {

@@ -2651,3 +2651,38 @@ async fn triage_rules_reload_without_restart_and_bad_files_keep_the_old_ones() {
         .await;
     assert_eq!(s, 403);
 }
+
+#[tokio::test]
+async fn automation_that_fails_to_understand_twice_escalates_as_bot_failure() {
+    let w = WorkApp::spawn("2026-11-23T10:00:00Z", |c| {
+        c.workflow.auto_ack.enabled = true;
+    })
+    .await;
+    let wa = "919811100201";
+    w.sim.say(wa, "wamid.bf1", "asdf qwer").await;
+    w.sim.clock.advance(jiff::SignedDuration::from_secs(20));
+    w.sim.say(wa, "wamid.bf2", "???").await;
+    let c = w.sim.app.conversation_of(wa).await;
+    assert!(
+        !c["escalation_reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "bot_failure"),
+        "{c}"
+    );
+    w.sim.clock.advance(jiff::SignedDuration::from_secs(20));
+    w.sim.say(wa, "wamid.bf3", "xyz").await;
+    let c = w.sim.app.conversation_of(wa).await;
+    let reasons = c["escalation_reasons"].as_array().unwrap();
+    assert!(reasons.iter().any(|r| r == "bot_failure"), "{c}");
+    let last = c["messages"].as_array().unwrap().last().unwrap().clone();
+    assert!(
+        last["triage"]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.as_str().unwrap_or("").contains("automation")),
+        "{last}"
+    );
+}

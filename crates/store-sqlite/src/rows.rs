@@ -25,7 +25,7 @@ macro_rules! conv_cols {
          c.assignee_id, c.team_id, c.waiting_since, c.waiting_count, c.first_response_due_at, \
          c.first_responded_at, c.attribution, c.created_at, c.updated_at, c.last_message_at, \
          c.sla_status, c.next_response_due_at, c.resolution_due_at, c.last_responded_at, c.callback_at, \
-         c.last_inbound_at, c.resolved_at, c.snoozed_until, c.disposition, c.next_action, c.auto_ack_at, c.language"
+         c.last_inbound_at, c.resolved_at, c.snoozed_until, c.disposition, c.next_action, c.auto_ack_at, c.language, c.bot_failures"
     };
 }
 macro_rules! conv_cols_bare {
@@ -34,7 +34,7 @@ macro_rules! conv_cols_bare {
          assignee_id, team_id, waiting_since, waiting_count, first_response_due_at, \
          first_responded_at, attribution, created_at, updated_at, last_message_at, \
          sla_status, next_response_due_at, resolution_due_at, last_responded_at, callback_at, \
-         last_inbound_at, resolved_at, snoozed_until, disposition, next_action, auto_ack_at, language"
+         last_inbound_at, resolved_at, snoozed_until, disposition, next_action, auto_ack_at, language, bot_failures"
     };
 }
 macro_rules! contact_cols_bare {
@@ -357,6 +357,7 @@ pub(crate) fn conversation_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Co
         next_action: get_opt_json(row, "next_action")?,
         auto_ack_at: get_opt_ts(row, "auto_ack_at")?,
         language: get_opt_str(row, "language")?,
+        bot_failures: get_u32(row, "bot_failures")?,
     })
 }
 

@@ -358,7 +358,7 @@ impl StoreTx for SqliteTx {
                 "first_responded_at = ?12, attribution = ?13, updated_at = ?14, last_message_at = ?15, ",
                 "sla_status = ?16, next_response_due_at = ?17, resolution_due_at = ?18, last_responded_at = ?19, ",
                 "callback_at = ?20, last_inbound_at = ?21, resolved_at = ?22, snoozed_until = ?23, disposition = ?24, ",
-                "next_action = ?25, auto_ack_at = ?26, language = ?27 WHERE id = ?1"
+                "next_action = ?25, auto_ack_at = ?26, language = ?27, bot_failures = ?28 WHERE id = ?1"
             ),
             params![
                 c.id.0,
@@ -388,6 +388,7 @@ impl StoreTx for SqliteTx {
                 opt_json(c.next_action.as_ref())?,
                 c.auto_ack_at.map(ms),
                 c.language,
+                c.bot_failures,
             ],
         )?;
         if n == 0 {

@@ -360,6 +360,12 @@ pub struct Conversation {
     /// Language cohort of the message that set the category (`en`, `hi`,
     /// `hinglish`, …): a reporting dimension.
     pub language: Option<String>,
+    /// Consecutive customer messages automation could not understand
+    /// (out of scope or below the intent's confidence threshold, while
+    /// automation answers first and no human has replied): the
+    /// `bot_failure` escalation fires on the next one at the rules'
+    /// `bot_failure_after`.
+    pub bot_failures: u32,
 }
 
 /// The next action recorded when a conversation is resolved (seeds: "every
