@@ -79,6 +79,14 @@ pub struct RulesFile {
     /// the key fires; escalation and priority do not change.
     #[serde(default)]
     pub escalation_implies: BTreeMap<EscalationReason, Vec<EscalationReason>>,
+    /// Escalation reasons that the model's intent carries by definition
+    /// (`[intent_reasons]`, e.g. `complaint = "complaint"`,
+    /// `human_agent = "human_requested"`): when the model predicts the
+    /// intent with a calibrated probability at or above
+    /// `settings.intent_reason_at`, the reason fires even if its own head
+    /// stayed below its threshold. A rule's `unless` still vetoes it.
+    #[serde(default)]
+    pub intent_reasons: BTreeMap<String, EscalationReason>,
 }
 
 /// Numeric knobs of the rules file (`[settings]`).
@@ -105,6 +113,9 @@ pub struct Settings {
     pub bot_failure_after: u32,
     /// Use the trained model (default true; false gives rules only).
     pub use_model: bool,
+    /// Intent probability at or above which `[intent_reasons]` fire;
+    /// default 0.5 (above 1: off).
+    pub intent_reason_at: f32,
 }
 
 impl Default for Settings {
@@ -118,6 +129,7 @@ impl Default for Settings {
             negative_sentiment_at: -0.75,
             bot_failure_after: 2,
             use_model: true,
+            intent_reason_at: 0.5,
         }
     }
 }
@@ -523,6 +535,15 @@ impl TriageEngine {
                 });
             }
         }
+        for name in rules.intent_reasons.keys() {
+            if !known.contains(&name.as_str()) {
+                return Err(RulesError::Invalid {
+                    rule: format!("intent_reasons.{name}"),
+                    problem: format!("no such intent; known intents: {}", sorted_join(&known)),
+                    line: None,
+                });
+            }
+        }
         for name in &rules.policy.never_automate {
             if !known.contains(&name.as_str()) {
                 return Err(RulesError::Invalid {
@@ -734,6 +755,19 @@ impl TriageEngine {
                         }
                         model_reasons.push(format!("model: {reason} {prob:.2}"));
                     }
+                }
+                let intent = model.intents().get(p.intent);
+                if let Some(reason) = intent.and_then(|i| self.rules.intent_reasons.get(i))
+                    && p.confidence >= settings.intent_reason_at
+                    && !vetoed.contains(reason)
+                    && !escalations.contains(reason)
+                {
+                    escalations.push(*reason);
+                    model_reasons.push(format!(
+                        "model: intent {} {:.2} implies {reason}",
+                        intent.map_or("?", String::as_str),
+                        p.confidence
+                    ));
                 }
                 prediction = Some(p);
             }
@@ -969,6 +1003,10 @@ fn locate(text: &str, rule: &str) -> Option<usize> {
                 .find(|(_, s)| s.contains(&format!("\"{name}\"")))
                 .map(|(i, _)| i + 1)
         });
+    }
+    if let Some(name) = rule.strip_prefix("intent_reasons.") {
+        return nth_line_starting(text, &format!("{name} ="), 0)
+            .or_else(|| nth_line_starting(text, &format!("{name}="), 0));
     }
     if rule == "version" {
         return nth_line_starting(text, "version", 0);
@@ -1207,7 +1245,7 @@ mod tests {
         assert_eq!(r.language, "hinglish");
         assert!(r.confidence > 0.0 && r.confidence <= 1.0);
         assert!(!r.model_version.is_empty());
-        assert_eq!(r.rules_version, "builtin-2026.11-v2");
+        assert_eq!(r.rules_version, "builtin-2026.11-v3");
         let json = serde_json::to_value(&r).unwrap();
         for key in [
             "category",
@@ -1352,6 +1390,10 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().starts_with("line 6: escalation[1]"), "{e}");
+        let e = TriageEngine::from_toml("version = \"x\"\n\n[intent_reasons]\nnope = \"refund\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 4") && e.contains("intent_reasons.nope"), "{e}");
         let e = TriageEngine::from_toml_and_model(BUILTIN_RULES, b"not a model").unwrap_err();
         assert!(matches!(e, RulesError::Model(_)), "{e}");
     }
