@@ -116,6 +116,12 @@ pub struct Settings {
     /// Intent probability at or above which `[intent_reasons]` fire;
     /// default 0.5 (above 1: off).
     pub intent_reason_at: f32,
+    /// When the model predicts an intent outside `[intent_reasons]` with at
+    /// least this probability, its reason heads need `calm_head_at` to
+    /// fire (rules are unaffected); default 1.1 (off).
+    pub calm_intent_at: f32,
+    /// See `calm_intent_at`; default 1.1 (such heads never fire).
+    pub calm_head_at: f32,
 }
 
 impl Default for Settings {
@@ -130,6 +136,8 @@ impl Default for Settings {
             bot_failure_after: 2,
             use_model: true,
             intent_reason_at: 0.5,
+            calm_intent_at: 1.1,
+            calm_head_at: 1.1,
         }
     }
 }
@@ -743,20 +751,29 @@ impl TriageEngine {
                 && let Some(model) = &self.model
             {
                 let p = model.predict_normalized(text, &norm);
+                let intent = model.intents().get(p.intent);
+                // A confident intent that carries no reason ("product_info
+                // 0.95") outweighs a reason head barely over its threshold.
+                let calm = p.confidence >= settings.calm_intent_at
+                    && intent.is_some_and(|i| !self.rules.intent_reasons.contains_key(i));
                 for ((reason, prob), t) in model
                     .reasons()
                     .iter()
                     .zip(&p.reason_probs)
                     .zip(&self.thresholds)
                 {
-                    if *prob >= *t && !vetoed.contains(reason) {
+                    let t = if calm {
+                        t.max(settings.calm_head_at)
+                    } else {
+                        *t
+                    };
+                    if *prob >= t && !vetoed.contains(reason) {
                         if !escalations.contains(reason) {
                             escalations.push(*reason);
                         }
                         model_reasons.push(format!("model: {reason} {prob:.2}"));
                     }
                 }
-                let intent = model.intents().get(p.intent);
                 if let Some(reason) = intent.and_then(|i| self.rules.intent_reasons.get(i))
                     && p.confidence >= settings.intent_reason_at
                     && !vetoed.contains(reason)
