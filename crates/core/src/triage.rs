@@ -1410,7 +1410,10 @@ mod tests {
         let e = TriageEngine::from_toml("version = \"x\"\n\n[intent_reasons]\nnope = \"refund\"\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("line 4") && e.contains("intent_reasons.nope"), "{e}");
+        assert!(
+            e.contains("line 4") && e.contains("intent_reasons.nope"),
+            "{e}"
+        );
         let e = TriageEngine::from_toml_and_model(BUILTIN_RULES, b"not a model").unwrap_err();
         assert!(matches!(e, RulesError::Model(_)), "{e}");
     }
