@@ -14,7 +14,7 @@ mkdir -p "$out"
 python3 data/public/prepare.py --out target/triage-data > "$out/prepare.txt"
 python3 bench/baseline.py --prepare target/triage-data target/bench > /dev/null
 cargo build --release -p switchboard-cli 2>&1 | tail -1
-sb=target/release/switchboard
+sb="${CARGO_TARGET_DIR:-target}/release/switchboard"
 
 # 1. The default model is reproducible: retrain it and compare bytes.
 $sb train --quiet --l2 1e-4 --bits 16 \
