@@ -31,6 +31,19 @@ $sb eval --quiet --split test --data target/triage-data/in_domain.jsonl \
   --mapping data/mapping/public.toml --format json --out "$out/in_domain_test.json"
 $sb eval --quiet --split test --data target/triage-data/in_domain.jsonl \
   --mapping data/mapping/public.toml --format html --out "$out/in_domain_test.html"
+#    The first version's 328 test messages (ids up to en-0788, hg-0777,
+#    hi-0791; unchanged since), comparable with earlier EVAL.md runs.
+python3 - <<'PY' > target/triage-data/in_domain_test_v1.jsonl
+import json
+last = {"en": 788, "hg": 777, "hi": 791}
+for line in open("target/triage-data/in_domain.jsonl", encoding="utf-8"):
+    r = json.loads(line)
+    prefix, n = r["id"].split("-")
+    if r.get("split") == "test" and int(n) <= last[prefix]:
+        print(line, end="")
+PY
+$sb eval --quiet --data target/triage-data/in_domain_test_v1.jsonl \
+  --mapping data/mapping/public.toml --format json --out "$out/in_domain_test_v1.json"
 $sb eval --quiet --data target/triage-data/language_test.jsonl \
   --mapping data/mapping/public.toml --format json --out "$out/language_test.json"
 $sb eval --quiet --data target/triage-data/goemotions_test.jsonl \
