@@ -2590,7 +2590,12 @@ async fn triage_rules_reload_without_restart_and_bad_files_keep_the_old_ones() {
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let rules = dir.path().join("rules.toml");
     let builtin = switchboard_core::triage::BUILTIN_RULES;
-    std::fs::write(&rules, builtin.replace("builtin-2026.11-v2", "shop-v1")).unwrap();
+    // The built-in label changes with every rules release; rename whatever it is.
+    let label = switchboard_core::triage::TriageEngine::builtin()
+        .unwrap()
+        .version()
+        .to_owned();
+    std::fs::write(&rules, builtin.replace(&label, "shop-v1")).unwrap();
     let mut cfg = config(&format!("sqlite://{}", dir.path().join("t.db").display()));
     cfg.triage.rules_file = Some(rules.clone());
     let app = TestApp::spawn_with(cfg, dir.clone()).await;
@@ -2604,7 +2609,7 @@ async fn triage_rules_reload_without_restart_and_bad_files_keep_the_old_ones() {
     ))
     .await;
 
-    std::fs::write(&rules, builtin.replace("builtin-2026.11-v2", "shop-v2")).unwrap();
+    std::fs::write(&rules, builtin.replace(&label, "shop-v2")).unwrap();
     let (s, b) = app
         .api(reqwest::Method::POST, "/api/v1/triage/reload", ADMIN, None)
         .await;
