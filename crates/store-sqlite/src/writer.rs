@@ -28,12 +28,41 @@ pub(crate) type Job = Box<dyn FnOnce(&mut Option<Connection>) + Send>;
 pub(crate) fn open(path: &PathBuf, busy: Duration) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(busy)?;
+    // Copying WAL pages into the database file inside commits cost the
+    // single writer about a fifth of its time under load. The checkpointer
+    // thread copies them beside; the writer checkpoints itself only every
+    // 4,096 pages (16 MiB), finds them copied already, and that checkpoint
+    // is what lets the WAL restart from its beginning.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-         PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32000;",
+         PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32000; PRAGMA wal_autocheckpoint = 4096;",
     )?;
     conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
+}
+
+/// How often the checkpointer copies committed WAL pages into the database.
+pub(crate) const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Runs passive checkpoints beside the writer until `alive` reports the
+/// store gone. Passive checkpoints never block the writer or readers; they
+/// copy committed WAL pages into the database file on this thread, so the
+/// writer's own (rare) automatic checkpoint finds little left to copy.
+pub(crate) fn checkpointer(path: &std::path::Path, alive: impl Fn() -> bool) {
+    let conn = match Connection::open(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot open the checkpointer connection; the writer checkpoints alone");
+            return;
+        }
+    };
+    let _ = conn.busy_timeout(Duration::from_millis(100));
+    while alive() {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+            tracing::debug!(error = %e, "checkpoint skipped");
+        }
+    }
 }
 
 /// Maps rusqlite errors onto the layer's error enum.
