@@ -2,8 +2,12 @@
 //!
 //! - `GET/POST /webhooks/whatsapp` ([`webhook`]): Meta's handshake and
 //!   signed deliveries.
-//! - `/api/v1/...` ([`api`]): teams, agents and the conversation queue,
-//!   behind bearer tokens ([`auth`]).
+//! - `/api/v1/...` ([`api`]): teams, agents, the conversation queue,
+//!   escalations, SLA policies, calendars and the triage engine (version,
+//!   reload), behind bearer tokens ([`auth`]); the agent's side ([`work`]):
+//!   replies, handoff acknowledgement, assignment, snooze, resolve,
+//!   templates, consent.
+//! - `/api/v1/reports/...` ([`reports`]): the KPI summary and time series.
 //! - `GET /healthz`, `GET /metrics` (Prometheus text format).
 //!
 //! Errors use [`error::ApiError`]'s body and stable codes.
