@@ -1,0 +1,73 @@
+//! Records a model's predictions on a JSON Lines file and times them.
+//!
+//! `cargo run --release -p switchboard-core --example predict_dump -- MODEL DATA.jsonl [SPLIT] > out.tsv`
+//!
+//! MODEL is a `.sbm` file or `builtin`. One output line per message (whose
+//! `split` equals SPLIT when given): the predicted intent, the top
+//! probability rounded to 1e-5, the fired escalation reasons, then the exact
+//! bits of every probability. The mean time of one `predict` call (the loop
+//! `switchboard train --test` times) goes to stderr.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use switchboard_core::classifier::IntentModel;
+use switchboard_core::triage::BUILTIN_MODEL;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let bytes = if args[1] == "builtin" {
+        BUILTIN_MODEL.to_vec()
+    } else {
+        std::fs::read(&args[1]).unwrap()
+    };
+    let model = IntentModel::from_bytes(&bytes).unwrap();
+    let split = args.get(3);
+    let texts: Vec<String> = std::fs::read_to_string(&args[2])
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| split.is_none_or(|s| v.get("split").and_then(|x| x.as_str()) == Some(s)))
+        .map(|v| v["text"].as_str().unwrap().to_string())
+        .collect();
+    let mut out = String::new();
+    for t in &texts {
+        let p = model.predict(t);
+        let fired: Vec<String> = model.fired(&p).iter().map(|(r, _)| format!("{r:?}")).collect();
+        write!(
+            out,
+            "{}\t{:.5}\t{}\t",
+            model.intents()[p.intent],
+            p.confidence,
+            fired.join(",")
+        )
+        .unwrap();
+        for x in p.intent_probs.iter().chain(&p.reason_probs) {
+            write!(out, "{:08x}", x.to_bits()).unwrap();
+        }
+        out.push('\n');
+    }
+    print!("{out}");
+    // Timing: several passes, best mean, like `train::score` (one predict per message).
+    let mut best = f64::INFINITY;
+    let mut first = 0.0;
+    for pass in 0..5 {
+        let start = Instant::now();
+        let mut sink = 0usize;
+        for t in &texts {
+            sink = sink.wrapping_add(model.predict(t).intent);
+        }
+        std::hint::black_box(sink);
+        let mean = start.elapsed().as_secs_f64() * 1e6 / texts.len().max(1) as f64;
+        if pass == 0 {
+            first = mean;
+        }
+        best = best.min(mean);
+    }
+    eprintln!(
+        "{} messages: first pass {first:.3} us/predict, best of 5 {best:.3}",
+        texts.len()
+    );
+}
