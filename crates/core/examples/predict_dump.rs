@@ -35,7 +35,11 @@ fn main() {
     let mut out = String::new();
     for t in &texts {
         let p = model.predict(t);
-        let fired: Vec<String> = model.fired(&p).iter().map(|(r, _)| format!("{r:?}")).collect();
+        let fired: Vec<String> = model
+            .fired(&p)
+            .iter()
+            .map(|(r, _)| format!("{r:?}"))
+            .collect();
         write!(
             out,
             "{}\t{:.5}\t{}\t",
@@ -53,7 +57,11 @@ fn main() {
     // Timing: several passes, best mean, like `train::score` (one predict per message).
     let mut best = f64::INFINITY;
     let mut first = 0.0;
-    for pass in 0..5 {
+    let passes: usize = std::env::var("PASSES")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(5);
+    for pass in 0..passes {
         let start = Instant::now();
         let mut sink = 0usize;
         for t in &texts {
@@ -66,8 +74,21 @@ fn main() {
         }
         best = best.min(mean);
     }
+    let mut feat_best = f64::INFINITY;
+    let mut feats = Vec::new();
+    for _ in 0..passes {
+        let start = Instant::now();
+        let mut sink = 0usize;
+        for t in &texts {
+            model.featurizer().extract(t, &mut feats);
+            sink = sink.wrapping_add(feats.len());
+        }
+        std::hint::black_box(sink);
+        feat_best = feat_best.min(start.elapsed().as_secs_f64() * 1e6 / texts.len().max(1) as f64);
+    }
+    eprintln!("features alone: best {feat_best:.3} us/message");
     eprintln!(
-        "{} messages: first pass {first:.3} us/predict, best of 5 {best:.3}",
+        "{} messages: first pass {first:.3} us/predict, best of {passes} {best:.3}",
         texts.len()
     );
 }
