@@ -5,7 +5,7 @@
 //! spelling in every rule, so both the message and every rule phrase pass
 //! through [`normalize`] and are compared as space-delimited token strings.
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 /// Normalises `text` into space-separated tokens with a leading and a
 /// trailing space (`" when can we sign "`), so that a phrase `" can we "`
@@ -20,27 +20,100 @@ use unicode_normalization::UnicodeNormalization;
 /// "hai", "thx" → "thanks", "bohot"/"bhot" → "bahut", "vapas" → "wapas",
 /// "chaiye" → "chahiye", "dont" → "don t" as an apostrophe would give).
 pub fn normalize(text: &str) -> String {
-    let mut cleaned = String::with_capacity(text.len() + 2);
-    cleaned.push(' ');
-    for c in text.nfkc().flat_map(char::to_lowercase) {
-        match c {
-            '👍' | '👌' | '✅' => cleaned.push_str(" ok "),
-            '🙏' => cleaned.push_str(" please "),
-            '😡' | '😠' | '🤬' | '😤' => cleaned.push_str(" angry "),
-            '₹' => cleaned.push_str(" rs "),
-            '\u{200c}' | '\u{200d}' => {}
-            c if is_word_char(c) => cleaned.push(c),
-            _ => cleaned.push(' '),
+    let mut n = Normalizer {
+        out: String::with_capacity(text.len() + 2),
+        token: 1,
+        last: None,
+        run: 0,
+    };
+    n.out.push(' ');
+    // NFKC leaves ASCII unchanged, and leaves any text that is already NFKC
+    // unchanged, so the (slow) composing iterator runs only when needed.
+    if text.is_ascii() {
+        for c in text.chars() {
+            n.feed(c.to_ascii_lowercase());
+        }
+    } else if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+        for c in text.chars().flat_map(char::to_lowercase) {
+            n.feed(c);
+        }
+    } else {
+        for c in text.nfkc().flat_map(char::to_lowercase) {
+            n.feed(c);
         }
     }
-    let mut out = String::with_capacity(cleaned.len() + 2);
-    out.push(' ');
-    for token in cleaned.split_whitespace() {
-        let collapsed = collapse_repeats(token);
-        out.push_str(canonical_spelling(&collapsed).unwrap_or(&collapsed));
-        out.push(' ');
+    n.end_token();
+    n.out
+}
+
+/// [`normalize`] one character at a time, writing tokens straight into the
+/// output: runs of identical letters collapse as they arrive and a finished
+/// token is swapped for its canonical spelling in place.
+struct Normalizer {
+    out: String,
+    /// Byte offset in `out` where the current token starts.
+    token: usize,
+    /// The current token's last character and how many times it repeats.
+    last: Option<char>,
+    run: usize,
+}
+
+impl Normalizer {
+    fn feed(&mut self, c: char) {
+        match c {
+            '👍' | '👌' | '✅' => self.word("ok"),
+            '🙏' => self.word("please"),
+            '😡' | '😠' | '🤬' | '😤' => self.word("angry"),
+            '₹' => self.word("rs"),
+            '\u{200c}' | '\u{200d}' => {}
+            c if is_word_char(c) => self.push(c),
+            _ => self.end_token(),
+        }
     }
-    out
+
+    /// Appends `c` to the current token; the third and later of a run of
+    /// one letter are dropped, together with the second ("eee" → "e").
+    fn push(&mut self, c: char) {
+        if self.last == Some(c) {
+            self.run += 1;
+        } else {
+            self.last = Some(c);
+            self.run = 1;
+        }
+        if self.run >= 3 && c.is_alphabetic() {
+            if self.run == 3 {
+                self.out.pop();
+            }
+            return;
+        }
+        self.out.push(c);
+    }
+
+    /// A replacement word standing alone, as `" ok "` would.
+    fn word(&mut self, w: &str) {
+        self.end_token();
+        for c in w.chars() {
+            self.push(c);
+        }
+        self.end_token();
+    }
+
+    fn end_token(&mut self) {
+        self.last = None;
+        self.run = 0;
+        let Some(token) = self.out.get(self.token..) else {
+            return;
+        };
+        if token.is_empty() {
+            return;
+        }
+        if let Some(canonical) = canonical_spelling(token) {
+            self.out.truncate(self.token);
+            self.out.push_str(canonical);
+        }
+        self.out.push(' ');
+        self.token = self.out.len();
+    }
 }
 
 /// True for characters that belong inside a word: Unicode letters and digits
@@ -50,29 +123,6 @@ pub fn normalize(text: &str) -> String {
 pub fn is_word_char(c: char) -> bool {
     c.is_alphanumeric()
         || (('\u{0900}'..='\u{097f}').contains(&c) && c != '\u{0964}' && c != '\u{0965}')
-}
-
-fn collapse_repeats(token: &str) -> String {
-    let chars: Vec<char> = token.chars().collect();
-    let mut out = String::with_capacity(token.len());
-    let mut i = 0;
-    while let Some(&c) = chars.get(i) {
-        let mut j = i;
-        while chars.get(j) == Some(&c) {
-            j += 1;
-        }
-        let run = j - i;
-        let keep = if run >= 3 && c.is_alphabetic() {
-            1
-        } else {
-            run
-        };
-        for _ in 0..keep {
-            out.push(c);
-        }
-        i = j;
-    }
-    out
 }
 
 fn canonical_spelling(token: &str) -> Option<&'static str> {
@@ -128,6 +178,67 @@ fn canonical_spelling(token: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The first implementation of [`normalize`], kept as its specification.
+    fn reference(text: &str) -> String {
+        let mut cleaned = String::with_capacity(text.len() + 2);
+        cleaned.push(' ');
+        for c in text.nfkc().flat_map(char::to_lowercase) {
+            match c {
+                '👍' | '👌' | '✅' => cleaned.push_str(" ok "),
+                '🙏' => cleaned.push_str(" please "),
+                '😡' | '😠' | '🤬' | '😤' => cleaned.push_str(" angry "),
+                '₹' => cleaned.push_str(" rs "),
+                '\u{200c}' | '\u{200d}' => {}
+                c if is_word_char(c) => cleaned.push(c),
+                _ => cleaned.push(' '),
+            }
+        }
+        let mut out = String::with_capacity(cleaned.len() + 2);
+        out.push(' ');
+        for token in cleaned.split_whitespace() {
+            let collapsed = collapse_repeats(token);
+            out.push_str(canonical_spelling(&collapsed).unwrap_or(&collapsed));
+            out.push(' ');
+        }
+        out
+    }
+
+    fn collapse_repeats(token: &str) -> String {
+        let chars: Vec<char> = token.chars().collect();
+        let mut out = String::with_capacity(token.len());
+        let mut i = 0;
+        while let Some(&c) = chars.get(i) {
+            let mut j = i;
+            while chars.get(j) == Some(&c) {
+                j += 1;
+            }
+            let run = j - i;
+            let keep = if run >= 3 && c.is_alphabetic() {
+                1
+            } else {
+                run
+            };
+            for _ in 0..keep {
+                out.push(c);
+            }
+            i = j;
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn same_as_reference(text in "\\PC{0,40}") {
+            prop_assert_eq!(normalize(&text), reference(&text));
+        }
+
+        #[test]
+        fn same_as_reference_on_chat_text(text in "([a-zA-Z ]{0,6}|eee|EEE|!|pls|Plz|nhi|h|₹|👍|🙏|😡|\u{200d}|\u{200c}|ﬁ|Ⅻ|क्|ड़|ड\u{093c}|é|e\u{301}|İ|ß|Σ|٣|１２|\u{301}|।|\t|\n){0,12}") {
+            prop_assert_eq!(normalize(&text), reference(&text));
+        }
+    }
 
     #[test]
     fn normalises_case_repeats_and_chat_spellings() {
