@@ -233,7 +233,8 @@ fn normalise_block(keys: &mut [u32], bits: u8, scale: f32, out: &mut Vec<Feature
             if k >> 1 != bucket {
                 break;
             }
-            count += if k & 1 == 0 { 1 } else { -1 };
+            // +1 or -1 without a branch on the (random) sign bit.
+            count += 1 - 2 * (k & 1) as i32;
             i += 1;
         }
         if count != 0 {
@@ -258,74 +259,99 @@ fn normalise_block(keys: &mut [u32], bits: u8, scale: f32, out: &mut Vec<Feature
     }
 }
 
-/// Sorts hashed keys, which are spread evenly below `2^(bits + 1)`: one
-/// counting pass on their top 8 bits, then an insertion sort, which finds
-/// them almost in order. (A comparison sort mispredicts a branch on about
-/// every other comparison of random keys; this does not.)
+/// Sorts hashed keys (below `2^(bits + 1)`): insertion sort for a few,
+/// otherwise a least-significant-digit radix sort, one byte per pass. A
+/// comparison sort mispredicts a branch on about every other comparison of
+/// random keys; this has no data-dependent branch.
 fn sort_keys(keys: &mut [u32], bits: u8) {
-    if keys.len() > 32 {
-        let shift = u32::from(bits) + 1 - 8;
-        let mut starts = [0u32; 257];
-        for &k in keys.iter() {
-            if let Some(c) = starts.get_mut((k >> shift) as usize + 1) {
-                *c += 1;
+    if keys.len() <= 32 {
+        for i in 1..keys.len() {
+            let k = keys[i];
+            let mut j = i;
+            while j > 0 && keys[j - 1] > k {
+                keys[j] = keys[j - 1];
+                j -= 1;
             }
+            keys[j] = k;
         }
-        for i in 1..starts.len() {
-            starts[i] += starts[i - 1];
-        }
-        let mut sorted = vec![0u32; keys.len()];
-        for &k in keys.iter() {
-            if let Some(at) = starts.get_mut((k >> shift) as usize)
-                && let Some(slot) = sorted.get_mut(*at as usize)
-            {
-                *slot = k;
-                *at += 1;
-            }
-        }
-        keys.copy_from_slice(&sorted);
+        return;
     }
-    for i in 1..keys.len() {
-        let k = keys[i];
-        let mut j = i;
-        while j > 0 && keys[j - 1] > k {
-            keys[j] = keys[j - 1];
-            j -= 1;
+    let key_bits = u32::from(bits) + 1;
+    let mut scratch = vec![0u32; keys.len()];
+    let mut passes = 0;
+    let (mut src, mut dst): (&mut [u32], &mut [u32]) = (keys, &mut scratch);
+    let mut shift = 0;
+    while shift < key_bits {
+        let mut at = [0u32; 256];
+        for &k in src.iter() {
+            at[((k >> shift) & 0xff) as usize] += 1;
         }
-        keys[j] = k;
+        let mut sum = 0u32;
+        for c in at.iter_mut() {
+            let n = *c;
+            *c = sum;
+            sum += n;
+        }
+        for &k in src.iter() {
+            let slot = &mut at[((k >> shift) & 0xff) as usize];
+            if let Some(d) = dst.get_mut(*slot as usize) {
+                *d = k;
+            }
+            *slot += 1;
+        }
+        std::mem::swap(&mut src, &mut dst);
+        shift += 8;
+        passes += 1;
+    }
+    if passes % 2 == 1 {
+        // The sorted keys are in `scratch` (now `src`); `dst` is `keys`.
+        dst.copy_from_slice(src);
+    }
+}
+
+/// Appends the merge of two lists sorted by bucket to `out`, summing a
+/// bucket both share (`a`'s value first).
+fn merge_two(a: &[Feature], b: &[Feature], out: &mut Vec<Feature>) {
+    let (mut i, mut j) = (0usize, 0usize);
+    loop {
+        match (a.get(i), b.get(j)) {
+            (Some(&x), Some(&y)) => {
+                if x.0 < y.0 {
+                    out.push(x);
+                    i += 1;
+                } else if y.0 < x.0 {
+                    out.push(y);
+                    j += 1;
+                } else {
+                    out.push((x.0, x.1 + y.1));
+                    i += 1;
+                    j += 1;
+                }
+            }
+            (Some(_), None) => {
+                out.extend_from_slice(a.get(i..).unwrap_or_default());
+                return;
+            }
+            (None, Some(_)) => {
+                out.extend_from_slice(b.get(j..).unwrap_or_default());
+                return;
+            }
+            (None, None) => return,
+        }
     }
 }
 
 /// Merges the three sorted blocks `out[..a]`, `out[a..b]` and `out[b..]`
 /// into one list sorted by bucket, summing a bucket that several blocks
-/// share and dropping zeros.
+/// share (in block order) and dropping zeros.
 fn merge(out: &mut Vec<Feature>, a: usize, b: usize) {
     let (words, rest) = out.split_at(a.min(out.len()));
     let (chars, meta) = rest.split_at(b.saturating_sub(a).min(rest.len()));
-    let mut merged: Vec<Feature> = Vec::with_capacity(out.len());
-    let (mut i, mut j, mut k) = (0usize, 0usize, 0usize);
-    loop {
-        let next = [words.get(i), chars.get(j), meta.get(k)]
-            .into_iter()
-            .flatten()
-            .map(|f| f.0)
-            .min();
-        let Some(bucket) = next else { break };
-        let mut v = 0.0f32;
-        let mut first = true;
-        for (list, at) in [(words, &mut i), (chars, &mut j), (meta, &mut k)] {
-            if let Some(&(fb, fv)) = list.get(*at)
-                && fb == bucket
-            {
-                v = if first { fv } else { v + fv };
-                first = false;
-                *at += 1;
-            }
-        }
-        if v != 0.0 {
-            merged.push((bucket, v));
-        }
-    }
+    let mut text = Vec::with_capacity(words.len() + chars.len());
+    merge_two(words, chars, &mut text);
+    let mut merged = Vec::with_capacity(text.len() + meta.len());
+    merge_two(&text, meta, &mut merged);
+    merged.retain(|f| f.1 != 0.0);
     *out = merged;
 }
 
