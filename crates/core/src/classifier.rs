@@ -417,17 +417,23 @@ impl LiveRows {
     fn build(weights: &[i8], width: usize) -> Self {
         let width = width.max(1);
         let stride = width.next_multiple_of(LANES);
-        let rows = weights.chunks(width);
+        let rows = weights.chunks_exact(width);
         let mut bits = vec![0u64; rows.len().div_ceil(64)];
-        let mut packed = Vec::new();
-        for (i, row) in rows.enumerate() {
-            if row.len() == width
-                && row.iter().any(|&q| q != 0)
+        for (i, row) in rows.clone().enumerate() {
+            if row.iter().any(|&q| q != 0)
                 && let Some(w) = bits.get_mut(i / 64)
             {
                 *w |= 1 << (i % 64);
-                packed.extend_from_slice(row);
-                packed.resize(packed.len() + stride - width, 0);
+            }
+        }
+        let live: usize = bits.iter().map(|w| w.count_ones() as usize).sum();
+        let mut packed = vec![0i8; live * stride];
+        let live_rows = rows
+            .enumerate()
+            .filter(|(i, _)| bits.get(i / 64).is_some_and(|w| (w >> (i % 64)) & 1 == 1));
+        for (dst, (_, row)) in packed.chunks_exact_mut(stride).zip(live_rows) {
+            for (d, &q) in dst.iter_mut().zip(row) {
+                *d = q;
             }
         }
         let mut rank = Vec::with_capacity(bits.len());
