@@ -58,15 +58,6 @@ pub fn week_days(w: &str) -> anyhow::Result<(Date, Date)> {
     Ok((monday, sunday))
 }
 
-/// Splitmix64 (portable and seedable).
-fn next(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// Up to `per_intent` conversations per intent, taken in turn from each
 /// language cohort (shuffled by `seed`) so every cohort an intent has is
 /// represented before any gets a second one. Deterministic.
@@ -84,13 +75,13 @@ pub fn stratify(
             .or_default()
             .push(c);
     }
-    let mut state = seed;
+    let mut rng = switchboard_core::rng::SplitMix64::new(seed);
     let mut out = Vec::new();
     for languages in strata.values_mut() {
         for bucket in languages.values_mut() {
             // Fisher-Yates.
             for i in (1..bucket.len()).rev() {
-                let j = usize::try_from(next(&mut state) % (i as u64 + 1)).unwrap_or(0);
+                let j = usize::try_from(rng.below(i as u64 + 1)).unwrap_or(0);
                 bucket.swap(i, j);
             }
         }

@@ -35,6 +35,7 @@
 //!   high-intent prospects, relationship continuity, least-loaded fallback.
 //! - [`sla`]: first-response targets per category and due-time arithmetic.
 //! - [`calendar`]: business calendars, `.ics` holidays and business time.
+//! - [`rng`]: the seedable generator of replays and transcript samples.
 //! - [`kpi`]: reporting events and the per-cycle facts every KPI is
 //!   computed from (definitions in `KPIS.md`).
 #![forbid(unsafe_code)]
@@ -52,6 +53,7 @@ pub mod language;
 pub mod metrics;
 pub mod model;
 pub mod policy;
+pub mod rng;
 pub mod sentiment;
 pub mod sla;
 pub mod text;

@@ -31,6 +31,7 @@ use switchboard_core::ids::{AgentId, ConversationId, PhoneNumberId, WaId};
 use switchboard_core::kpi::{Dimension, EventKind};
 use switchboard_core::metrics::{Confusion, EscalationCounts};
 use switchboard_core::model::{Availability, ConversationStatus, Direction, Priority, Role};
+use switchboard_core::rng::SplitMix64;
 use switchboard_replay::Transcript;
 use switchboard_store::{
     ContactUpsert, InboxUpsert, NewAgent, NewDelivery, NewTeam, Store, StoreError, StoreResult,
@@ -252,35 +253,6 @@ pub struct ReplayReport {
     pub gates: Vec<Gate>,
 }
 
-/// Splitmix64: a tiny, portable, seedable generator, so the same seed gives
-/// the same replay on every machine and version.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1).
-    #[expect(clippy::cast_precision_loss, reason = "53-bit mantissa")]
-    fn unit(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-
-    /// Log-normal with the given median and 90th percentile (seconds).
-    fn lognormal(&mut self, median: f64, p90: f64) -> f64 {
-        // Box-Muller; z_0.9 = 1.28155.
-        let z = (-2.0 * self.unit().ln()).sqrt() * (std::f64::consts::TAU * self.unit()).cos();
-        let sigma = (p90.max(median) / median.max(1.0)).ln() / 1.281_551_6;
-        median.max(1.0) * (sigma * z).exp()
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Ev {
     Inbound { t: usize, m: usize },
@@ -293,7 +265,7 @@ struct Sim {
     clock: ManualClock,
     heap: BinaryHeap<Reverse<(Timestamp, u64, Ev)>>,
     seq: u64,
-    rng: Rng,
+    rng: SplitMix64,
     /// Per agent id: reply-time median and p90 (seconds) and shift calendar.
     agents: HashMap<
         i64,
@@ -824,7 +796,7 @@ pub async fn run(
         clock: clock.clone(),
         heap: BinaryHeap::new(),
         seq: 0,
-        rng: Rng(options.seed),
+        rng: SplitMix64::new(options.seed),
         agents,
         scheduled: HashMap::new(),
         unscheduled: BTreeSet::new(),
