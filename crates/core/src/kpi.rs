@@ -157,9 +157,8 @@ pub struct SlaOutcomes {
     pub resolution: Option<SlaOutcome>,
 }
 
-/// The facts of one open → resolve cycle of a conversation. Durations are
-/// milliseconds; business-hours variants count only the reporting
-/// calendar's open time.
+/// One open → resolve cycle of a conversation: when it started and
+/// ended, its dimensions, and the measured numbers ([`CycleFacts`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cycle {
     /// The conversation.
@@ -170,66 +169,22 @@ pub struct Cycle {
     pub seq: u32,
     /// Start: `conversation_opened`, or `reopened` for later cycles.
     pub opened_at: Timestamp,
-    /// True when the contact had a resolved conversation before (audience `returning`).
-    pub returning: bool,
     /// Dimensions: campaign and inbox from the cycle's start, the rest from
     /// its latest event (the final category, intent, assignee).
     pub dims: Dimensions,
     /// Priority from the latest event.
     pub priority: Option<Priority>,
-    /// Automation took part: an automated reply or a bot → human handoff.
-    pub automated: bool,
     /// First bot → human handoff before the first human reply (the first
     /// response clock starts here instead of at open).
     pub bot_handoff_at: Option<Timestamp>,
     /// First human reply in the cycle.
     pub first_reply_at: Option<Timestamp>,
-    /// First response time: first human reply minus (bot handoff or open).
-    pub first_response_ms: Option<i64>,
-    /// The same in business hours.
-    pub first_response_business_ms: Option<i64>,
-    /// Human replies after the first one that answered a waiting customer.
-    pub next_responses: u32,
-    /// Sum of their waits (next response time = sum / count).
-    pub next_response_total_ms: i64,
     /// Resolved at (none while the cycle is open).
     pub resolved_at: Option<Timestamp>,
-    /// Resolution time: resolve minus cycle start.
-    pub resolution_ms: Option<i64>,
-    /// The same in business hours.
-    pub resolution_business_ms: Option<i64>,
     /// Disposition recorded at resolve.
     pub disposition: Option<String>,
-    /// SLA outcome per target.
-    pub sla: SlaOutcomes,
-    /// SLA warnings fired.
-    pub sla_warnings: u32,
-    /// Handoffs to a human.
-    pub handoffs: u32,
-    /// Of those, acknowledged.
-    pub handoffs_acknowledged: u32,
-    /// Sum of handoff acknowledgement times.
-    pub handoff_ack_total_ms: i64,
-    /// Escalations raised.
-    pub escalations: u32,
-    /// Of those, acknowledged.
-    pub escalations_acknowledged: u32,
-    /// Sum of escalation acknowledgement times.
-    pub escalation_ack_total_ms: i64,
-    /// Distinct escalation reasons raised (`level:reason` details).
-    pub escalation_reasons: Vec<String>,
-    /// Customer messages in the cycle.
-    pub inbound_messages: u32,
-    /// Customer messages sent while already waiting for a human reply.
-    pub repeat_messages: u32,
-    /// Template messages that reached Meta or failed (the delivery denominator).
-    pub templates_sent: u32,
-    /// Of those, delivered or read.
-    pub templates_delivered: u32,
-    /// Of those, failed.
-    pub templates_failed: u32,
-    /// The contact opted out during the cycle.
-    pub opted_out: bool,
+    /// The measured numbers (what the store keeps and reports aggregate).
+    pub facts: CycleFacts,
 }
 
 impl Cycle {
@@ -239,51 +194,33 @@ impl Cycle {
             contact_id: e.contact_id,
             seq,
             opened_at: e.at,
-            returning: e.detail.as_deref() == Some("returning"),
             dims: e.dims.clone(),
             priority: e.priority,
-            automated: false,
             bot_handoff_at: None,
             first_reply_at: None,
-            first_response_ms: None,
-            first_response_business_ms: None,
-            next_responses: 0,
-            next_response_total_ms: 0,
             resolved_at: None,
-            resolution_ms: None,
-            resolution_business_ms: None,
             disposition: None,
-            sla: SlaOutcomes::default(),
-            sla_warnings: 0,
-            handoffs: 0,
-            handoffs_acknowledged: 0,
-            handoff_ack_total_ms: 0,
-            escalations: 0,
-            escalations_acknowledged: 0,
-            escalation_ack_total_ms: 0,
-            escalation_reasons: Vec::new(),
-            inbound_messages: 0,
-            repeat_messages: 0,
-            templates_sent: 0,
-            templates_delivered: 0,
-            templates_failed: 0,
-            opted_out: false,
+            facts: CycleFacts {
+                returning: e.detail.as_deref() == Some("returning"),
+                ..CycleFacts::default()
+            },
         }
     }
 
-    /// True when the cycle ended with a disposition (closure with disposition).
-    pub fn closed_with_disposition(&self) -> bool {
-        self.resolved_at.is_some() && self.disposition.as_deref().is_some_and(|d| !d.is_empty())
-    }
-
-    /// True when automation resolved the cycle: it took part, and the cycle
-    /// was resolved with no human reply and no bot → human handoff.
-    pub fn bot_resolved(&self) -> bool {
-        self.automated
-            && self.resolved_at.is_some()
+    /// Fills in the facts derived from the cycle's times at its end.
+    fn settle_facts(&mut self) {
+        let f = &mut self.facts;
+        f.bot_handoff = self.bot_handoff_at.is_some();
+        f.resolved = self.resolved_at.is_some();
+        f.closed_with_disposition =
+            f.resolved && self.disposition.as_deref().is_some_and(|d| !d.is_empty());
+        // Automation resolved it: it took part, and the cycle was resolved
+        // with no human reply and no handoff to a human.
+        f.bot_resolved = f.automated
+            && f.resolved
             && self.first_reply_at.is_none()
-            && self.bot_handoff_at.is_none()
-            && self.handoffs == 0
+            && !f.bot_handoff
+            && f.handoffs == 0;
     }
 }
 
@@ -341,24 +278,22 @@ pub fn cycles(
     let mut templates: BTreeSet<i64> = BTreeSet::new();
     let mut delivered: BTreeSet<i64> = BTreeSet::new();
     let mut failed: BTreeSet<i64> = BTreeSet::new();
-    let mut reasons: BTreeSet<String> = BTreeSet::new();
 
     let finish = |cur: &mut Cycle,
                   templates: &mut BTreeSet<i64>,
                   delivered: &mut BTreeSet<i64>,
-                  failed: &mut BTreeSet<i64>,
-                  reasons: &mut BTreeSet<String>| {
-        cur.templates_sent = u32::try_from(templates.len()).unwrap_or(u32::MAX);
-        cur.templates_delivered =
+                  failed: &mut BTreeSet<i64>| {
+        cur.facts.templates_sent = u32::try_from(templates.len()).unwrap_or(u32::MAX);
+        cur.facts.templates_delivered =
             u32::try_from(delivered.intersection(templates).count()).unwrap_or(u32::MAX);
-        cur.templates_failed = u32::try_from(
+        cur.facts.templates_failed = u32::try_from(
             failed
                 .difference(delivered)
                 .filter(|m| templates.contains(m))
                 .count(),
         )
         .unwrap_or(u32::MAX);
-        cur.escalation_reasons = std::mem::take(reasons).into_iter().collect();
+        cur.settle_facts();
         templates.clear();
         delivered.clear();
         failed.clear();
@@ -366,17 +301,11 @@ pub fn cycles(
 
     for (i, e) in sorted.iter().enumerate() {
         if e.kind == EventKind::Reopened && i > 0 {
-            finish(
-                &mut cur,
-                &mut templates,
-                &mut delivered,
-                &mut failed,
-                &mut reasons,
-            );
+            finish(&mut cur, &mut templates, &mut delivered, &mut failed);
             let seq = cur.seq + 1;
-            let returning = cur.returning;
+            let returning = cur.facts.returning;
             let prev = std::mem::replace(&mut cur, Cycle::start(conversation_id, seq, e));
-            cur.returning = returning;
+            cur.facts.returning = returning;
             // Campaign and inbox stay those of the conversation.
             cur.dims.source_id.clone_from(&prev.dims.source_id);
             cur.dims.source_type.clone_from(&prev.dims.source_type);
@@ -408,45 +337,45 @@ pub fn cycles(
         match e.kind {
             EventKind::ConversationOpened | EventKind::Reopened => {
                 if e.detail.as_deref() == Some("returning") {
-                    cur.returning = true;
+                    cur.facts.returning = true;
                 }
             }
             EventKind::Triaged | EventKind::Assigned | EventKind::OptIn => {}
             EventKind::Handoff => {
-                cur.handoffs += 1;
+                cur.facts.handoffs += 1;
                 if e.detail.as_deref() == Some("bot") {
-                    cur.automated = true;
+                    cur.facts.automated = true;
                     if cur.first_reply_at.is_none() && cur.bot_handoff_at.is_none() {
                         cur.bot_handoff_at = Some(e.at);
                     }
                 }
             }
             EventKind::HandoffAcknowledged => {
-                cur.handoffs_acknowledged += 1;
-                cur.handoff_ack_total_ms += e.value_ms.unwrap_or(0).max(0);
+                cur.facts.handoffs_acknowledged += 1;
+                cur.facts.handoff_ack_total_ms += e.value_ms.unwrap_or(0).max(0);
             }
             EventKind::MessageReceived => {
-                cur.inbound_messages += 1;
+                cur.facts.inbound_messages += 1;
                 if waiting {
-                    cur.repeat_messages += 1;
+                    cur.facts.repeat_messages += 1;
                 }
                 waiting = true;
             }
-            EventKind::AutomatedReply => cur.automated = true,
+            EventKind::AutomatedReply => cur.facts.automated = true,
             EventKind::Reply => {
                 if cur.first_reply_at.is_none() {
                     cur.first_reply_at = Some(e.at);
                     let start = cur.bot_handoff_at.unwrap_or(cur.opened_at).min(e.at);
-                    cur.first_response_ms = Some(ms(e.at.duration_since(start)));
-                    cur.first_response_business_ms =
+                    cur.facts.first_response_ms = Some(ms(e.at.duration_since(start)));
+                    cur.facts.first_response_business_ms =
                         calendar.map(|c| ms(c.business_duration(start, e.at)));
                 } else {
-                    cur.next_responses += 1;
-                    cur.next_response_total_ms += e.value_ms.unwrap_or(0).max(0);
+                    cur.facts.next_responses += 1;
+                    cur.facts.next_response_total_ms += e.value_ms.unwrap_or(0).max(0);
                 }
                 waiting = false;
             }
-            EventKind::SlaWarning => cur.sla_warnings += 1,
+            EventKind::SlaWarning => cur.facts.sla_warnings += 1,
             EventKind::SlaHit | EventKind::SlaBreach => {
                 let outcome = if e.kind == EventKind::SlaHit {
                     SlaOutcome::Hit
@@ -454,28 +383,23 @@ pub fn cycles(
                     SlaOutcome::Missed
                 };
                 match e.detail.as_deref() {
-                    Some("first_response") => settle(&mut cur.sla.first_response, outcome),
-                    Some("next_response") => settle(&mut cur.sla.next_response, outcome),
-                    Some("resolution") => settle(&mut cur.sla.resolution, outcome),
+                    Some("first_response") => settle(&mut cur.facts.sla.first_response, outcome),
+                    Some("next_response") => settle(&mut cur.facts.sla.next_response, outcome),
+                    Some("resolution") => settle(&mut cur.facts.sla.resolution, outcome),
                     _ => {}
                 }
             }
-            EventKind::Escalation => {
-                cur.escalations += 1;
-                if let Some(d) = &e.detail {
-                    reasons.insert(d.clone());
-                }
-            }
+            EventKind::Escalation => cur.facts.escalations += 1,
             EventKind::EscalationAcknowledged => {
-                cur.escalations_acknowledged += 1;
-                cur.escalation_ack_total_ms += e.value_ms.unwrap_or(0).max(0);
+                cur.facts.escalations_acknowledged += 1;
+                cur.facts.escalation_ack_total_ms += e.value_ms.unwrap_or(0).max(0);
             }
             EventKind::Resolved => {
                 if cur.resolved_at.is_none() {
                     cur.resolved_at = Some(e.at);
                     let d = e.at.duration_since(cur.opened_at);
-                    cur.resolution_ms = Some(ms(d).max(0));
-                    cur.resolution_business_ms =
+                    cur.facts.resolution_ms = Some(ms(d).max(0));
+                    cur.facts.resolution_business_ms =
                         calendar.map(|c| ms(c.business_duration(cur.opened_at, e.at)).max(0));
                     cur.disposition.clone_from(&e.detail);
                 }
@@ -500,16 +424,10 @@ pub fn cycles(
                     }
                 }
             }
-            EventKind::OptOut => cur.opted_out = true,
+            EventKind::OptOut => cur.facts.opted_out = true,
         }
     }
-    finish(
-        &mut cur,
-        &mut templates,
-        &mut delivered,
-        &mut failed,
-        &mut reasons,
-    );
+    finish(&mut cur, &mut templates, &mut delivered, &mut failed);
     out.push(cur);
     out
 }
@@ -554,6 +472,8 @@ pub fn rate(part: u64, whole: u64) -> Option<f64> {
 
 /// The measured numbers of a [`Cycle`], without its dimensions: what the
 /// store keeps per cycle (compactly encoded) and what reports aggregate.
+/// The four derived flags (`bot_handoff`, `resolved`,
+/// `closed_with_disposition`, `bot_resolved`) are set when the cycle ends.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CycleFacts {
     /// Audience `returning`.
@@ -608,39 +528,6 @@ pub struct CycleFacts {
     pub templates_failed: u32,
     /// Opted out during the cycle.
     pub opted_out: bool,
-}
-
-impl From<&Cycle> for CycleFacts {
-    fn from(c: &Cycle) -> Self {
-        Self {
-            returning: c.returning,
-            automated: c.automated,
-            bot_handoff: c.bot_handoff_at.is_some(),
-            bot_resolved: c.bot_resolved(),
-            first_response_ms: c.first_response_ms,
-            first_response_business_ms: c.first_response_business_ms,
-            next_responses: c.next_responses,
-            next_response_total_ms: c.next_response_total_ms,
-            resolved: c.resolved_at.is_some(),
-            resolution_ms: c.resolution_ms,
-            resolution_business_ms: c.resolution_business_ms,
-            closed_with_disposition: c.closed_with_disposition(),
-            sla: c.sla,
-            sla_warnings: c.sla_warnings,
-            handoffs: c.handoffs,
-            handoffs_acknowledged: c.handoffs_acknowledged,
-            handoff_ack_total_ms: c.handoff_ack_total_ms,
-            escalations: c.escalations,
-            escalations_acknowledged: c.escalations_acknowledged,
-            escalation_ack_total_ms: c.escalation_ack_total_ms,
-            inbound_messages: c.inbound_messages,
-            repeat_messages: c.repeat_messages,
-            templates_sent: c.templates_sent,
-            templates_delivered: c.templates_delivered,
-            templates_failed: c.templates_failed,
-            opted_out: c.opted_out,
-        }
-    }
 }
 
 /// How a disposition counts for qualification KPIs (configured lists).
@@ -1181,13 +1068,13 @@ mod tests {
         ];
         let c = cycles(ConversationId(1), &events, None);
         assert_eq!(c.len(), 2);
-        assert_eq!(c[0].first_response_ms, Some(600_000));
-        assert_eq!(c[0].repeat_messages, 1);
-        assert_eq!(c[0].resolution_ms, Some(3_600_000));
+        assert_eq!(c[0].facts.first_response_ms, Some(600_000));
+        assert_eq!(c[0].facts.repeat_messages, 1);
+        assert_eq!(c[0].facts.resolution_ms, Some(3_600_000));
         assert_eq!(c[0].disposition.as_deref(), Some("qualified"));
         assert_eq!(c[1].seq, 1);
-        assert_eq!(c[1].resolution_ms, Some(1_800_000));
-        assert_eq!(c[1].first_response_ms, None);
+        assert_eq!(c[1].facts.resolution_ms, Some(1_800_000));
+        assert_eq!(c[1].facts.first_response_ms, None);
         assert_eq!(c[1].disposition.as_deref(), Some("won"));
     }
 
@@ -1215,10 +1102,10 @@ mod tests {
         events.reverse();
         let c = cycles(ConversationId(1), &events, None);
         assert_eq!(c.len(), 1);
-        assert_eq!(c[0].first_response_ms, Some(120_000));
-        assert!(c[0].automated);
-        assert!(!c[0].bot_resolved());
-        assert_eq!(c[0].sla.first_response, Some(SlaOutcome::Hit));
+        assert_eq!(c[0].facts.first_response_ms, Some(120_000));
+        assert!(c[0].facts.automated);
+        assert!(!c[0].facts.bot_resolved);
+        assert_eq!(c[0].facts.sla.first_response, Some(SlaOutcome::Hit));
     }
 
     #[test]
@@ -1241,8 +1128,8 @@ mod tests {
         let c = cycles(ConversationId(1), &events, None);
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].opened_at, t("2026-01-05T10:00:05Z"));
-        assert_eq!(c[0].inbound_messages, 1);
-        assert_eq!(c[0].sla.first_response, Some(SlaOutcome::Missed));
+        assert_eq!(c[0].facts.inbound_messages, 1);
+        assert_eq!(c[0].facts.sla.first_response, Some(SlaOutcome::Missed));
     }
 
     #[test]
@@ -1259,9 +1146,9 @@ mod tests {
         failed.message_id = Some(MessageId(10));
         let opened = ev(0, "2026-01-05T09:00:00Z", EventKind::ConversationOpened);
         let c = cycles(ConversationId(1), &[opened, sent, read, failed], None);
-        assert_eq!(c[0].templates_sent, 2);
-        assert_eq!(c[0].templates_delivered, 1);
-        assert_eq!(c[0].templates_failed, 1);
+        assert_eq!(c[0].facts.templates_sent, 2);
+        assert_eq!(c[0].facts.templates_delivered, 1);
+        assert_eq!(c[0].facts.templates_failed, 1);
     }
 
     #[test]
@@ -1344,10 +1231,10 @@ mod tests {
         ];
         let c = cycles(ConversationId(1), &events, Some(&cal));
         // 30 min on Friday + 30 min on Monday.
-        assert_eq!(c[0].first_response_business_ms, Some(3_600_000));
-        assert_eq!(c[0].first_response_ms, Some(65 * 3_600_000));
+        assert_eq!(c[0].facts.first_response_business_ms, Some(3_600_000));
+        assert_eq!(c[0].facts.first_response_ms, Some(65 * 3_600_000));
         // + 1 h 30 min more on Monday.
-        assert_eq!(c[0].resolution_business_ms, Some(9_000_000));
+        assert_eq!(c[0].facts.resolution_business_ms, Some(9_000_000));
     }
 
     #[test]

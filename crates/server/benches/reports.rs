@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
 use switchboard_core::ids::{AgentId, ContactId, ConversationId, InboxId, TeamId};
-use switchboard_core::kpi::{Cycle, Dimensions, SlaOutcome, SlaOutcomes};
+use switchboard_core::kpi::{Cycle, CycleFacts, Dimensions, SlaOutcome, SlaOutcomes};
 use switchboard_core::model::{Category, Priority};
 use switchboard_server::config::Config;
 use switchboard_server::reports::ReportRuntime;
@@ -71,37 +71,19 @@ fn cycle(i: i64, rng: &mut Rng, start: Timestamp) -> Cycle {
         Category::PassiveEngagement,
     ][rng.below(4) as usize];
     let campaign = (rng.below(100) < 40).then(|| format!("ad-{}", rng.below(50)));
-    Cycle {
-        conversation_id: ConversationId(i),
-        contact_id: Some(ContactId(i)),
-        seq: 0,
-        opened_at: opened,
+    let facts = CycleFacts {
         returning: rng.below(100) < 30,
-        dims: Dimensions {
-            inbox_id: Some(InboxId(1 + rng.below(3) as i64)),
-            team_id: Some(TeamId(1 + rng.below(5) as i64)),
-            agent_id: Some(AgentId(1 + rng.below(200) as i64)),
-            category: Some(category),
-            intent: Some(INTENTS[rng.below(INTENTS.len() as u64) as usize].to_owned()),
-            language: Some(LANGS[rng.below(3) as usize].to_owned()),
-            source_type: campaign.as_ref().map(|_| "ad".to_owned()),
-            source_id: campaign,
-        },
-        priority: Some(Priority::Medium),
         automated: true,
-        bot_handoff_at: Some(opened),
-        first_reply_at: frt.map(|f| opened + SignedDuration::from_millis(f)),
+        bot_handoff: true,
+        bot_resolved: false,
         first_response_ms: frt,
         first_response_business_ms: frt,
         next_responses: rng.below(4) as u32,
         next_response_total_ms: rng.below(3_600_000) as i64,
-        resolved_at: resolved,
+        resolved: resolved.is_some(),
         resolution_ms: resolved.map(|r| r.duration_since(opened).as_millis() as i64),
         resolution_business_ms: None,
-        disposition: resolved.map(|_| {
-            ["won", "follow_up", "not_interested", "resolved", "spam"][rng.below(5) as usize]
-                .to_owned()
-        }),
+        closed_with_disposition: resolved.is_some(),
         sla: SlaOutcomes {
             first_response: Some(if rng.below(100) < 85 {
                 SlaOutcome::Hit
@@ -118,13 +100,37 @@ fn cycle(i: i64, rng: &mut Rng, start: Timestamp) -> Cycle {
         escalations: rng.below(2) as u32,
         escalations_acknowledged: 0,
         escalation_ack_total_ms: 0,
-        escalation_reasons: Vec::new(),
         inbound_messages: 1 + rng.below(5) as u32,
         repeat_messages: rng.below(2) as u32,
         templates_sent: rng.below(2) as u32,
         templates_delivered: 0,
         templates_failed: 0,
         opted_out: false,
+    };
+    Cycle {
+        conversation_id: ConversationId(i),
+        contact_id: Some(ContactId(i)),
+        seq: 0,
+        opened_at: opened,
+        dims: Dimensions {
+            inbox_id: Some(InboxId(1 + rng.below(3) as i64)),
+            team_id: Some(TeamId(1 + rng.below(5) as i64)),
+            agent_id: Some(AgentId(1 + rng.below(200) as i64)),
+            category: Some(category),
+            intent: Some(INTENTS[rng.below(INTENTS.len() as u64) as usize].to_owned()),
+            language: Some(LANGS[rng.below(3) as usize].to_owned()),
+            source_type: campaign.as_ref().map(|_| "ad".to_owned()),
+            source_id: campaign,
+        },
+        priority: Some(Priority::Medium),
+        bot_handoff_at: Some(opened),
+        first_reply_at: frt.map(|f| opened + SignedDuration::from_millis(f)),
+        resolved_at: resolved,
+        disposition: resolved.map(|_| {
+            ["won", "follow_up", "not_interested", "resolved", "spam"][rng.below(5) as usize]
+                .to_owned()
+        }),
+        facts,
     }
 }
 

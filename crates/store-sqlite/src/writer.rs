@@ -878,7 +878,7 @@ impl StoreTx for SqliteTx {
         )?;
         for r in cycles {
             let c = &r.cycle;
-            let facts = postcard::to_allocvec(&switchboard_core::kpi::CycleFacts::from(c))
+            let facts = postcard::to_allocvec(&c.facts)
                 .map_err(|e| StoreError::Corrupt(format!("cycle facts: {e}")))?;
             let contact = c.contact_id.map(|x| x.0);
             // A later new conversation of the same contact within the window
@@ -907,7 +907,7 @@ impl StoreTx for SqliteTx {
                     contact,
                     ms(c.opened_at),
                     r.day.to_string(),
-                    c.returning,
+                    c.facts.returning,
                     c.dims.inbox_id.map(|x| x.0),
                     c.dims.team_id.map(|x| x.0),
                     c.dims.agent_id.map(|x| x.0),
