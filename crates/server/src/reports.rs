@@ -186,14 +186,14 @@ impl ReportRuntime {
         by: Option<Dimension>,
     ) -> StoreResult<Summary> {
         let qualify = |d: &str| self.qualification(Some(d));
+        // Every cycle has exactly one value (or none) per dimension, so a
+        // grouped report's total is the sum of its groups: one read, not two.
         let mut total = KpiAccumulator::default();
-        for row in store.daily_aggregates(from, to, None).await? {
-            total.merge(&row.acc);
-        }
         let mut rows: Vec<Group> = Vec::new();
         if let Some(by) = by {
             let mut groups: BTreeMap<Option<String>, KpiAccumulator> = BTreeMap::new();
             for row in store.daily_aggregates(from, to, Some(by)).await? {
+                total.merge(&row.acc);
                 groups.entry(row.key).or_default().merge(&row.acc);
             }
             rows = groups
@@ -210,6 +210,10 @@ impl ReportRuntime {
                     .cmp(&a.kpis.conversations)
                     .then_with(|| a.key.cmp(&b.key))
             });
+        } else {
+            for row in store.daily_aggregates(from, to, None).await? {
+                total.merge(&row.acc);
+            }
         }
         Ok(Summary {
             from,
