@@ -416,10 +416,12 @@ impl Sim {
                 {
                     self.clock.set(t);
                 }
-                crate::timers::fire_due_in(&self.pipeline, tx, WORKER, self.clock.now()).await?;
-                // A breach may have moved a waiting conversation to someone else.
-                let waiting: Vec<i64> = self.scheduled.keys().copied().collect();
-                self.unscheduled.extend(waiting);
+                // A fired timer (breach reassignment, after-hours callback)
+                // may have moved its waiting conversation to someone else.
+                let touched =
+                    crate::timers::fire_due_in(&self.pipeline, tx, WORKER, self.clock.now())
+                        .await?;
+                self.unscheduled.extend(touched.iter().map(|c| c.0));
                 self.check_unscheduled(tx).await?;
                 continue;
             }

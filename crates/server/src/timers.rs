@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use switchboard_core::clock::Clock;
-use switchboard_store::{Store, StoreError, StoreTx, Timer, TimerKind};
+use switchboard_core::ids::ConversationId;
+use switchboard_store::{Store, StoreError, StoreTx, Timer};
 
 use crate::pipeline::Pipeline;
 
@@ -93,11 +94,12 @@ impl<S: Store> TimerWorker<S> {
                 Box::pin(async move { fire_claimed(&pipeline, tx, timers, &worker, now).await })
             })
             .await?;
-        for (kind, due) in &fired {
+        for timer in &fired {
+            let (kind, due) = (timer.kind, timer.due_at);
             metrics::counter!("switchboard_timers_fired_total", "kind" => kind.as_str())
                 .increment(1);
             metrics::histogram!("switchboard_timer_lateness_seconds")
-                .record(now.duration_since(*due).as_secs_f64().max(0.0));
+                .record(now.duration_since(due).as_secs_f64().max(0.0));
         }
         Ok(fired.len())
     }
@@ -133,7 +135,7 @@ impl<S: Store> TimerWorker<S> {
 
 /// Fires claimed timers inside `tx`: each completes (fencing: only while
 /// `worker` holds its lease, once) and its action runs in the same
-/// transaction. Returns the kinds and due times of those that fired.
+/// transaction. Returns those that fired.
 ///
 /// # Errors
 /// Store errors.
@@ -143,12 +145,12 @@ pub async fn fire_claimed<T: StoreTx>(
     timers: Vec<Timer>,
     worker: &str,
     now: Timestamp,
-) -> Result<Vec<(TimerKind, Timestamp)>, StoreError> {
+) -> Result<Vec<Timer>, StoreError> {
     let mut fired = Vec::with_capacity(timers.len());
     for timer in timers {
         if tx.complete_timer(timer.id, worker, now).await? {
             pipeline.fire_timer(tx, &timer, now).await?;
-            fired.push((timer.kind, timer.due_at));
+            fired.push(timer);
         }
     }
     Ok(fired)
@@ -156,7 +158,7 @@ pub async fn fire_claimed<T: StoreTx>(
 
 /// Fires every timer due at `now` inside `tx` (the same claim and actions
 /// as [`TimerWorker::run_once`], for simulations that run in one
-/// transaction). Returns how many fired.
+/// transaction). Returns the conversations whose timers fired.
 ///
 /// # Errors
 /// Store errors.
@@ -165,14 +167,15 @@ pub async fn fire_due_in<T: StoreTx>(
     tx: &mut T,
     worker: &str,
     now: Timestamp,
-) -> Result<usize, StoreError> {
-    let mut n = 0;
+) -> Result<Vec<ConversationId>, StoreError> {
+    let mut touched = Vec::new();
     loop {
         let until = now.checked_add(LEASE).unwrap_or(now);
         let timers = tx.lease_due_timers(now, until, worker, 256).await?;
         if timers.is_empty() {
-            return Ok(n);
+            return Ok(touched);
         }
-        n += fire_claimed(pipeline, tx, timers, worker, now).await?.len();
+        let fired = fire_claimed(pipeline, tx, timers, worker, now).await?;
+        touched.extend(fired.iter().map(|t| t.conversation_id));
     }
 }
