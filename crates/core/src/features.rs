@@ -71,16 +71,34 @@ impl Featurizer {
     /// sentiment and the model).
     pub fn extract_normalized(&self, raw: &str, norm: &str, out: &mut Vec<Feature>) {
         out.clear();
+        let mut keys: Vec<u32> = Vec::with_capacity(5 * norm.len() + 8);
+        let (words_end, chars_end) = self.keys(raw, norm, &mut keys);
+        let meta_end = keys.len();
+        let (words, rest) = keys.split_at_mut(words_end);
+        let (chars, meta) = rest.split_at_mut(chars_end - words_end);
+        debug_assert_eq!(meta.len(), meta_end - chars_end);
+        normalise_block(words, self.bits, 1.0, out);
+        let words_len = out.len();
+        normalise_block(chars, self.bits, 1.0, out);
+        let chars_len = out.len();
+        normalise_block(meta, self.bits, META_WEIGHT, out);
+        merge(out, words_len, chars_len);
+    }
+
+    /// Appends the hashed keys of `raw` (whose `normalize` is `norm`) to
+    /// `keys` (cleared first), block after block: word unigrams and
+    /// bigrams, character n-grams, surface signals. Returns where the
+    /// word and the character blocks end. A key is a bucket (below 2^24)
+    /// shifted left by one, the low bit set when the hash picks a negative
+    /// sign: plain integers sort and compare faster than pairs.
+    fn keys(&self, raw: &str, norm: &str, keys: &mut Vec<u32>) -> (usize, usize) {
         let mask = (1u64 << self.bits) - 1;
-        // A hashed feature as one integer: bucket (below 2^24) shifted left
-        // by one, the low bit set when the hash picks a negative sign. Plain
-        // integers sort much faster than (bucket, value) pairs.
         let key = |bytes: &[u8], seed: u64| -> u32 {
             let h = xxh3_64_with_seed(bytes, seed);
             (((h & mask) as u32) << 1) | (h >> 63) as u32
         };
         let bytes = norm.as_bytes();
-        let mut keys: Vec<u32> = Vec::with_capacity(5 * bytes.len() + 8);
+        keys.clear();
 
         // Word unigrams and bigrams are contiguous slices of `norm`
         // (" tok1 tok2 "), so no string is built per feature.
@@ -128,17 +146,164 @@ impl Featurizer {
         for signal in surface_signals(raw, tokens) {
             keys.push(key(signal.as_bytes(), SEED_META));
         }
-        let meta_end = keys.len();
+        (words_end, chars_end)
+    }
 
-        let (words, rest) = keys.split_at_mut(words_end);
-        let (chars, meta) = rest.split_at_mut(chars_end - words_end);
-        debug_assert_eq!(meta.len(), meta_end - chars_end);
-        normalise_block(words, self.bits, 1.0, out);
-        let words_len = out.len();
-        normalise_block(chars, self.bits, 1.0, out);
-        let chars_len = out.len();
-        normalise_block(meta, self.bits, META_WEIGHT, out);
-        merge(out, words_len, chars_len);
+    /// The features of `raw` (whose `normalize` is `norm`) grouped for
+    /// prediction by integer weight sums, into `out` (whose buffers are
+    /// reused). The same features as [`Featurizer::extract_normalized`]
+    /// up to float rounding: per block the same buckets and raw values,
+    /// and a block's feature value is its raw value times the block's
+    /// scale. A bucket two blocks share appears in both rather than once
+    /// with the sum, which a linear model scores the same. Duplicates are
+    /// merged with a small hash table instead of a sort, in the order
+    /// of their first occurrence.
+    pub fn extract_grouped(&self, raw: &str, norm: &str, out: &mut Grouped) {
+        let mut keys = std::mem::take(&mut out.keys);
+        let (words_end, chars_end) = self.keys(raw, norm, &mut keys);
+        out.plus.clear();
+        out.minus.clear();
+        out.other.clear();
+        let (words, rest) = keys.split_at(words_end.min(keys.len()));
+        let (chars, meta) = rest.split_at(chars_end.saturating_sub(words_end).min(rest.len()));
+        for (b, (block, weight)) in [(words, 1.0), (chars, 1.0), (meta, META_WEIGHT)]
+            .into_iter()
+            .enumerate()
+        {
+            let scale = out.group_block(block, weight);
+            if let Some(s) = out.scale.get_mut(b) {
+                *s = scale;
+            }
+            if let Some(end) = out.ends.get_mut(b) {
+                *end = (out.plus.len(), out.minus.len(), out.other.len());
+            }
+        }
+        out.keys = keys;
+    }
+}
+
+/// Number of feature blocks: words, characters, surface signals.
+pub const BLOCKS: usize = 3;
+
+/// A message's features grouped for integer weight sums (made by
+/// [`Featurizer::extract_grouped`]). Within a block every feature value is
+/// the block's scale times a raw value `±(1 + ln |count|)`, and most counts
+/// are ±1: those features are listed by bucket only, so a model can sum
+/// their integer weights exactly and multiply by the scale once.
+#[derive(Debug, Clone, Default)]
+pub struct Grouped {
+    /// Per block: the factor from raw to feature values (the block's weight
+    /// over the L2 norm of its raw values; 0 for an empty block).
+    scale: [f32; BLOCKS],
+    /// Per block: where it ends in `plus`, `minus` and `other`.
+    ends: [(usize, usize, usize); BLOCKS],
+    /// Buckets whose raw value is +1, block after block.
+    plus: Vec<u32>,
+    /// Buckets whose raw value is -1, block after block.
+    minus: Vec<u32>,
+    /// Buckets with any other non-zero raw value, with that value.
+    other: Vec<Feature>,
+    /// Scratch: the hashed keys of the message.
+    keys: Vec<u32>,
+    /// Scratch: open-addressing table of (bucket, signed count); empty
+    /// slots hold `u32::MAX`, which no bucket (below 2^24) equals.
+    table: Vec<(u32, i32)>,
+    /// Scratch: the table slots in order of first occurrence.
+    order: Vec<usize>,
+}
+
+/// One block of a [`Grouped`]: its scale and its buckets by raw value.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupedBlock<'a> {
+    /// Factor from raw to feature values.
+    pub scale: f32,
+    /// Buckets with raw value +1.
+    pub plus: &'a [u32],
+    /// Buckets with raw value -1.
+    pub minus: &'a [u32],
+    /// Buckets with any other raw value, and that value.
+    pub other: &'a [Feature],
+}
+
+impl Grouped {
+    /// Block `b` (0 words, 1 characters, 2 surface signals); empty for
+    /// `b >= BLOCKS`.
+    pub fn block(&self, b: usize) -> GroupedBlock<'_> {
+        let start = b
+            .checked_sub(1)
+            .and_then(|p| self.ends.get(p))
+            .copied()
+            .unwrap_or((0, 0, 0));
+        let end = self.ends.get(b).copied().unwrap_or(start);
+        GroupedBlock {
+            scale: self.scale.get(b).copied().unwrap_or(0.0),
+            plus: self.plus.get(start.0..end.0).unwrap_or_default(),
+            minus: self.minus.get(start.1..end.1).unwrap_or_default(),
+            other: self.other.get(start.2..end.2).unwrap_or_default(),
+        }
+    }
+
+    /// Counts one block's keys per bucket, appends its buckets to `plus`,
+    /// `minus` and `other`, and returns its scale: `weight` over the L2
+    /// norm of the raw values `±(1 + ln |count|)` (0 if none).
+    fn group_block(&mut self, keys: &[u32], weight: f32) -> f32 {
+        // Linear probing at most half full; keys are hashes already, the
+        // multiplication spreads buckets of few bits over a larger table.
+        let size = (2 * keys.len()).next_power_of_two().max(16);
+        let slot_mask = size - 1;
+        let shift = 32 - size.trailing_zeros().min(31);
+        self.table.clear();
+        self.table.resize(size, (u32::MAX, 0));
+        self.order.clear();
+        for &k in keys {
+            let bucket = k >> 1;
+            // +1 or -1 without a branch on the (random) sign bit.
+            let delta = 1 - 2 * (k & 1) as i32;
+            let mut i = (bucket.wrapping_mul(0x9e37_79b1) >> shift) as usize & slot_mask;
+            while let Some(slot) = self.table.get_mut(i) {
+                if slot.0 == bucket {
+                    slot.1 += delta;
+                    break;
+                }
+                if slot.0 == u32::MAX {
+                    *slot = (bucket, delta);
+                    self.order.push(i);
+                    break;
+                }
+                i = (i + 1) & slot_mask;
+            }
+        }
+        // Units add exactly 1 each to the squared norm.
+        let mut units = 0u32;
+        let mut rest = 0.0f32;
+        for &i in &self.order {
+            let Some(&(bucket, count)) = self.table.get(i) else {
+                continue;
+            };
+            match count {
+                0 => {}
+                1 => {
+                    self.plus.push(bucket);
+                    units += 1;
+                }
+                -1 => {
+                    self.minus.push(bucket);
+                    units += 1;
+                }
+                _ => {
+                    let c = count as f32;
+                    let v = c.signum() * (1.0 + c.abs().ln());
+                    rest += v * v;
+                    self.other.push((bucket, v));
+                }
+            }
+        }
+        let norm = units as f32 + rest;
+        if norm > 0.0 {
+            weight / norm.sqrt()
+        } else {
+            0.0
+        }
     }
 }
 
@@ -526,7 +691,53 @@ mod tests {
         Ok(())
     }
 
+    /// The grouped features, scaled and summed per bucket, are the sorted
+    /// ones up to float rounding.
+    fn assert_grouped_same(text: &str, bits: u8) -> Result<(), TestCaseError> {
+        let f = Featurizer::new(bits);
+        let norm = normalize(text);
+        let mut sorted = Vec::new();
+        f.extract_normalized(text, &norm, &mut sorted);
+        let mut g = Grouped::default();
+        // Twice: the reused buffers must not leak into the second result.
+        f.extract_grouped(
+            "something else entirely?",
+            " something else entirely ",
+            &mut g,
+        );
+        f.extract_grouped(text, &norm, &mut g);
+        let mut sums = std::collections::BTreeMap::<u32, f32>::new();
+        for b in 0..BLOCKS {
+            let block = g.block(b);
+            let plus = block.plus.iter().map(|&k| (k, 1.0));
+            let minus = block.minus.iter().map(|&k| (k, -1.0));
+            for (bucket, v) in plus.chain(minus).chain(block.other.iter().copied()) {
+                *sums.entry(bucket).or_default() += block.scale * v;
+            }
+        }
+        sums.retain(|_, v| v.abs() > 1e-6);
+        let got: Vec<Feature> = sums.into_iter().collect();
+        let want: Vec<Feature> = sorted.into_iter().filter(|f| f.1.abs() > 1e-6).collect();
+        prop_assert_eq!(got.len(), want.len(), "{:?}", text);
+        for (a, b) in got.iter().zip(&want) {
+            prop_assert_eq!(a.0, b.0);
+            prop_assert!((a.1 - b.1).abs() <= 1e-6, "{:?}: {:?} vs {:?}", text, a, b);
+        }
+        Ok(())
+    }
+
     proptest! {
+        #[test]
+        fn grouped_same_as_sorted(text in "\\PC{0,60}", bits in 10u8..=18) {
+            assert_grouped_same(&text, bits)?;
+        }
+
+        #[test]
+        fn grouped_same_as_sorted_on_chat_text(text in "([a-zA-Z ?!]{0,8}|paisa|nhi|kya|₹|123|👍|क्|मेरा पैसा|ड़|é|SHOUTING NOW|\\t){0,16}") {
+            assert_grouped_same(&text, 10)?;
+            assert_grouped_same(&text, 18)?;
+        }
+
         #[test]
         fn same_as_reference(text in "\\PC{0,60}", bits in 10u8..=18) {
             assert_same(&text, bits)?;
