@@ -389,17 +389,17 @@ const LANES: usize = 16;
 /// `i16::MAX`.
 const I16_ROWS: usize = 256;
 
-/// The sums of `LANES` weights from `offset` in each row starting at one
-/// of `starts` (at most [`I16_ROWS`] rows, so no sum overflows). Not
-/// inlined: on its own the loop compiles to whole-register sign extensions
-/// and adds (inlined, LLVM picked quarter-filled registers).
+/// The sums of `N` weights from `offset` in each row starting at one of
+/// `starts` (at most [`I16_ROWS`] rows, so no sum overflows). Not inlined:
+/// on its own the loop compiles to whole-register sign extensions and adds
+/// with the sums in registers (inlined, LLVM picked quarter-filled ones).
 #[inline(never)]
-fn sum_rows(w: &[i8], starts: &[usize], offset: usize) -> [i16; LANES] {
-    let mut sums = [0i16; LANES];
+fn sum_rows<const N: usize>(w: &[i8], starts: &[usize], offset: usize) -> [i16; N] {
+    let mut sums = [0i16; N];
     for &start in starts {
         let Some(q) = w
-            .get(start + offset..start + offset + LANES)
-            .and_then(|q| <&[i8; LANES]>::try_from(q).ok())
+            .get(start + offset..)
+            .and_then(|row| row.first_chunk::<N>())
         else {
             continue;
         };
@@ -408,6 +408,14 @@ fn sum_rows(w: &[i8], starts: &[usize], offset: usize) -> [i16; LANES] {
         }
     }
     sums
+}
+
+/// `out[i] += sign * sums[i]`; returns how many outputs that covered.
+fn add_sums(out: &mut [i32], sums: &[i16], sign: i32) -> usize {
+    for (o, &s) in out.iter_mut().zip(sums) {
+        *o += sign * i32::from(s);
+    }
+    sums.len()
 }
 
 /// `acc += x * row`, one output at a time.
@@ -562,11 +570,20 @@ impl LiveRows {
                 let rows = starts.get(at..at + n).unwrap_or_default();
                 at += n;
                 for chunk in rows.chunks(I16_ROWS) {
-                    for (lane_block, out) in ints.chunks_exact_mut(LANES).enumerate() {
-                        let sums = sum_rows(w, chunk, lane_block * LANES);
-                        for (o, s) in out.iter_mut().zip(sums) {
-                            *o += sign * i32::from(s);
-                        }
+                    // As many outputs per pass over the rows as registers
+                    // allow: the loop overhead per row is then paid once
+                    // per 64 outputs instead of once per 16.
+                    let mut offset = 0;
+                    while offset < stride {
+                        let left = stride - offset;
+                        let out = ints.get_mut(offset..).unwrap_or_default();
+                        offset += if left >= 64 {
+                            add_sums(out, &sum_rows::<64>(w, chunk, offset), sign)
+                        } else if left >= 32 {
+                            add_sums(out, &sum_rows::<32>(w, chunk, offset), sign)
+                        } else {
+                            add_sums(out, &sum_rows::<LANES>(w, chunk, offset), sign)
+                        };
                     }
                 }
             }
