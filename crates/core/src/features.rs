@@ -16,7 +16,11 @@
 //! Word and character blocks are L2-normalised separately (after
 //! `1 + ln(count)`), so neither drowns the other whatever the length.
 
-use xxhash_rust::xxh3::xxh3_64_with_seed;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 use crate::text::normalize;
 
@@ -114,33 +118,27 @@ impl Featurizer {
         let words_end = keys.len();
 
         // Character n-grams of " word " (the spaces mark the word's edges).
+        // A word's are the same every time, and chat repeats words a lot:
+        // they come from this thread's cache when it has them.
         let mut bounds: Vec<usize> = Vec::new();
-        for (s, e) in Tokens::new(bytes) {
-            let (s, e) = (s.saturating_sub(1), (e + 1).min(bytes.len()));
-            let Some(word) = norm.get(s..e) else { continue };
-            let wb = word.as_bytes();
-            if word.is_ascii() {
-                // One byte per character.
-                let chars = wb.len();
-                for n in CHAR_MIN..=CHAR_MAX.min(chars) {
-                    for gram in wb.windows(n) {
-                        keys.push(key(gram, SEED_CHAR));
-                    }
-                }
-                continue;
+        WORD_CACHE.with(|cache| {
+            // Nothing below re-enters this cache; if it were borrowed the
+            // n-grams are just computed.
+            let mut cache = cache.try_borrow_mut().ok();
+            if let Some(c) = cache.as_deref_mut() {
+                c.prepare(self.bits);
             }
-            bounds.clear();
-            bounds.extend(word.char_indices().map(|(i, _)| i));
-            bounds.push(word.len());
-            let chars = bounds.len() - 1;
-            for n in CHAR_MIN..=CHAR_MAX.min(chars) {
-                for i in 0..=(chars - n) {
-                    if let (Some(&a), Some(&b)) = (bounds.get(i), bounds.get(i + n)) {
-                        keys.push(key(wb.get(a..b).unwrap_or_default(), SEED_CHAR));
-                    }
+            for (s, e) in Tokens::new(bytes) {
+                let (s, e) = (s.saturating_sub(1), (e + 1).min(bytes.len()));
+                let Some(word) = norm.get(s..e) else { continue };
+                match cache.as_deref_mut() {
+                    Some(c) => c.char_keys(word, keys, |word, keys| {
+                        char_keys(word, &key, &mut bounds, keys);
+                    }),
+                    None => char_keys(word, &key, &mut bounds, keys),
                 }
             }
-        }
+        });
         let chars_end = keys.len();
 
         for signal in surface_signals(raw, tokens) {
@@ -304,6 +302,145 @@ impl Grouped {
         } else {
             0.0
         }
+    }
+}
+
+/// Appends the keys of the character n-grams of `word` (" word ") to
+/// `keys`, by length then position; `bounds` is scratch.
+fn char_keys(
+    word: &str,
+    key: &impl Fn(&[u8], u64) -> u32,
+    bounds: &mut Vec<usize>,
+    keys: &mut Vec<u32>,
+) {
+    let wb = word.as_bytes();
+    if word.is_ascii() {
+        // One byte per character.
+        let chars = wb.len();
+        for n in CHAR_MIN..=CHAR_MAX.min(chars) {
+            for gram in wb.windows(n) {
+                keys.push(key(gram, SEED_CHAR));
+            }
+        }
+        return;
+    }
+    bounds.clear();
+    bounds.extend(word.char_indices().map(|(i, _)| i));
+    bounds.push(word.len());
+    let chars = bounds.len() - 1;
+    for n in CHAR_MIN..=CHAR_MAX.min(chars) {
+        for i in 0..=(chars - n) {
+            if let (Some(&a), Some(&b)) = (bounds.get(i), bounds.get(i + n)) {
+                keys.push(key(wb.get(a..b).unwrap_or_default(), SEED_CHAR));
+            }
+        }
+    }
+}
+
+/// Words a thread's cache holds before it starts afresh. Chat vocabulary
+/// is Zipfian: a few thousand words cover most of the tokens, in about
+/// 200 KiB of keys.
+const WORD_CACHE_WORDS: usize = 2048;
+
+/// Longer words are not cached (rare, and their n-grams many).
+const WORD_CACHE_MAX_BYTES: usize = 32;
+
+thread_local! {
+    static WORD_CACHE: RefCell<WordCache> = RefCell::new(WordCache::default());
+}
+
+/// The character n-gram keys of recently seen words, for one hash size.
+/// A cache hit gives exactly the keys [`char_keys`] would compute.
+#[derive(Default)]
+struct WordCache {
+    /// The hash bits the keys are for.
+    bits: u8,
+    /// xxh3 of the word's bytes → where its bytes and keys are.
+    index: HashMap<u64, CachedWord, BuildHasherDefault<PassThrough>>,
+    /// The cached words' bytes, one after another.
+    bytes: Vec<u8>,
+    /// The cached words' keys, one after another.
+    keys: Vec<u32>,
+}
+
+/// Where one cached word's bytes and keys are (start, end).
+#[derive(Clone, Copy)]
+struct CachedWord {
+    bytes: (usize, usize),
+    keys: (usize, usize),
+}
+
+impl WordCache {
+    /// Empties the cache if it was for other hash bits.
+    fn prepare(&mut self, bits: u8) {
+        if self.bits != bits {
+            self.clear();
+            self.bits = bits;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.index.clear();
+        self.bytes.clear();
+        self.keys.clear();
+    }
+
+    /// Appends the n-gram keys of `word` to `keys`: the cached ones, or
+    /// those `compute` appends (then cached).
+    fn char_keys(
+        &mut self,
+        word: &str,
+        keys: &mut Vec<u32>,
+        compute: impl FnOnce(&str, &mut Vec<u32>),
+    ) {
+        let wb = word.as_bytes();
+        let h = xxh3_64(wb);
+        if let Some(c) = self.index.get(&h)
+            && self.bytes.get(c.bytes.0..c.bytes.1) == Some(wb)
+        {
+            keys.extend_from_slice(self.keys.get(c.keys.0..c.keys.1).unwrap_or_default());
+            return;
+        }
+        let from = keys.len();
+        compute(word, keys);
+        if wb.len() > WORD_CACHE_MAX_BYTES || self.index.contains_key(&h) {
+            // Too long, or another word with the same 64-bit hash.
+            return;
+        }
+        if self.index.len() >= WORD_CACHE_WORDS {
+            self.clear();
+        }
+        let bytes = (self.bytes.len(), self.bytes.len() + wb.len());
+        self.bytes.extend_from_slice(wb);
+        let new = keys.get(from..).unwrap_or_default();
+        let cached = (self.keys.len(), self.keys.len() + new.len());
+        self.keys.extend_from_slice(new);
+        self.index.insert(
+            h,
+            CachedWord {
+                bytes,
+                keys: cached,
+            },
+        );
+    }
+}
+
+/// A hasher for keys that are hashes already: passes a `u64` through.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used for `u64` keys; still a proper hash of anything else.
+        self.0 = xxh3_64_with_seed(bytes, self.0);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 
@@ -747,6 +884,21 @@ mod tests {
         fn same_as_reference_on_chat_text(text in "([a-zA-Z ?!]{0,8}|paisa|nhi|kya|₹|123|👍|क्|मेरा पैसा|ड़|é|SHOUTING NOW|\\t){0,16}") {
             assert_same(&text, 10)?;
             assert_same(&text, 18)?;
+        }
+    }
+
+    /// Cached n-grams are the computed ones, after a change of hash bits
+    /// and after the cache fills up and starts afresh.
+    #[test]
+    fn word_cache_is_exact_across_bits_and_overflow() {
+        let many: String = (0..3 * WORD_CACHE_WORDS)
+            .map(|i| format!("w{i} "))
+            .collect();
+        for bits in [10, 18, 10] {
+            assert_same("paisa kat gaya paisa मेरा पैसा", bits).unwrap();
+            assert_same(&many, bits).unwrap();
+            assert_same(&many, bits).unwrap();
+            assert_grouped_same(&many, bits).unwrap();
         }
     }
 
