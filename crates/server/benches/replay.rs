@@ -1,6 +1,6 @@
 //! Replay throughput, end to end (issue #6 goal: ≥ 100,000 messages/s).
 //!
-//! `cargo bench -p switchboard-server --bench replay [-- COPIES RUNS]`
+//! `cargo bench -p switchboard-server --bench replay [-- COPIES RUNS [sqlite]]`
 //!
 //! Replays the shipped example corpus (`data/replay/example.jsonl`, 700
 //! conversations, 820 customer messages) COPIES times over (default 20:
@@ -8,7 +8,10 @@
 //! own customers, through `switchboard_server::replay::run` with the
 //! default configuration and roster: webhook bodies into the pipeline,
 //! triage, routing, SLA timers, simulated replies and resolves, the
-//! rollup and the report. Prints the median of RUNS (default 3).
+//! rollup and the report. Prints the median of RUNS (default 3). The
+//! replay's store is in memory, as `switchboard replay` runs by default;
+//! `sqlite` replays into a SQLite file instead (`--keep-db`), the way every
+//! replay ran before the in-memory store.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -29,6 +32,8 @@ fn main() {
         .collect();
     let copies: i64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(20);
     let runs: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(3);
+    let sqlite = args.get(2).is_some_and(|a| a == "sqlite");
+    let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../data/replay/example.jsonl"
@@ -66,7 +71,10 @@ fn main() {
             .block_on(run(
                 Config::default(),
                 &transcripts,
-                &ReplayOptions::default(),
+                &ReplayOptions {
+                    database: sqlite.then(|| dir.path().join(format!("replay{}.db", rates.len()))),
+                    ..ReplayOptions::default()
+                },
                 &progress,
             ))
             .unwrap();

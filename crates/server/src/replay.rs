@@ -8,7 +8,9 @@
 //! - [`run`]: feeds every customer message, as the Meta webhook it would
 //!   have been, through [`Pipeline::ingest`] (the same threading, triage,
 //!   policy, routing, SLA clocks and automatic first response as `serve`),
-//!   into a throwaway SQLite database, on a manual clock. Simulated agents
+//!   on a manual clock, into an in-memory store (`switchboard-store-memory`:
+//!   SQLite's behaviour, triggers included, held to the same conformance
+//!   suite) or, when [`ReplayOptions::database`] names a file, into SQLite. Simulated agents
 //!   acknowledge handoffs, answer after a sampled delay (as replies from the
 //!   WhatsApp Business app, which is how the service learns of them), and
 //!   resolve quiet conversations; the timer worker fires breaches,
@@ -37,6 +39,7 @@ use switchboard_store::{
     ContactUpsert, InboxUpsert, NewAgent, NewDelivery, NewTeam, Store, StoreError, StoreResult,
     StoreTx,
 };
+use switchboard_store_memory::MemoryStore;
 use switchboard_store_sqlite::SqliteStore;
 
 use crate::config::Config;
@@ -149,7 +152,8 @@ pub struct ReplayOptions {
     pub resolve_after: SignedDuration,
     /// Simulated time kept running after the last message (late breaches).
     pub tail: SignedDuration,
-    /// Keep the database here instead of a temporary file.
+    /// Replay into a SQLite database at this path (which must not exist)
+    /// and keep it, instead of into memory.
     pub database: Option<std::path::PathBuf>,
 }
 
@@ -643,7 +647,8 @@ impl Sim {
 
 /// Replays `transcripts` through the service configured by `config` (its
 /// rules, SLA policies, calendars, routing and workflow; its database URL
-/// is ignored), with a simulated roster, and reports.
+/// is ignored), with a simulated roster, and reports. The store is in
+/// memory unless `options.database` asks for a SQLite file.
 ///
 /// `progress(done, total)` is called as customer messages are replayed.
 ///
@@ -669,13 +674,24 @@ pub async fn run(
         .map(|m| m.at)
         .max()
         .unwrap_or(first);
-    let dir = tempfile::tempdir()
-        .map_err(|e| ReplayError::Invalid(format!("cannot create a temporary directory: {e}")))?;
-    let path = options
-        .database
-        .clone()
-        .unwrap_or_else(|| dir.path().join("replay.db"));
-    if options.database.is_some() && path.exists() {
+    // A replay is only as good as its prediction of `serve`, so it runs the
+    // very pipeline; the database underneath is in memory (the same
+    // behaviour, checked by the same conformance suite) unless a SQLite
+    // file to inspect afterwards was asked for.
+    let Some(path) = options.database.clone() else {
+        let engine = crate::load_engine(&config)?;
+        return simulate(
+            &MemoryStore::new(),
+            config,
+            engine,
+            transcripts,
+            options,
+            progress,
+            (first, last),
+        )
+        .await;
+    };
+    if path.exists() {
         return Err(ReplayError::Invalid(format!(
             "{} exists; replay writes a fresh database",
             path.display()
@@ -683,10 +699,35 @@ pub async fn run(
     }
     config.database_url = format!("sqlite://{}", path.display());
     let engine = crate::load_engine(&config)?;
-    let rules_version = engine.version().to_owned();
     let store = SqliteStore::connect(&config.database_url)
         .await
         .map_err(crate::StartError::from)?;
+    let report = simulate(
+        &store,
+        config,
+        engine,
+        transcripts,
+        options,
+        progress,
+        (first, last),
+    )
+    .await;
+    store.close().await;
+    report
+}
+
+/// The replay proper, on any [`Store`] (fresh and empty); the last
+/// argument holds the first and the last customer message's send time.
+async fn simulate<S: Store>(
+    store: &S,
+    config: Config,
+    engine: switchboard_core::triage::TriageEngine,
+    transcripts: &[Transcript],
+    options: &ReplayOptions,
+    progress: &(dyn Fn(u64, u64) + Send + Sync),
+    (first, last): (Timestamp, Timestamp),
+) -> Result<ReplayReport, ReplayError> {
+    let rules_version = engine.version().to_owned();
     let start = first
         .checked_sub(SignedDuration::from_secs(1))
         .unwrap_or(first);
@@ -844,7 +885,7 @@ pub async fn run(
 
     // Reports through the same rollup as `switchboard report`.
     let reports = ReportRuntime::from_config(&config)?;
-    reports.rollup(&store).await?;
+    reports.rollup(store).await?;
     let (from, to) = (
         reports
             .today(first)
@@ -853,15 +894,15 @@ pub async fn run(
         reports.today(end),
     );
     let by_intent = reports
-        .summary(&store, from, to, Some(Dimension::Intent))
+        .summary(store, from, to, Some(Dimension::Intent))
         .await?;
     let by_category = reports
-        .summary(&store, from, to, Some(Dimension::Category))
+        .summary(store, from, to, Some(Dimension::Category))
         .await?;
     let mut by_agent = reports
-        .summary(&store, from, to, Some(Dimension::Agent))
+        .summary(store, from, to, Some(Dimension::Agent))
         .await?;
-    crate::reports::label_groups(&store, &mut by_agent).await?;
+    crate::reports::label_groups(store, &mut by_agent).await?;
 
     // Escalations and SLA misses from the reporting log, read on the
     // writer in one transaction.
@@ -969,7 +1010,6 @@ pub async fn run(
     let real_first_response = real_first_response(transcripts);
     #[expect(clippy::cast_precision_loss, reason = "hours")]
     let span_hours = last.duration_since(first).as_secs() as f64 / 3600.0;
-    store.close().await;
     Ok(ReplayReport {
         seed: options.seed,
         rules_version,

@@ -2691,3 +2691,58 @@ async fn automation_that_fails_to_understand_twice_escalates_as_bot_failure() {
         "{last}"
     );
 }
+
+/// The in-memory store predicts what `serve` on SQLite does: the same
+/// corpus and seed give the very same report on both (triage, escalations,
+/// KPIs from the event log and the rollup, gates), with a team that keeps
+/// up and with one whose slow replies breach, reassign and escalate.
+#[tokio::test]
+async fn replay_in_memory_reports_exactly_what_sqlite_reports() {
+    use switchboard_server::replay::{ReplayOptions, Roster, run};
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data/replay/example.jsonl"
+    ))
+    .unwrap();
+    let corpus = switchboard_replay::jsonl::parse(&text).unwrap();
+    let mut slow = Roster::default();
+    for agent in &mut slow.agents {
+        agent.capacity = 3;
+        agent.reply_median = "40m".parse().unwrap();
+        agent.reply_p90 = "3h".parse().unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (n, (roster, conversations)) in [(Roster::default(), 300), (slow, 150)]
+        .into_iter()
+        .enumerate()
+    {
+        let transcripts = &corpus[..conversations];
+        let options = ReplayOptions {
+            seed: 11,
+            roster,
+            ..ReplayOptions::default()
+        };
+        let memory = run(Config::default(), transcripts, &options, &|_, _| {})
+            .await
+            .unwrap();
+        let on_sqlite = ReplayOptions {
+            database: Some(dir.path().join(format!("replay{n}.db"))),
+            ..options
+        };
+        let sqlite = run(Config::default(), transcripts, &on_sqlite, &|_, _| {})
+            .await
+            .unwrap();
+        assert!(
+            memory.messages as usize > conversations
+                && (n == 0 || memory.escalations.contains_key("breach")),
+            "{} messages, escalations {:?}",
+            memory.messages,
+            memory.escalations
+        );
+        assert_eq!(
+            serde_json::to_string_pretty(&memory).unwrap(),
+            serde_json::to_string_pretty(&sqlite).unwrap(),
+            "roster {n}: the in-memory replay must report what SQLite reports"
+        );
+    }
+}
