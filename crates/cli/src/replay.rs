@@ -2,9 +2,9 @@
 //! pipeline in simulated time, before go-live (issue #6). Reads Switchboard's
 //! JSON Lines format, a WhatsApp chat export `.txt` or a log of raw webhook
 //! deliveries (detected from the content), runs them with a simulated
-//! roster into a throwaway database and prints triage accuracy, escalations,
-//! predicted first responses against SLA targets, breaches, load per agent
-//! and the launch gates as PASS/FAIL with a remediation list.
+//! roster on an in-memory store (a SQLite file with `--keep-db`) and prints
+//! triage accuracy, escalations, predicted first responses against SLA
+//! targets, breaches, load per agent and the launch gates as PASS/FAIL with a remediation list.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -60,7 +60,9 @@ pub struct ReplayArgs {
     /// customer stays quiet.
     #[arg(long, value_name = "DURATION", default_value = "30m")]
     pub resolve_after: String,
-    /// Keep the replay's database at this path (must not exist).
+    /// Replay into a SQLite database at this path (must not exist) and keep
+    /// it for inspection; without it the replay runs in memory (same
+    /// results, much faster).
     #[arg(long, value_name = "FILE")]
     pub keep_db: Option<PathBuf>,
     /// Output format.

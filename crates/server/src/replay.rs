@@ -10,8 +10,8 @@
 //!   policy, routing, SLA clocks and automatic first response as `serve`),
 //!   on a manual clock, into an in-memory store (`switchboard-store-memory`:
 //!   SQLite's behaviour, triggers included, held to the same conformance
-//!   suite) or, when [`ReplayOptions::database`] names a file, into SQLite. Simulated agents
-//!   acknowledge handoffs, answer after a sampled delay (as replies from the
+//!   suite) or, when [`ReplayOptions::database`] names a file, into SQLite.
+//!   Simulated agents acknowledge handoffs, answer after a sampled delay (as replies from the
 //!   WhatsApp Business app, which is how the service learns of them), and
 //!   resolve quiet conversations; the timer worker fires breaches,
 //!   reassignments and escalations as time passes. Deterministic for a seed.

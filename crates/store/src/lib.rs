@@ -8,12 +8,18 @@
 //!   [`StoreTx`]: the write transaction in which one webhook delivery (or a
 //!   batch of them) becomes contacts, conversations, messages, triage,
 //!   assignments and SLA due times, all or nothing.
-//! - [`conformance`]: the behavioural suite every backend runs (SQLite
-//!   always; PostgreSQL when it lands), so both mean the same thing.
+//! - [`conformance`]: the behavioural suite every backend runs, so they all
+//!   mean the same thing.
 //!
-//! Backends live in their own crates (`switchboard-store-sqlite`) and never
-//! contain business decisions: those are `switchboard-core` functions that the
-//! server's pipeline calls between store operations.
+//! Backends live in their own crates:
+//! - `switchboard-store-sqlite`: the embedded SQLite database `serve` uses
+//!   (some behaviour lives in its SQL triggers: counters, reporting events);
+//! - `switchboard-store-memory`: the same behaviour in Rust collections
+//!   behind a mutex, nothing persisted, for replays (issue #6) and tests;
+//! - PostgreSQL when it lands.
+//!
+//! None contains business decisions: those are `switchboard-core` functions
+//! that the server's pipeline calls between store operations.
 #![forbid(unsafe_code)]
 
 pub mod conformance;
