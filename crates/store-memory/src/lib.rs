@@ -199,13 +199,9 @@ impl Store for MemoryStore {
     async fn handoffs(&self, id: ConversationId) -> StoreResult<Vec<Handoff>> {
         self.read(|s| {
             s.handoffs_of
-                .get(&id.0)
-                .map(|ids| {
-                    ids.iter()
-                        .filter_map(|&h| slot(&s.handoffs, h).map(|i| s.handoffs[i].clone()))
-                        .collect()
-                })
-                .unwrap_or_default()
+                .range((id.0, i64::MIN)..=(id.0, i64::MAX))
+                .filter_map(|&(_, h)| slot(&s.handoffs, h).map(|i| s.handoffs[i].clone()))
+                .collect()
         })
     }
 
@@ -218,14 +214,10 @@ impl Store for MemoryStore {
             let summary = summary(s, c)?;
             let mut messages: Vec<Message> = s
                 .messages_of
-                .get(&id.0)
-                .map(|ids| {
-                    ids.iter()
-                        .filter_map(|&m| slot(&s.messages, m))
-                        .map(|i| s.messages[i].message.clone())
-                        .collect()
-                })
-                .unwrap_or_default();
+                .range((id.0, i64::MIN)..=(id.0, i64::MAX))
+                .filter_map(|&(_, m)| slot(&s.messages, m))
+                .map(|i| s.messages[i].message.clone())
+                .collect();
             messages.sort_by_key(|m| (m.timestamp, m.id));
             Some(ConversationDetail {
                 summary,
@@ -306,7 +298,7 @@ impl Store for MemoryStore {
             conversations: s.conversations.len() as u64,
             contacts: s.contacts.len() as u64,
             statuses: s.statuses.len() as u64,
-            webhook_events: s.webhook_events.len() as u64,
+            webhook_events: s.webhook_events,
         })
     }
 
@@ -447,13 +439,9 @@ impl Store for MemoryStore {
     async fn report_events(&self, id: ConversationId) -> StoreResult<Vec<ReportEvent>> {
         self.read(|s| {
             s.events_of
-                .get(&id.0)
-                .map(|list| {
-                    list.iter()
-                        .filter_map(|&i| s.events.get(i).cloned())
-                        .collect()
-                })
-                .unwrap_or_default()
+                .range((id.0, 0)..=(id.0, usize::MAX))
+                .filter_map(|&(_, i)| s.events.get(i).cloned())
+                .collect()
         })
     }
 }

@@ -30,11 +30,11 @@ pub(crate) struct AgentRow {
     pub token_sha256: String,
 }
 
-/// A message and the columns the model does not show.
+/// A message and the status columns the model does not show. (Meta's raw
+/// message object is not kept: nothing reads it back through the trait.)
 #[derive(Debug, Clone)]
 pub(crate) struct MessageRow {
     pub message: Message,
-    pub _raw: Value,
     pub status_rank: u8,
     pub status_at: Option<Timestamp>,
 }
@@ -98,7 +98,8 @@ pub(crate) struct DailyRow {
 #[derive(Debug, Default)]
 pub(crate) struct State {
     pub deliveries: Vec<DeliveryRow>,
-    pub webhook_events: Vec<NewWebhookEvent>,
+    /// Kept non-message webhook items: only counted (nothing reads them back).
+    pub webhook_events: u64,
     pub teams: Vec<Team>,
     pub agents: Vec<AgentRow>,
     pub inboxes: Vec<Inbox>,
@@ -113,8 +114,10 @@ pub(crate) struct State {
     pub latest_of_contact: HashMap<i64, i64>,
     pub messages: Vec<MessageRow>,
     pub message_by_wamid: HashMap<String, i64>,
-    /// conversation → its message ids, ascending.
-    pub messages_of: HashMap<i64, Vec<i64>>,
+    /// (conversation, message id): a conversation's messages, ascending. A
+    /// B-tree holds many entries per node, where a list per conversation
+    /// would be one allocation (and one free) per conversation.
+    pub messages_of: BTreeSet<(i64, i64)>,
     /// (wamid, status) pairs recorded (`message_statuses`' unique key).
     pub statuses: HashSet<(String, String)>,
     pub assignments: Vec<Assignment>,
@@ -128,13 +131,13 @@ pub(crate) struct State {
     pub outbox: Vec<OutboxRow>,
     pub outbox_by_key: HashMap<String, i64>,
     pub handoffs: Vec<Handoff>,
-    /// conversation → its handoff ids, ascending.
-    pub handoffs_of: HashMap<i64, Vec<i64>>,
+    /// (conversation, handoff id), ascending.
+    pub handoffs_of: BTreeSet<(i64, i64)>,
     pub templates: BTreeMap<(String, String), TemplateRecord>,
     pub consent_events: u64,
     pub events: Vec<ReportEvent>,
-    /// conversation → indexes into `events`, ascending.
-    pub events_of: HashMap<i64, Vec<usize>>,
+    /// (conversation, index into `events`), ascending.
+    pub events_of: BTreeSet<(i64, usize)>,
     pub cycles: BTreeMap<(i64, u32), CycleRow>,
     pub cycles_by_day: BTreeMap<Date, BTreeSet<(i64, u32)>>,
     pub cycles_by_contact: HashMap<i64, BTreeSet<(i64, u32)>>,

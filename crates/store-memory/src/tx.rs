@@ -16,8 +16,78 @@ use switchboard_store::*;
 
 use crate::state::*;
 
-/// One inverse change, applied newest first on rollback.
-type Undo = Box<dyn FnOnce(&mut State) + Send>;
+/// One inverse change, applied newest first on rollback. The frequent
+/// ones (a row appended with its index entries, a timer settled) are plain
+/// functions of two integers kept inline in the log: a replay writes tens of
+/// them per message, and a boxed closure each cost an allocation and, at
+/// commit, a scattered free (measured at a tenth of a replay).
+enum Undo {
+    /// Calls the function with the two values.
+    Ints(fn(&mut State, i64, i64), i64, i64),
+    /// Anything else.
+    Boxed(Box<dyn FnOnce(&mut State) + Send>),
+}
+
+/// Inverse of [`MemoryTx::emit`]: the event at index `i` (the last one)
+/// and its entry in the per-conversation index (`conv` < 0: none).
+fn unemit(s: &mut State, conv: i64, i: i64) {
+    s.events.pop();
+    if conv >= 0 {
+        s.events_of
+            .remove(&(conv, usize::try_from(i).unwrap_or(usize::MAX)));
+    }
+}
+
+/// Inverse of `insert_message`: the last message and its index entries.
+fn uninsert_message(s: &mut State, conv: i64, id: i64) {
+    if let Some(row) = s.messages.pop()
+        && let Some(w) = row.message.wamid
+        && s.message_by_wamid.get(&w) == Some(&id)
+    {
+        s.message_by_wamid.remove(&w);
+    }
+    s.messages_of.remove(&(conv, id));
+}
+
+/// Inverse of inserting a pending timer: the last timer and its indexes.
+fn uninsert_timer(s: &mut State, _: i64, id: i64) {
+    if let Some(t) = s.timers.pop() {
+        s.pending_timer.remove(&(t.conversation_id, t.kind));
+        s.timers_due.remove(&(t.due_at, id));
+    }
+}
+
+/// Inverse of settling (firing or cancelling) pending timer `id`.
+fn unsettle_timer(s: &mut State, _: i64, id: i64) {
+    let Some(t) = slot(&s.timers, id).and_then(|i| s.timers.get_mut(i)) else {
+        return;
+    };
+    (t.status, t.finished_at) = (TimerStatus::Pending, None);
+    s.pending_timer.insert((t.conversation_id, t.kind), id);
+    s.timers_due.insert((t.due_at, id));
+}
+
+/// Inverse of appending a delivery.
+fn uninsert_delivery(s: &mut State, _: i64, _: i64) {
+    s.deliveries.pop();
+}
+
+/// Inverse of `insert_conversation`: the last conversation, its active
+/// entry and the contact's previous newest conversation (`previous` 0: none).
+fn uninsert_conversation(s: &mut State, previous: i64, _: i64) {
+    let Some(c) = s.conversations.pop() else {
+        return;
+    };
+    let key = (c.contact_id.0, c.inbox_id.0);
+    if s.active.get(&key) == Some(&c.id.0) {
+        s.active.remove(&key);
+    }
+    if previous > 0 {
+        s.latest_of_contact.insert(c.contact_id.0, previous);
+    } else {
+        s.latest_of_contact.remove(&c.contact_id.0);
+    }
+}
 
 /// A write transaction on the in-memory state. Changes apply in place; an
 /// `Err` from the write closure replays the undo log backwards, so a failed
@@ -91,6 +161,104 @@ fn millis(later: Timestamp, earlier: Timestamp) -> i64 {
     later.as_millisecond() - earlier.as_millisecond()
 }
 
+/// What a conversation update changes in the counters (migration 0002).
+struct Counters {
+    old_assignee: Option<AgentId>,
+    new_assignee: Option<AgentId>,
+    was: bool,
+    is: bool,
+    at: Timestamp,
+    contact: ContactId,
+}
+
+/// The reporting events the triggers on `UPDATE conversations` append,
+/// newest trigger first (SQLite fires a table's triggers in reverse order of
+/// creation, and the event ids record that order): reopened, resolved,
+/// automated_reply, reply, assigned, triaged (migration 0005); and the
+/// counter changes (0002, the oldest trigger).
+fn update_triggers(old: &Conversation, new: &Conversation) -> (Vec<ReportEvent>, Counters) {
+    let (was, is) = (is_resolved(old), is_resolved(new));
+    let mut events = Vec::new();
+    if was && !is {
+        events.push(event(
+            new,
+            new.updated_at,
+            EventKind::Reopened,
+            new.assignee_id,
+            None,
+            None,
+        ));
+    }
+    if !was && is {
+        events.push(event(
+            new,
+            new.resolved_at.unwrap_or(new.updated_at),
+            EventKind::Resolved,
+            new.assignee_id,
+            new.disposition.clone(),
+            None,
+        ));
+    }
+    if old.auto_ack_at.is_none()
+        && let Some(at) = new.auto_ack_at
+    {
+        events.push(event(
+            new,
+            at,
+            EventKind::AutomatedReply,
+            new.assignee_id,
+            None,
+            None,
+        ));
+    }
+    if new.last_responded_at != old.last_responded_at
+        && let (Some(at), Some(since)) = (new.last_responded_at, old.waiting_since)
+    {
+        let detail = if old.first_responded_at.is_none() {
+            "first"
+        } else {
+            "next"
+        };
+        events.push(event(
+            new,
+            at,
+            EventKind::Reply,
+            new.assignee_id,
+            Some(detail.into()),
+            Some(millis(at, since)),
+        ));
+    }
+    if old.assignee_id != new.assignee_id && new.assignee_id.is_some() {
+        events.push(event(
+            new,
+            new.updated_at,
+            EventKind::Assigned,
+            new.assignee_id,
+            None,
+            None,
+        ));
+    }
+    if old.category != new.category || old.intent != new.intent || old.priority != new.priority {
+        events.push(event(
+            new,
+            new.updated_at,
+            EventKind::Triaged,
+            new.assignee_id,
+            None,
+            None,
+        ));
+    }
+    let counters = Counters {
+        old_assignee: old.assignee_id,
+        new_assignee: new.assignee_id,
+        was,
+        is,
+        at: new.updated_at,
+        contact: new.contact_id,
+    };
+    (events, counters)
+}
+
 impl MemoryTx {
     pub(crate) fn new(s: State) -> Self {
         Self {
@@ -102,7 +270,10 @@ impl MemoryTx {
     /// Undoes every change of this transaction and returns the state.
     pub(crate) fn rollback(mut self) -> State {
         while let Some(undo) = self.undo.pop() {
-            undo(&mut self.s);
+            match undo {
+                Undo::Ints(f, a, b) => f(&mut self.s, a, b),
+                Undo::Boxed(f) => f(&mut self.s),
+            }
         }
         self.s
     }
@@ -113,7 +284,11 @@ impl MemoryTx {
     }
 
     fn log(&mut self, undo: impl FnOnce(&mut State) + Send + 'static) {
-        self.undo.push(Box::new(undo));
+        self.undo.push(Undo::Boxed(Box::new(undo)));
+    }
+
+    fn log_ints(&mut self, undo: fn(&mut State, i64, i64), a: i64, b: i64) {
+        self.undo.push(Undo::Ints(undo, a, b));
     }
 
     /// Appends a row; rollback pops it.
@@ -171,24 +346,6 @@ impl MemoryTx {
         }
     }
 
-    /// Appends `id` to the list of `key` in a one-to-many index.
-    fn list_push<V: Send + 'static>(
-        &mut self,
-        map: fn(&mut State) -> &mut HashMap<i64, Vec<V>>,
-        key: i64,
-        v: V,
-    ) {
-        map(&mut self.s).entry(key).or_default().push(v);
-        self.log(move |s| {
-            if let Some(list) = map(s).get_mut(&key) {
-                list.pop();
-                if list.is_empty() {
-                    map(s).remove(&key);
-                }
-            }
-        });
-    }
-
     fn set_insert<K: Ord + Clone + Send + 'static>(
         &mut self,
         set: fn(&mut State) -> &mut BTreeSet<K>,
@@ -218,10 +375,12 @@ impl MemoryTx {
     pub(crate) fn emit(&mut self, mut e: ReportEvent) {
         e.id = next_id(&self.s.events);
         let index = self.s.events.len();
-        if let Some(c) = e.conversation_id {
-            self.list_push(|s| &mut s.events_of, c.0, index);
+        let conv = e.conversation_id.map_or(-1, |c| c.0);
+        if conv >= 0 {
+            self.s.events_of.insert((conv, index));
         }
-        self.push(|s| &mut s.events, e);
+        self.s.events.push(e);
+        self.log_ints(unemit, conv, i64::try_from(index).unwrap_or(i64::MAX));
     }
 
     fn conv(&self, id: i64) -> Option<&Conversation> {
@@ -232,145 +391,16 @@ impl MemoryTx {
         id.is_none_or(|a| slot(&self.s.agents, a.0).is_some())
     }
 
-    /// What the triggers on `UPDATE conversations` do, newest trigger first
-    /// (SQLite fires a table's triggers in reverse order of creation; the
-    /// event ids record that order): reopened, resolved, automated_reply,
-    /// reply, assigned, triaged (0005), then the counters (0002).
-    fn conversation_updated(&mut self, old: &Conversation, new: &Conversation) {
-        let (was, is) = (is_resolved(old), is_resolved(new));
-        if was && !is {
-            self.emit(event(
-                new,
-                new.updated_at,
-                EventKind::Reopened,
-                new.assignee_id,
-                None,
-                None,
-            ));
-        }
-        if !was && is {
-            self.emit(event(
-                new,
-                new.resolved_at.unwrap_or(new.updated_at),
-                EventKind::Resolved,
-                new.assignee_id,
-                new.disposition.clone(),
-                None,
-            ));
-        }
-        if old.auto_ack_at.is_none()
-            && let Some(at) = new.auto_ack_at
-        {
-            self.emit(event(
-                new,
-                at,
-                EventKind::AutomatedReply,
-                new.assignee_id,
-                None,
-                None,
-            ));
-        }
-        if new.last_responded_at != old.last_responded_at
-            && let (Some(at), Some(since)) = (new.last_responded_at, old.waiting_since)
-        {
-            let detail = if old.first_responded_at.is_none() {
-                "first"
-            } else {
-                "next"
-            };
-            self.emit(event(
-                new,
-                at,
-                EventKind::Reply,
-                new.assignee_id,
-                Some(detail.into()),
-                Some(millis(at, since)),
-            ));
-        }
-        if old.assignee_id != new.assignee_id && new.assignee_id.is_some() {
-            self.emit(event(
-                new,
-                new.updated_at,
-                EventKind::Assigned,
-                new.assignee_id,
-                None,
-                None,
-            ));
-        }
-        if old.category != new.category || old.intent != new.intent || old.priority != new.priority
-        {
-            self.emit(event(
-                new,
-                new.updated_at,
-                EventKind::Triaged,
-                new.assignee_id,
-                None,
-                None,
-            ));
-        }
-        // 0002: agents' open counts, last assignment, the contact's last
-        // agent and resolved count.
-        let moved = old.assignee_id != new.assignee_id;
-        if !moved && was == is {
-            return;
-        }
-        if let Some(a) = old.assignee_id
-            && !was
-            && let Some(i) = slot(&self.s.agents, a.0)
-        {
-            self.update(
-                |s| &mut s.agents,
-                i,
-                |r| r.agent.open_count = r.agent.open_count.saturating_sub(1),
-            );
-        }
-        if let Some(a) = new.assignee_id
-            && let Some(i) = slot(&self.s.agents, a.0)
-        {
-            let at = new.updated_at;
-            self.update(
-                |s| &mut s.agents,
-                i,
-                |r| {
-                    if !is {
-                        r.agent.open_count += 1;
-                    }
-                    if moved {
-                        r.agent.last_assigned_at = Some(at);
-                    }
-                },
-            );
-        }
-        if let Some(i) = slot(&self.s.contacts, new.contact_id.0) {
-            let agent = new.assignee_id.filter(|_| moved);
-            if agent.is_some() || was != is {
-                self.update(
-                    |s| &mut s.contacts,
-                    i,
-                    |c| {
-                        if agent.is_some() {
-                            c.last_agent_id = agent;
-                        }
-                        if was != is {
-                            c.resolved_conversations = if is {
-                                c.resolved_conversations + 1
-                            } else {
-                                c.resolved_conversations.saturating_sub(1)
-                            };
-                        }
-                    },
-                );
-            }
-        }
-    }
-
-    /// Writes a conversation row and keeps the active index; runs the
-    /// update triggers.
+    /// Writes a conversation row and keeps the active index; then what the
+    /// triggers on `UPDATE conversations` do. The old row moves into the
+    /// undo log instead of being copied.
     fn write_conversation(&mut self, new: Conversation) -> StoreResult<()> {
         let i = slot(&self.s.conversations, new.id.0).ok_or(missing("conversation"))?;
-        let old = self.s.conversations[i].clone();
-        let key = (old.contact_id.0, old.inbox_id.0);
-        match (is_resolved(&old), is_resolved(&new)) {
+        let (key, was) = {
+            let old = &self.s.conversations[i];
+            ((old.contact_id.0, old.inbox_id.0), is_resolved(old))
+        };
+        match (was, is_resolved(&new)) {
             (true, false) => {
                 if self.s.active.contains_key(&key) {
                     return Err(conflict("conversations.contact_id, conversations.inbox_id"));
@@ -380,10 +410,79 @@ impl MemoryTx {
             (false, true) => self.map_remove(|s| &mut s.active, key),
             _ => {}
         }
-        let stored = new.clone();
-        self.update(|s| &mut s.conversations, i, move |c| *c = stored);
-        self.conversation_updated(&old, &new);
+        let old = std::mem::replace(&mut self.s.conversations[i], new);
+        let (events, counters) = update_triggers(&old, &self.s.conversations[i]);
+        self.log(move |s| {
+            if let Some(c) = s.conversations.get_mut(i) {
+                *c = old;
+            }
+        });
+        for e in events {
+            self.emit(e);
+        }
+        self.apply_counters(counters);
         Ok(())
+    }
+
+    /// Migration 0002: agents' open counts and last assignment, the
+    /// contact's last agent and resolved count.
+    fn apply_counters(&mut self, c: Counters) {
+        let moved = c.old_assignee != c.new_assignee;
+        if !moved && c.was == c.is {
+            return;
+        }
+        if let Some(a) = c.old_assignee
+            && !c.was
+        {
+            self.agent_counters(a, |r| r.open_count = r.open_count.saturating_sub(1));
+        }
+        if let Some(a) = c.new_assignee {
+            self.agent_counters(a, |r| {
+                if !c.is {
+                    r.open_count += 1;
+                }
+                if moved {
+                    r.last_assigned_at = Some(c.at);
+                }
+            });
+        }
+        let agent = c.new_assignee.filter(|_| moved);
+        if (agent.is_some() || c.was != c.is)
+            && let Some(i) = slot(&self.s.contacts, c.contact.0)
+        {
+            let row = &mut self.s.contacts[i];
+            let before = (row.last_agent_id, row.resolved_conversations);
+            if agent.is_some() {
+                row.last_agent_id = agent;
+            }
+            if c.was != c.is {
+                row.resolved_conversations = if c.is {
+                    row.resolved_conversations + 1
+                } else {
+                    row.resolved_conversations.saturating_sub(1)
+                };
+            }
+            self.log(move |s| {
+                if let Some(row) = s.contacts.get_mut(i) {
+                    (row.last_agent_id, row.resolved_conversations) = before;
+                }
+            });
+        }
+    }
+
+    /// Changes an agent's counters; rollback restores just those.
+    fn agent_counters(&mut self, id: AgentId, change: impl FnOnce(&mut Agent)) {
+        let Some(i) = slot(&self.s.agents, id.0) else {
+            return;
+        };
+        let row = &mut self.s.agents[i].agent;
+        let before = (row.open_count, row.last_assigned_at);
+        change(row);
+        self.log(move |s| {
+            if let Some(r) = s.agents.get_mut(i) {
+                (r.agent.open_count, r.agent.last_assigned_at) = before;
+            }
+        });
     }
 
     /// `UPDATE messages SET status …`: the status trigger.
@@ -424,23 +523,17 @@ impl MemoryTx {
     }
 
     fn timer_done(&mut self, id: i64, status: TimerStatus, at: Timestamp) {
-        let Some(i) = slot(&self.s.timers, id) else {
+        let Some(t) = slot(&self.s.timers, id).and_then(|i| self.s.timers.get_mut(i)) else {
             return;
         };
-        let (conv, kind, due) = {
-            let t = &self.s.timers[i];
-            (t.conversation_id, t.kind, t.due_at)
-        };
-        self.map_remove(|s| &mut s.pending_timer, (conv, kind));
-        self.set_remove(|s| &mut s.timers_due, (due, id));
-        self.update(
-            |s| &mut s.timers,
-            i,
-            |t| {
-                t.status = status;
-                t.finished_at = Some(at);
-            },
-        );
+        if t.status != TimerStatus::Pending {
+            return;
+        }
+        (t.status, t.finished_at) = (status, Some(at));
+        let (key, due) = ((t.conversation_id, t.kind), t.due_at);
+        self.s.pending_timer.remove(&key);
+        self.s.timers_due.remove(&(due, id));
+        self.log_ints(unsettle_timer, 0, id);
     }
 
     /// Leases due timers (see `Store::claim_due_timers`).
@@ -466,16 +559,19 @@ impl MemoryTx {
         chosen
             .into_iter()
             .map(|i| {
-                let worker = worker.to_owned();
-                self.update(
-                    |s| &mut s.timers,
-                    i,
-                    |t| {
-                        t.locked_until = Some(until);
-                        t.locked_by = Some(worker);
-                        t.attempts += 1;
-                    },
+                let t = &mut self.s.timers[i];
+                let before = (
+                    t.locked_until,
+                    t.locked_by.replace(worker.to_owned()),
+                    t.attempts,
                 );
+                t.locked_until = Some(until);
+                t.attempts += 1;
+                self.log(move |s| {
+                    if let Some(t) = s.timers.get_mut(i) {
+                        (t.locked_until, t.locked_by, t.attempts) = before;
+                    }
+                });
                 let t = &self.s.timers[i];
                 Timer {
                     id: i as i64 + 1,
@@ -619,14 +715,13 @@ impl MemoryTx {
             return Ok(self.s.escalations[i].clone());
         }
         let at = ms(at);
-        self.update(
-            |s| &mut s.escalations,
-            i,
-            |e| {
-                e.acknowledged_at = Some(at);
-                e.acknowledged_by = by;
-            },
-        );
+        let e = &mut self.s.escalations[i];
+        (e.acknowledged_at, e.acknowledged_by) = (Some(at), by);
+        self.log(move |s| {
+            if let Some(e) = s.escalations.get_mut(i) {
+                (e.acknowledged_at, e.acknowledged_by) = (None, None);
+            }
+        });
         let e = self.s.escalations[i].clone();
         if let Some(c) = self.conv(e.conversation_id.0) {
             let ev = event(
@@ -674,38 +769,41 @@ impl MemoryTx {
 impl StoreTx for MemoryTx {
     async fn insert_delivery(&mut self, d: &NewDelivery) -> StoreResult<DeliveryId> {
         let id = DeliveryId(next_id(&self.s.deliveries));
-        self.push(
-            |s| &mut s.deliveries,
-            DeliveryRow {
-                delivery: Delivery {
-                    id,
-                    received_at: ms(d.received_at),
-                    body: d.body.clone(),
-                    status: DeliveryStatus::Received,
-                    error: None,
-                    messages: 0,
-                    duplicates: 0,
-                },
-                _signature: d.signature.clone(),
+        self.log_ints(uninsert_delivery, 0, id.0);
+        self.s.deliveries.push(DeliveryRow {
+            delivery: Delivery {
+                id,
+                received_at: ms(d.received_at),
+                body: d.body.clone(),
+                status: DeliveryStatus::Received,
+                error: None,
+                messages: 0,
+                duplicates: 0,
             },
-        );
+            _signature: d.signature.clone(),
+        });
         Ok(id)
     }
 
     async fn finish_delivery(&mut self, id: DeliveryId, o: &DeliveryOutcome) -> StoreResult<()> {
-        if let Some(i) = slot(&self.s.deliveries, id.0) {
-            let o = o.clone();
-            self.update(
-                |s| &mut s.deliveries,
-                i,
-                move |r| {
-                    r.delivery.status = o.status;
-                    r.delivery.error = o.error;
-                    r.delivery.messages = o.messages;
-                    r.delivery.duplicates = o.duplicates;
-                },
-            );
-        }
+        let Some(i) = slot(&self.s.deliveries, id.0) else {
+            return Ok(());
+        };
+        // Only the outcome columns go to the undo log, never the body.
+        let d = &mut self.s.deliveries[i].delivery;
+        let before = (
+            d.status,
+            std::mem::replace(&mut d.error, o.error.clone()),
+            d.messages,
+            d.duplicates,
+        );
+        (d.status, d.messages, d.duplicates) = (o.status, o.messages, o.duplicates);
+        self.log(move |s| {
+            if let Some(r) = s.deliveries.get_mut(i) {
+                let d = &mut r.delivery;
+                (d.status, d.error, d.messages, d.duplicates) = before;
+            }
+        });
         Ok(())
     }
 
@@ -713,9 +811,8 @@ impl StoreTx for MemoryTx {
         if slot(&self.s.deliveries, e.delivery_id.0).is_none() {
             return Err(missing("referenced row"));
         }
-        let mut e = e.clone();
-        e.received_at = ms(e.received_at);
-        self.push(|s| &mut s.webhook_events, e);
+        self.s.webhook_events += 1;
+        self.log(|s| s.webhook_events -= 1);
         Ok(())
     }
 
@@ -724,8 +821,10 @@ impl StoreTx for MemoryTx {
         if let Some(&id) = self.s.inbox_by_number.get(key)
             && let Some(i) = slot(&self.s.inboxes, id)
         {
+            let row = &self.s.inboxes[i];
+            let changes = |new: &Option<String>, old: &Option<String>| new.is_some() && new != old;
             let (display, waba) = (u.display_phone_number.clone(), u.waba_id.clone());
-            if display.is_some() || waba.is_some() {
+            if changes(&display, &row.display_phone_number) || changes(&waba, &row.waba_id) {
                 self.update(
                     |s| &mut s.inboxes,
                     i,
@@ -780,7 +879,7 @@ impl StoreTx for MemoryTx {
         let other = found.get(1).copied();
         let taken_wa = other.is_some() && other == by_wa;
         let taken_user = other.is_some() && other == by_user;
-        let current = self.s.contacts[i].clone();
+        let current = &self.s.contacts[i];
         let link_wa = match (&current.wa_id, &c.wa_id) {
             (None, Some(w)) if !taken_wa => Some(w.clone()),
             _ => None,
@@ -789,14 +888,19 @@ impl StoreTx for MemoryTx {
             (None, Some(u)) if !taken_user => Some(u.clone()),
             _ => None,
         };
+        let changes = |new: &Option<String>, old: &Option<String>| new.is_some() && new != old;
+        let dirty = link_wa.is_some()
+            || link_user.is_some()
+            || changes(&c.name, &current.name)
+            || changes(&c.username, &current.username);
         if let Some(w) = &link_wa {
             self.map_insert(|s| &mut s.contact_by_wa, w.as_str().to_owned(), id);
         }
         if let Some(u) = &link_user {
             self.map_insert(|s| &mut s.contact_by_user, u.as_str().to_owned(), id);
         }
-        let (name, username) = (c.name.clone(), c.username.clone());
-        if link_wa.is_some() || link_user.is_some() || name.is_some() || username.is_some() {
+        if dirty {
+            let (name, username) = (c.name.clone(), c.username.clone());
             self.update(
                 |s| &mut s.contacts,
                 i,
@@ -824,7 +928,12 @@ impl StoreTx for MemoryTx {
         if let Some(i) = slot(&self.s.contacts, id.0)
             && self.s.contacts[i].last_inbound_at.is_none_or(|t| t < at)
         {
-            self.update(|s| &mut s.contacts, i, |c| c.last_inbound_at = Some(at));
+            let before = self.s.contacts[i].last_inbound_at.replace(at);
+            self.log(move |s| {
+                if let Some(c) = s.contacts.get_mut(i) {
+                    c.last_inbound_at = before;
+                }
+            });
         }
         Ok(())
     }
@@ -894,9 +1003,10 @@ impl StoreTx for MemoryTx {
             language: None,
             bot_failures: 0,
         };
-        self.map_insert(|s| &mut s.active, key, c.id.0);
-        self.map_insert(|s| &mut s.latest_of_contact, n.contact_id.0, c.id.0);
-        self.push(|s| &mut s.conversations, c.clone());
+        self.s.active.insert(key, c.id.0);
+        let previous = self.s.latest_of_contact.insert(n.contact_id.0, c.id.0);
+        self.s.conversations.push(c.clone());
+        self.log_ints(uninsert_conversation, previous.unwrap_or(0), c.id.0);
         let returning = self.s.contacts[ci].resolved_conversations > 0;
         self.emit(event(
             &c,
@@ -954,15 +1064,15 @@ impl StoreTx for MemoryTx {
                 revoked_at: None,
                 triage: m.triage.clone(),
             },
-            _raw: m.raw.clone(),
             status_rank: 0,
             status_at: None,
         };
         if let Some(w) = &m.wamid {
-            self.map_insert(|s| &mut s.message_by_wamid, w.clone(), id.0);
+            self.s.message_by_wamid.insert(w.clone(), id.0);
         }
-        self.list_push(|s| &mut s.messages_of, m.conversation_id.0, id.0);
-        self.push(|s| &mut s.messages, row);
+        self.s.messages_of.insert((m.conversation_id.0, id.0));
+        self.s.messages.push(row);
+        self.log_ints(uninsert_message, m.conversation_id.0, id.0);
         if m.direction == Direction::Inbound
             && let Some(c) = self.conv(m.conversation_id.0)
         {
@@ -1150,12 +1260,11 @@ impl StoreTx for MemoryTx {
         id: ConversationId,
         limit: u32,
     ) -> StoreResult<Vec<Message>> {
-        let Some(ids) = self.s.messages_of.get(&id.0) else {
-            return Ok(Vec::new());
-        };
-        let mut rows: Vec<&Message> = ids
-            .iter()
-            .filter_map(|&m| slot(&self.s.messages, m).map(|i| &self.s.messages[i].message))
+        let mut rows: Vec<&Message> = self
+            .s
+            .messages_of
+            .range((id.0, i64::MIN)..=(id.0, i64::MAX))
+            .filter_map(|&(_, m)| slot(&self.s.messages, m).map(|i| &self.s.messages[i].message))
             .collect();
         rows.sort_by_key(|m| (m.timestamp, m.id));
         let skip = rows.len().saturating_sub(limit as usize);
@@ -1174,34 +1283,34 @@ impl StoreTx for MemoryTx {
             let old_due = self.s.timers[i].due_at;
             self.set_remove(|s| &mut s.timers_due, (old_due, id));
             self.set_insert(|s| &mut s.timers_due, (due, id));
-            let payload = t.payload.clone();
-            self.update(
-                |s| &mut s.timers,
-                i,
-                move |r| {
-                    r.due_at = due;
-                    r.payload = payload;
-                },
+            let r = &mut self.s.timers[i];
+            let before = (
+                r.due_at,
+                std::mem::replace(&mut r.payload, t.payload.clone()),
             );
+            r.due_at = due;
+            self.log(move |s| {
+                if let Some(r) = s.timers.get_mut(i) {
+                    (r.due_at, r.payload) = before;
+                }
+            });
             return Ok(());
         }
         let id = next_id(&self.s.timers);
-        self.map_insert(|s| &mut s.pending_timer, key, id);
-        self.set_insert(|s| &mut s.timers_due, (due, id));
-        self.push(
-            |s| &mut s.timers,
-            TimerRow {
-                conversation_id: t.conversation_id.0,
-                kind: t.kind,
-                due_at: due,
-                status: TimerStatus::Pending,
-                payload: t.payload.clone(),
-                locked_until: None,
-                locked_by: None,
-                attempts: 0,
-                finished_at: None,
-            },
-        );
+        self.s.pending_timer.insert(key, id);
+        self.s.timers_due.insert((due, id));
+        self.log_ints(uninsert_timer, 0, id);
+        self.s.timers.push(TimerRow {
+            conversation_id: t.conversation_id.0,
+            kind: t.kind,
+            due_at: due,
+            status: TimerStatus::Pending,
+            payload: t.payload.clone(),
+            locked_until: None,
+            locked_by: None,
+            attempts: 0,
+            finished_at: None,
+        });
         Ok(())
     }
 
@@ -1424,7 +1533,7 @@ impl StoreTx for MemoryTx {
             created_at: ms(h.at),
             acknowledged_at: None,
         };
-        self.list_push(|s| &mut s.handoffs_of, h.conversation_id.0, row.id);
+        self.set_insert(|s| &mut s.handoffs_of, (h.conversation_id.0, row.id));
         self.push(|s| &mut s.handoffs, row.clone());
         if let Some(c) = self.conv(h.conversation_id.0) {
             let from = if h.from_agent_id.is_none() {
@@ -1446,13 +1555,14 @@ impl StoreTx for MemoryTx {
     }
 
     async fn open_handoff(&mut self, id: ConversationId) -> StoreResult<Option<Handoff>> {
-        Ok(self.s.handoffs_of.get(&id.0).and_then(|ids| {
-            ids.iter()
-                .rev()
-                .filter_map(|&h| slot(&self.s.handoffs, h).map(|i| &self.s.handoffs[i]))
-                .find(|h| h.acknowledged_at.is_none())
-                .cloned()
-        }))
+        Ok(self
+            .s
+            .handoffs_of
+            .range((id.0, i64::MIN)..=(id.0, i64::MAX))
+            .rev()
+            .filter_map(|&(_, h)| slot(&self.s.handoffs, h).map(|i| &self.s.handoffs[i]))
+            .find(|h| h.acknowledged_at.is_none())
+            .cloned())
     }
 
     async fn ack_handoff(&mut self, handoff_id: i64, at: Timestamp) -> StoreResult<Handoff> {
@@ -1461,11 +1571,12 @@ impl StoreTx for MemoryTx {
             return Ok(self.s.handoffs[i].clone());
         }
         let at = ms(at);
-        self.update(
-            |s| &mut s.handoffs,
-            i,
-            move |h| h.acknowledged_at = Some(at),
-        );
+        self.s.handoffs[i].acknowledged_at = Some(at);
+        self.log(move |s| {
+            if let Some(h) = s.handoffs.get_mut(i) {
+                h.acknowledged_at = None;
+            }
+        });
         let h = self.s.handoffs[i].clone();
         if let Some(c) = self.conv(h.conversation_id.0) {
             let ev = event(
@@ -1653,9 +1764,12 @@ impl StoreTx for MemoryTx {
     async fn report_events_of(&mut self, ids: &[ConversationId]) -> StoreResult<Vec<ReportEvent>> {
         let mut out = Vec::new();
         for id in ids {
-            if let Some(list) = self.s.events_of.get(&id.0) {
-                out.extend(list.iter().filter_map(|&i| self.s.events.get(i).cloned()));
-            }
+            out.extend(
+                self.s
+                    .events_of
+                    .range((id.0, 0)..=(id.0, usize::MAX))
+                    .filter_map(|&(_, i)| self.s.events.get(i).cloned()),
+            );
         }
         Ok(out)
     }
