@@ -52,6 +52,7 @@ where
     outbox_is_idempotent_leased_and_fenced(make().await).await;
     handoffs_templates_and_consent(make().await).await;
     reporting_events_follow_changes_and_roll_up(make().await).await;
+    one_update_records_its_events_in_one_order(make().await).await;
 }
 
 fn upsert(wa: &str) -> ContactUpsert {
@@ -1112,4 +1113,81 @@ pub async fn reporting_events_follow_changes_and_roll_up<S: Store>(store: S) {
     let opened = store.opened_conversations(day, later).await.unwrap();
     assert_eq!(opened.len(), 2);
     assert_eq!(opened[0].intent.as_deref(), Some("pricing"));
+}
+
+/// One conversation update that changes several things at once records
+/// one event per change, in one order (SQLite's triggers fire newest
+/// first: reopened, resolved, automated reply, reply, assigned, triaged):
+/// reports break ties on time by event id, so replays on different backends
+/// agree only if the order does. The counters follow the same update.
+pub async fn one_update_records_its_events_in_one_order<S: Store>(store: S) {
+    use switchboard_core::kpi::EventKind;
+    use switchboard_core::model::Priority;
+    let agent = store
+        .create_agent(&new_agent("a@x.io", "01", Role::Agent, None))
+        .await
+        .unwrap()
+        .id;
+    let id = w(&store, move |tx| {
+        Box::pin(async move {
+            let mut c = conversation(tx, "16505551234", t0()).await;
+            c.waiting_since = Some(t0());
+            tx.save_conversation(&c).await?;
+            // Assigned, triaged, answered, automated and resolved in one write.
+            let at = t0() + SignedDuration::from_mins(2);
+            c.assignee_id = Some(agent);
+            c.priority = Priority::High;
+            c.intent = Some("refund".into());
+            c.auto_ack_at = Some(at);
+            c.first_responded_at = Some(at);
+            c.last_responded_at = Some(at);
+            c.waiting_since = None;
+            c.status = ConversationStatus::Resolved;
+            c.resolved_at = Some(at);
+            c.disposition = Some("resolved".into());
+            c.updated_at = at;
+            tx.save_conversation(&c).await?;
+            // Reopened and moved back to nobody in another.
+            c.status = ConversationStatus::Open;
+            c.assignee_id = None;
+            c.updated_at = at + SignedDuration::from_mins(1);
+            tx.save_conversation(&c).await?;
+            Ok(c.id)
+        })
+    })
+    .await;
+    let kinds: Vec<EventKind> = store
+        .report_events(id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            EventKind::ConversationOpened,
+            EventKind::Resolved,
+            EventKind::AutomatedReply,
+            EventKind::Reply,
+            EventKind::Assigned,
+            EventKind::Triaged,
+            EventKind::Reopened,
+        ]
+    );
+    let a = store.get_agent(agent).await.unwrap().unwrap();
+    assert_eq!(a.open_count, 0, "assigned while resolved: no load");
+    assert!(a.last_assigned_at.is_some());
+    let contact = store
+        .get_conversation(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .summary
+        .contact;
+    assert_eq!(
+        (contact.last_agent_id, contact.resolved_conversations),
+        (Some(agent), 0),
+        "reopening takes the resolve back"
+    );
 }
