@@ -17,7 +17,9 @@
 //!
 //! Times are kept at millisecond precision, as SQLite stores them, so that
 //! a replay on this store reads back exactly what one on SQLite would.
-//! Nothing is persisted: the state lives as long as the last clone.
+//! Columns nothing reads back through the trait (Meta's raw message JSON,
+//! the payloads of kept webhook items) are not kept. Nothing is persisted:
+//! the state lives as long as the last clone.
 #![forbid(unsafe_code)]
 
 mod state;
