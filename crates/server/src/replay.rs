@@ -1017,61 +1017,25 @@ async fn simulate<S: Store>(
         .await?;
     crate::reports::label_groups(store, &mut by_agent).await?;
 
-    // Escalations and SLA misses from the reporting log, read on the
-    // writer in one transaction.
-    let events = store
+    // Escalations and SLA misses from the reporting log, read in one
+    // transaction and tallied page by page (the log is the run's largest
+    // table; gathering it into one list first cost 2 % of a replay).
+    let (escalations, opened, late) = store
         .write(|tx| {
             Box::pin(async move {
-                let mut all = Vec::new();
+                let mut tally = LogTally::default();
                 let mut after = 0;
                 loop {
                     let page = tx.report_events_after(after, 10_000).await?;
                     let Some(last) = page.last().map(|e| e.id) else {
-                        return Ok(all);
+                        return Ok((tally.escalations, tally.opened, tally.late));
                     };
                     after = last;
-                    all.extend(page);
+                    page.iter().for_each(|e| tally.add(e));
                 }
             })
         })
         .await?;
-    let mut escalations: BTreeMap<String, u64> = BTreeMap::new();
-    let mut opened = 0u64;
-    // Per urgent/high conversation and target: the worst lateness.
-    let mut late: BTreeMap<(i64, String), (i64, String)> = BTreeMap::new();
-    for e in &events {
-        match e.kind {
-            EventKind::ConversationOpened => opened += 1,
-            EventKind::Escalation => {
-                let level = e
-                    .detail
-                    .as_deref()
-                    .and_then(|d| d.split(':').next())
-                    .unwrap_or("unknown");
-                *escalations.entry(level.to_owned()).or_default() += 1;
-            }
-            EventKind::SlaBreach
-                if matches!(e.priority, Some(Priority::Urgent | Priority::High)) =>
-            {
-                let Some(conv) = e.conversation_id else {
-                    continue;
-                };
-                let what = format!(
-                    "{} {}, intent {}",
-                    e.priority.map_or("", |p| p.as_str()),
-                    e.dims.category.map_or("untriaged", |c| c.as_str()),
-                    e.dims.intent.as_deref().unwrap_or("-")
-                );
-                let key = (conv.0, e.detail.clone().unwrap_or_default());
-                let v = e.value_ms.unwrap_or(0);
-                let slot = late.entry(key).or_insert((v, what.clone()));
-                if v >= slot.0 {
-                    *slot = (v, what);
-                }
-            }
-            _ => {}
-        }
-    }
     let mut late_high: Vec<String> = Vec::new();
     let mut by_conv: BTreeMap<i64, Vec<String>> = BTreeMap::new();
     let mut what_of: BTreeMap<i64, String> = BTreeMap::new();
@@ -1140,6 +1104,54 @@ async fn simulate<S: Store>(
         real_first_response,
         gates,
     })
+}
+
+/// What a replay's report takes from the reporting log.
+#[derive(Default)]
+struct LogTally {
+    /// Escalations by ladder level.
+    escalations: BTreeMap<String, u64>,
+    /// Conversations opened.
+    opened: u64,
+    /// Per urgent/high conversation and SLA target: the worst lateness and
+    /// what the conversation was at the time.
+    late: BTreeMap<(i64, String), (i64, String)>,
+}
+
+impl LogTally {
+    fn add(&mut self, e: &switchboard_core::kpi::ReportEvent) {
+        match e.kind {
+            EventKind::ConversationOpened => self.opened += 1,
+            EventKind::Escalation => {
+                let level = e
+                    .detail
+                    .as_deref()
+                    .and_then(|d| d.split(':').next())
+                    .unwrap_or("unknown");
+                *self.escalations.entry(level.to_owned()).or_default() += 1;
+            }
+            EventKind::SlaBreach
+                if matches!(e.priority, Some(Priority::Urgent | Priority::High)) =>
+            {
+                let Some(conv) = e.conversation_id else {
+                    return;
+                };
+                let what = format!(
+                    "{} {}, intent {}",
+                    e.priority.map_or("", |p| p.as_str()),
+                    e.dims.category.map_or("untriaged", |c| c.as_str()),
+                    e.dims.intent.as_deref().unwrap_or("-")
+                );
+                let key = (conv.0, e.detail.clone().unwrap_or_default());
+                let v = e.value_ms.unwrap_or(0);
+                let slot = self.late.entry(key).or_insert((v, what.clone()));
+                if v >= slot.0 {
+                    *slot = (v, what);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 fn late_by(d: SignedDuration) -> String {
