@@ -564,6 +564,29 @@ impl Sim {
         Ok(false)
     }
 
+    /// Hands `body` to the pipeline as one webhook delivery received at
+    /// `at`, exactly as live intake does (unsigned: the replay built it).
+    async fn deliver<T: StoreTx>(
+        &mut self,
+        tx: &mut T,
+        body: Vec<u8>,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let mut state = BatchState::default();
+        self.pipeline
+            .ingest(
+                tx,
+                &mut state,
+                &NewDelivery {
+                    received_at: at,
+                    body,
+                    signature: None,
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
     /// One customer message, as the webhook it would have been.
     async fn inbound<T: StoreTx>(
         &mut self,
@@ -594,18 +617,7 @@ impl Sim {
             msg.at,
             &msg.text,
         );
-        let mut state = BatchState::default();
-        self.pipeline
-            .ingest(
-                tx,
-                &mut state,
-                &NewDelivery {
-                    received_at: at,
-                    body,
-                    signature: None,
-                },
-            )
-            .await?;
+        self.deliver(tx, body, at).await?;
         self.done += 1;
         let (Ok(wa_id), Ok(pn)) = (WaId::parse(&wa), PhoneNumberId::parse(&pnid)) else {
             return Ok(());
@@ -703,18 +715,7 @@ impl Sim {
         self.replies += 1;
         let wamid = format!("replay-out-{}", self.replies);
         let body = echo_body(inbox.phone_number_id.as_str(), wa.as_str(), &wamid, at);
-        let mut state = BatchState::default();
-        self.pipeline
-            .ingest(
-                tx,
-                &mut state,
-                &NewDelivery {
-                    received_at: at,
-                    body,
-                    signature: None,
-                },
-            )
-            .await?;
+        self.deliver(tx, body, at).await?;
         let quiet = at.checked_add(self.resolve_after).unwrap_or(at);
         self.push(quiet, Ev::Resolve { conv });
         Ok(())
