@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""K-fold cross-validation of the default training recipe on the in-domain
+train + dev rows, so a change to features, data or training can be judged
+without looking at the test split.
+
+    python3 bench/cv.py [--folds 5] [--bin PATH] [-- extra `switchboard train` flags]
+
+Extra flags replace the recipe's own (`--l2 1e-4 --bits 16 --weight
+in_domain=12`) when they name the same option.
+
+Needs `bash bench/run.sh` (or `data/public/prepare.py`) to have prepared
+target/triage-data. Each fold: the in-domain rows whose id hashes into the
+fold are relabelled `split: "test"` (so training neither fits nor calibrates
+on them), the model is trained with bench/run.sh's recipe plus any extra
+flags, and `switchboard eval --split test` scores the held-out rows. Prints
+escalation recall / false-escalation rate overall and per language, and
+category recall, summed over the folds (every train + dev row is scored
+exactly once). Test rows are dropped before anything else happens.
+Standard library only.
+"""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+
+
+def fold_of(record_id: str, folds: int) -> int:
+    digest = hashlib.sha256(("switchboard-cv:" + record_id).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % folds
+
+
+def main(argv):
+    folds = 5
+    sb = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release", "switchboard")
+    extra = []
+    if "--" in argv:
+        extra = argv[argv.index("--") + 1 :]
+        argv = argv[: argv.index("--")]
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--folds":
+            folds = int(argv[i + 1])
+            i += 2
+        elif argv[i] == "--bin":
+            sb = argv[i + 1]
+            i += 2
+        else:
+            sys.exit(f"unknown argument {argv[i]}")
+    data = "target/triage-data"
+    out = "target/cv"
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(data, "in_domain.jsonl"), encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    rows = [r for r in rows if r.get("split") != "test"]
+
+    esc = Counter()
+    by_lang = {}
+    cats = Counter()
+    for k in range(folds):
+        path = os.path.join(out, f"in_domain_fold{k}.jsonl")
+        with open(path, "w", encoding="utf-8") as f:
+            for r in rows:
+                r2 = dict(r)
+                if fold_of(r["id"], folds) == k:
+                    r2["split"] = "test"
+                f.write(json.dumps(r2, ensure_ascii=False) + "\n")
+        model = os.path.join(out, f"fold{k}.sbm")
+        recipe = {"--l2": "1e-4", "--bits": "16", "--weight": "in_domain=12"}
+        flags = list(extra)
+        for name in list(recipe):
+            if name in flags:
+                del recipe[name]
+        subprocess.run(
+            [sb, "train", "--quiet", *[x for kv in recipe.items() for x in kv],
+             "--data", os.path.join(data, "public.jsonl"), "--data", path,
+             "--mapping", "data/mapping/public.toml", "--out", model, *flags],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        report = os.path.join(out, f"fold{k}.json")
+        subprocess.run(
+            [sb, "eval", "--quiet", "--split", "test", "--data", path, "--model", model,
+             "--mapping", "data/mapping/public.toml", "--format", "json", "--out", report],
+            check=True, stdout=subprocess.DEVNULL,
+        )
+        with open(report, encoding="utf-8") as f:
+            rep = json.load(f)
+        esc.update(rep["escalation"]["counts"])
+        for lang, v in rep["escalation_by_language"].items():
+            by_lang.setdefault(lang, Counter()).update(v["counts"])
+        for cat, (n, right) in rep["category"]["by_value"].items():
+            cats[cat + ":n"] += n
+            cats[cat + ":right"] += right
+        print(f"fold {k}: recall {rep['escalation']['recall']:.3f}, "
+              f"false escalations {rep['escalation']['false_escalation_rate']:.3f}", flush=True)
+
+    def line(name, c):
+        pos = c["true_positive"] + c["false_negative"]
+        neg = c["false_positive"] + c["true_negative"]
+        rec = c["true_positive"] / pos if pos else float("nan")
+        fer = c["false_positive"] / neg if neg else float("nan")
+        print(f"{name:10} recall {rec:.3f}  false escalations {fer:.3f}  ({pos} / {neg})")
+
+    line("all", esc)
+    for lang in sorted(by_lang):
+        line(lang, by_lang[lang])
+    for cat in ("fresh_high_intent", "information_request", "passive_engagement"):
+        n = cats[cat + ":n"]
+        print(f"{cat:20} recall {cats[cat + ':right'] / n:.3f} ({n})" if n else f"{cat}: none")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
