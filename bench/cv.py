@@ -3,9 +3,10 @@
 train + dev rows, so a change to features, data or training can be judged
 without looking at the test split.
 
-    python3 bench/cv.py [--folds 5] [--bin PATH] [-- extra `switchboard train` flags]
+    python3 bench/cv.py [--folds 5] [--bin PATH] [--score-upto en=N,hg=N,hi=N]
+                        [-- extra `switchboard train` flags]
 
-Extra flags replace the recipe's own (`--l2 1e-4 --bits 16 --weight
+Extra flags replace the recipe's own (`--l2 1e-4 --bits 18 --weight
 in_domain=12`) when they name the same option.
 
 Needs `bash bench/run.sh` (or `data/public/prepare.py`) to have prepared
@@ -35,6 +36,7 @@ def main(argv):
     folds = 5
     sb = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release", "switchboard")
     extra = []
+    upto = None
     if "--" in argv:
         extra = argv[argv.index("--") + 1 :]
         argv = argv[: argv.index("--")]
@@ -42,6 +44,11 @@ def main(argv):
     while i < len(argv):
         if argv[i] == "--folds":
             folds = int(argv[i + 1])
+            i += 2
+        elif argv[i] == "--score-upto":
+            # e.g. en=1751,hg=1761,hi=1720: score only rows up to these ids
+            # (the others are still held out), to compare with an earlier set.
+            upto = {k: int(v) for k, v in (kv.split("=") for kv in argv[i + 1].split(","))}
             i += 2
         elif argv[i] == "--bin":
             sb = argv[i + 1]
@@ -67,7 +74,7 @@ def main(argv):
                     r2["split"] = "test"
                 f.write(json.dumps(r2, ensure_ascii=False) + "\n")
         model = os.path.join(out, f"fold{k}.sbm")
-        recipe = {"--l2": "1e-4", "--bits": "16", "--weight": "in_domain=12"}
+        recipe = {"--l2": "1e-4", "--bits": "18", "--weight": "in_domain=12"}
         flags = list(extra)
         for name in list(recipe):
             if name in flags:
@@ -78,9 +85,15 @@ def main(argv):
              "--mapping", "data/mapping/public.toml", "--out", model, *flags],
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
+        scored = os.path.join(out, f"in_domain_fold{k}_scored.jsonl")
+        with open(scored, "w", encoding="utf-8") as f:
+            for r in rows:
+                prefix, n = r["id"].split("-")
+                if fold_of(r["id"], folds) == k and (upto is None or int(n) <= upto.get(prefix, -1)):
+                    f.write(json.dumps(dict(r, split="test"), ensure_ascii=False) + "\n")
         report = os.path.join(out, f"fold{k}.json")
         subprocess.run(
-            [sb, "eval", "--quiet", "--split", "test", "--data", path, "--model", model,
+            [sb, "eval", "--quiet", "--split", "test", "--data", scored, "--model", model,
              "--mapping", "data/mapping/public.toml", "--format", "json", "--out", report],
             check=True, stdout=subprocess.DEVNULL,
         )

@@ -17,7 +17,7 @@ cargo build --release -p switchboard-cli 2>&1 | tail -1
 sb="${CARGO_TARGET_DIR:-target}/release/switchboard"
 
 # 1. The default model is reproducible: retrain it and compare bytes.
-$sb train --quiet --l2 1e-4 --bits 16 \
+$sb train --quiet --l2 1e-4 --bits 18 \
   --data target/triage-data/public.jsonl --data target/triage-data/in_domain.jsonl \
   --mapping data/mapping/public.toml --weight in_domain=12 \
   --out "$out/default.sbm" --report "$out/default_train.json" 2> "$out/default_train.txt"
