@@ -238,7 +238,7 @@ impl IntentModel {
     /// floats. Probabilities agree with `predict_features` up to float
     /// rounding (the tests bound the difference).
     pub fn predict_normalized(&self, text: &str, norm: &str) -> Prediction {
-        if self.live.rank.is_empty() {
+        if self.live.index.is_empty() {
             // Not built (a model deserialised by hand): the float path.
             let mut feats = Vec::with_capacity(256);
             self.featurizer().extract_normalized(text, norm, &mut feats);
@@ -299,7 +299,7 @@ impl IntentModel {
     /// without being read: adding `x * 0` changes no sum.
     fn accumulate(&self, feats: &[Feature], acc: &mut [f32]) {
         let width = acc.len();
-        if self.live.rank.is_empty() {
+        if self.live.index.is_empty() {
             // Not built (a model deserialised by hand): the full table.
             for &(bucket, x) in feats {
                 let start = bucket as usize * width;
@@ -480,10 +480,9 @@ fn argmax(v: &[f32]) -> (usize, f32) {
 /// index (one bit per bucket plus a count per 64) stays in cache.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct LiveRows {
-    /// One bit per bucket: set if its row is live.
-    bits: Vec<u64>,
-    /// Per word of `bits`: the live rows before it.
-    rank: Vec<u32>,
+    /// Per 64 buckets: which rows are live and how many live rows come
+    /// before each of them.
+    index: Vec<RankWord>,
     /// The live rows, in bucket order, each padded with zeros to `stride`,
     /// then one row of zeros.
     weights: Vec<i8>,
@@ -517,15 +516,24 @@ impl LiveRows {
                 *d = q;
             }
         }
-        let mut rank = Vec::with_capacity(bits.len());
+        let mut index = Vec::with_capacity(bits.len());
         let mut before = 0u32;
-        for w in &bits {
-            rank.push(before);
+        for &w in &bits {
+            let mut bytes = 0u64;
+            let mut within = 0u64;
+            for byte in 0..8 {
+                bytes |= within << (8 * byte);
+                within += u64::from(((w >> (8 * byte)) & 0xff).count_ones());
+            }
+            index.push(RankWord {
+                bits: w,
+                bytes,
+                rank: before,
+            });
             before += w.count_ones();
         }
         Self {
-            bits,
-            rank,
+            index,
             weights: packed,
             stride,
             zero_row: live,
@@ -611,29 +619,61 @@ impl LiveRows {
     /// a message hits is unpredictable.
     #[inline]
     fn row_or_zero(&self, bucket: u32) -> usize {
-        let b = bucket as usize;
-        let zero = self.zero_row;
-        let (Some(&word), Some(&before)) = (self.bits.get(b / 64), self.rank.get(b / 64)) else {
-            return zero;
+        let Some(word) = self.index.get(bucket as usize / 64) else {
+            return self.zero_row;
         };
-        let bit = 1u64 << (b % 64);
-        let live = before as usize + (word & (bit - 1)).count_ones() as usize;
-        if word & bit != 0 { live } else { zero }
+        let (live, rank) = word.rank(bucket);
+        if live { rank } else { self.zero_row }
     }
 
     /// The packed row of `bucket`, or `None` if that row is all zero.
     #[inline]
     fn row(&self, bucket: u32) -> Option<usize> {
-        let b = bucket as usize;
-        let word = *self.bits.get(b / 64)?;
-        let bit = 1u64 << (b % 64);
-        if word & bit == 0 {
-            return None;
-        }
-        let before = *self.rank.get(b / 64)?;
-        Some(before as usize + (word & (bit - 1)).count_ones() as usize)
+        let (live, rank) = self.index.get(bucket as usize / 64)?.rank(bucket);
+        live.then_some(rank)
     }
 }
+
+/// The rank index of 64 buckets. Without the `popcnt` instruction (the
+/// build targets baseline x86-64) `u64::count_ones` is a dozen arithmetic
+/// steps; with the live rows before each byte stored here, a bucket's rank
+/// needs only the bits below it in its own byte, counted by a table.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct RankWord {
+    /// One bit per bucket: set if its row is live.
+    bits: u64,
+    /// Byte `i`: the live rows among this word's buckets below `8 * i`.
+    bytes: u64,
+    /// The live rows before this word.
+    rank: u32,
+}
+
+impl RankWord {
+    /// Whether `bucket` (one of this word's) is live, and the number of
+    /// live rows before it.
+    #[inline]
+    fn rank(&self, bucket: u32) -> (bool, usize) {
+        let shift = bucket & 56;
+        let byte = (self.bits >> shift) as u8;
+        let low = bucket & 7;
+        let below = byte & ((1u8 << low) - 1);
+        let within = (self.bytes >> shift) as u8;
+        let rank =
+            self.rank as usize + usize::from(within) + usize::from(BYTE_ONES[usize::from(below)]);
+        ((byte >> low) & 1 == 1, rank)
+    }
+}
+
+/// The number of set bits of every byte value.
+const BYTE_ONES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).count_ones() as u8;
+        i += 1;
+    }
+    t
+};
 
 /// SplitMix64: a tiny, specified generator, so the shuffle (and with it the
 /// model) does not change when a random-number crate changes its algorithm.
