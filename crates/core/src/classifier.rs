@@ -442,12 +442,15 @@ fn softmax(scores: &[f32], temperature: f32) -> Vec<f32> {
     }
 }
 
-/// [`softmax`] without a second vector: the same operations in the same
-/// order, so the same bits.
+/// [`softmax`] without a second vector, for predictions: the same
+/// operations in the same order except the exponential, which is
+/// [`exp_below_zero`] (within a few units in the last place of `f32::exp`,
+/// so probabilities move by less than 1e-6). Training and the temperature
+/// fit keep `f32::exp`, so model files do not change.
 fn softmax_in_place(scores: &mut [f32], temperature: f32) {
     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     for s in scores.iter_mut() {
-        *s = ((*s - max) / temperature).exp();
+        *s = exp_below_zero((*s - max) / temperature);
     }
     let sum: f32 = scores.iter().sum();
     if sum > 0.0 && sum.is_finite() {
@@ -458,6 +461,38 @@ fn softmax_in_place(scores: &mut [f32], temperature: f32) {
         let n = scores.len().max(1) as f32;
         scores.fill(1.0 / n);
     }
+}
+
+/// `e^x` for `x <= 0` (NaN stays NaN; below -87, where `f32` runs out of
+/// normal numbers, `e^-87`, about 1.6e-38, instead of something smaller).
+/// libm's `expf` is a call per output, about 50 instructions; this is a few
+/// branch-free steps that LLVM vectorises over all of a prediction's
+/// intents: `x = n ln 2 + r` with `|r| <= ln 2 / 2`, `e^r` by the Cephes
+/// `expf` polynomial (error about 1e-7), and `2^n` built from its exponent
+/// bits.
+#[inline]
+fn exp_below_zero(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // Adding 1.5 * 2^23 rounds to an integer (ties to even) and leaves it
+    // in the low mantissa bits; subtracting it again gives that integer as
+    // a float. (`f32::round` is a libm call on baseline x86-64.)
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-87.0, 0.0);
+    let shifted = x * std::f32::consts::LOG2_E + ROUND;
+    let n = shifted - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.987_569_1e-4_f32;
+    let p = p * r + 1.398_199_9e-3;
+    let p = p * r + 8.333_452e-3;
+    let p = p * r + 4.166_579_6e-2;
+    let p = p * r + 1.666_666_5e-1;
+    let p = p * r + 5.000_000_1e-1;
+    let er = p * (r * r) + r + 1.0;
+    // `n` is in -126..=0, so `n + 127` is a normal exponent; the shift
+    // drops the bits of `ROUND` above it.
+    let two_n = f32::from_bits(shifted.to_bits().wrapping_add(127) << 23);
+    er * two_n
 }
 
 fn sigmoid(z: f32) -> f32 {
@@ -992,6 +1027,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The prediction's exponential is `f32::exp` up to rounding.
+    #[test]
+    fn exp_below_zero_matches_std() {
+        let mut x = 0.0f32;
+        while x > -100.0 {
+            let (a, b) = (exp_below_zero(x), x.exp());
+            assert!((a - b).abs() <= 4e-7 * b + 1e-37, "{x}: {a} vs {b}");
+            x -= 0.001_37;
+        }
+        assert_eq!(exp_below_zero(0.0), 1.0);
+        assert!(exp_below_zero(f32::NEG_INFINITY) < 1e-37);
+        assert!(exp_below_zero(f32::NAN).is_nan());
     }
 
     #[test]
