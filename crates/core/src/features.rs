@@ -204,7 +204,8 @@ pub struct Grouped {
     /// Scratch: the hashed keys of the message.
     keys: Vec<u32>,
     /// Scratch: open-addressing table of (bucket, signed count); empty
-    /// slots hold `u32::MAX`, which no bucket (below 2^24) equals.
+    /// slots hold `u32::MAX`, which no bucket (below 2^24) equals. All
+    /// slots are empty between calls; a block uses the first ones.
     table: Vec<(u32, i32)>,
     /// Scratch: the table slots in order of first occurrence.
     order: Vec<usize>,
@@ -250,8 +251,12 @@ impl Grouped {
         let size = (2 * keys.len()).next_power_of_two().max(16);
         let slot_mask = size - 1;
         let shift = 32 - size.trailing_zeros().min(31);
-        self.table.clear();
-        self.table.resize(size, (u32::MAX, 0));
+        // Every slot is empty between calls (the used ones are emptied
+        // again below), so only growth fills: filling the whole table per
+        // block cost more than probing it.
+        if self.table.len() < size {
+            self.table.resize(size, (u32::MAX, 0));
+        }
         self.order.clear();
         for &k in keys {
             let bucket = k >> 1;
@@ -275,9 +280,10 @@ impl Grouped {
         let mut units = 0u32;
         let mut rest = 0.0f32;
         for &i in &self.order {
-            let Some(&(bucket, count)) = self.table.get(i) else {
+            let Some(slot) = self.table.get_mut(i) else {
                 continue;
             };
+            let (bucket, count) = std::mem::replace(slot, (u32::MAX, 0));
             match count {
                 0 => {}
                 1 => {
