@@ -238,7 +238,7 @@ impl IntentModel {
     /// floats. Probabilities agree with `predict_features` up to float
     /// rounding (the tests bound the difference).
     pub fn predict_normalized(&self, text: &str, norm: &str) -> Prediction {
-        if self.live.index.is_empty() {
+        if self.live.starts.is_empty() {
             // Not built (a model deserialised by hand): the float path.
             let mut feats = Vec::with_capacity(256);
             self.featurizer().extract_normalized(text, norm, &mut feats);
@@ -299,7 +299,7 @@ impl IntentModel {
     /// without being read: adding `x * 0` changes no sum.
     fn accumulate(&self, feats: &[Feature], acc: &mut [f32]) {
         let width = acc.len();
-        if self.live.index.is_empty() {
+        if self.live.starts.is_empty() {
             // Not built (a model deserialised by hand): the full table.
             for &(bucket, x) in feats {
                 let start = bucket as usize * width;
@@ -320,8 +320,7 @@ impl IntentModel {
             // cache misses together, instead of one per row in the loop below.
             let mut touch = 0i8;
             for &(bucket, x) in chunk {
-                if let (Some(row), Some(slot)) = (self.live.row(bucket), rows.get_mut(n)) {
-                    let start = row * stride;
+                if let (Some(start), Some(slot)) = (self.live.start(bucket), rows.get_mut(n)) {
                     let w = &self.live.weights;
                     touch ^= w.get(start).copied().unwrap_or(0)
                         ^ w.get(start + stride - 1).copied().unwrap_or(0);
@@ -509,15 +508,19 @@ fn argmax(v: &[f32]) -> (usize, f32) {
 }
 
 /// The rows of a bucket-major weight table that have a non-zero weight,
-/// packed in bucket order, with a rank index from bucket to packed row.
+/// packed in bucket order, with an index from bucket to packed row.
 /// A model trained on a few thousand messages reaches an eighth of its
-/// `2^18` buckets, so this is a few megabytes instead of tens, and the
-/// index (one bit per bucket plus a count per 64) stays in cache.
+/// `2^18` buckets, so this is a few megabytes instead of tens.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct LiveRows {
-    /// Per 64 buckets: which rows are live and how many live rows come
-    /// before each of them.
-    index: Vec<RankWord>,
+    /// Per bucket: where its packed row starts in `weights`, or the zero
+    /// row's start for a dead bucket. A rank index (a bit per bucket and
+    /// a count per 64) is a tenth of the size, but finding a row in it
+    /// cost a tenth of a prediction's instructions (no `popcnt` on
+    /// baseline x86-64); the direct
+    /// index is 4 bytes per bucket, and only the entries of the buckets
+    /// a message hits are read.
+    starts: Vec<u32>,
     /// The live rows, in bucket order, each padded with zeros to `stride`,
     /// then one row of zeros.
     weights: Vec<i8>,
@@ -551,24 +554,23 @@ impl LiveRows {
                 *d = q;
             }
         }
-        let mut index = Vec::with_capacity(bits.len());
-        let mut before = 0u32;
+        // Offsets fit in `u32` for any model below 4 GiB of packed rows.
+        let zero_start = u32::try_from(live * stride).unwrap_or(u32::MAX);
+        let step = u32::try_from(stride).unwrap_or(u32::MAX);
+        let mut starts = Vec::with_capacity(bits.len() * 64);
+        let mut next = 0u32;
         for &w in &bits {
-            let mut bytes = 0u64;
-            let mut within = 0u64;
-            for byte in 0..8 {
-                bytes |= within << (8 * byte);
-                within += u64::from(((w >> (8 * byte)) & 0xff).count_ones());
+            for i in 0..64 {
+                if (w >> i) & 1 == 1 {
+                    starts.push(next);
+                    next = next.saturating_add(step);
+                } else {
+                    starts.push(zero_start);
+                }
             }
-            index.push(RankWord {
-                bits: w,
-                bytes,
-                rank: before,
-            });
-            before += w.count_ones();
         }
         Self {
-            index,
+            starts,
             weights: packed,
             stride,
             zero_row: live,
@@ -591,7 +593,7 @@ impl LiveRows {
             let block = g.block(b);
             let buckets = block.plus.iter().chain(block.minus);
             for bucket in buckets.copied().chain(block.other.iter().map(|f| f.0)) {
-                starts.push(self.row_or_zero(bucket) * stride);
+                starts.push(self.start_or_zero(bucket));
             }
         }
         // Rows not in the core's cache (a large model, the first messages)
@@ -656,66 +658,24 @@ impl LiveRows {
         }
     }
 
-    /// The packed row of `bucket`, or the zero row after the live ones if
-    /// that bucket's row is all zero. No branch on liveness: which buckets
-    /// a message hits is unpredictable.
+    /// Where the packed row of `bucket` starts, or the zero row after the
+    /// live ones if that bucket's row is all zero. No branch on liveness:
+    /// which buckets a message hits is unpredictable.
     #[inline]
-    fn row_or_zero(&self, bucket: u32) -> usize {
-        let Some(word) = self.index.get(bucket as usize / 64) else {
-            return self.zero_row;
-        };
-        let (live, rank) = word.rank(bucket);
-        if live { rank } else { self.zero_row }
+    fn start_or_zero(&self, bucket: u32) -> usize {
+        self.starts
+            .get(bucket as usize)
+            .map_or(self.zero_row * self.stride, |&s| s as usize)
     }
 
-    /// The packed row of `bucket`, or `None` if that row is all zero.
+    /// Where the packed row of `bucket` starts, or `None` if that row is
+    /// all zero.
     #[inline]
-    fn row(&self, bucket: u32) -> Option<usize> {
-        let (live, rank) = self.index.get(bucket as usize / 64)?.rank(bucket);
-        live.then_some(rank)
+    fn start(&self, bucket: u32) -> Option<usize> {
+        let start = self.start_or_zero(bucket);
+        (start != self.zero_row * self.stride).then_some(start)
     }
 }
-
-/// The rank index of 64 buckets. Without the `popcnt` instruction (the
-/// build targets baseline x86-64) `u64::count_ones` is a dozen arithmetic
-/// steps; with the live rows before each byte stored here, a bucket's rank
-/// needs only the bits below it in its own byte, counted by a table.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct RankWord {
-    /// One bit per bucket: set if its row is live.
-    bits: u64,
-    /// Byte `i`: the live rows among this word's buckets below `8 * i`.
-    bytes: u64,
-    /// The live rows before this word.
-    rank: u32,
-}
-
-impl RankWord {
-    /// Whether `bucket` (one of this word's) is live, and the number of
-    /// live rows before it.
-    #[inline]
-    fn rank(&self, bucket: u32) -> (bool, usize) {
-        let shift = bucket & 56;
-        let byte = (self.bits >> shift) as u8;
-        let low = bucket & 7;
-        let below = byte & ((1u8 << low) - 1);
-        let within = (self.bytes >> shift) as u8;
-        let rank =
-            self.rank as usize + usize::from(within) + usize::from(BYTE_ONES[usize::from(below)]);
-        ((byte >> low) & 1 == 1, rank)
-    }
-}
-
-/// The number of set bits of every byte value.
-const BYTE_ONES: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = (i as u8).count_ones() as u8;
-        i += 1;
-    }
-    t
-};
 
 /// SplitMix64: a tiny, specified generator, so the shuffle (and with it the
 /// model) does not change when a random-number crate changes its algorithm.
