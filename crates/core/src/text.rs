@@ -30,8 +30,8 @@ pub fn normalize(text: &str) -> String {
     // NFKC leaves ASCII unchanged, and leaves any text that is already NFKC
     // unchanged, so the (slow) composing iterator runs only when needed.
     if text.is_ascii() {
-        for c in text.chars() {
-            n.feed(c.to_ascii_lowercase());
+        for b in text.bytes() {
+            n.feed_ascii(b.to_ascii_lowercase());
         }
     } else if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
         for c in text.chars().flat_map(char::to_lowercase) {
@@ -69,6 +69,32 @@ impl Normalizer {
             c if is_word_char(c) => self.push(c),
             _ => self.end_token(),
         }
+    }
+
+    /// [`Normalizer::feed`] for an ASCII character: none of the special
+    /// characters is ASCII, and for ASCII a word character is a letter or
+    /// a digit. Most messages are ASCII, and the general path's checks
+    /// (emoji, Unicode classes, UTF-8 encoding) were most of `normalize`.
+    #[inline]
+    fn feed_ascii(&mut self, b: u8) {
+        if !b.is_ascii_alphanumeric() {
+            self.end_token();
+            return;
+        }
+        let c = char::from(b);
+        if self.last == Some(c) {
+            self.run += 1;
+        } else {
+            self.last = Some(c);
+            self.run = 1;
+        }
+        if self.run >= 3 && b.is_ascii_alphabetic() {
+            if self.run == 3 {
+                self.out.pop();
+            }
+            return;
+        }
+        self.out.push(c);
     }
 
     /// Appends `c` to the current token; the third and later of a run of
