@@ -318,7 +318,7 @@ impl IntentModel {
             let mut n = 0usize;
             // Reading a byte at each end of every row now starts all their
             // cache misses together, instead of one per row in the loop below.
-            let mut touch = 0i8;
+            let mut touch = 0u8;
             for &(bucket, x) in chunk {
                 if let (Some(start), Some(slot)) = (self.live.start(bucket), rows.get_mut(n)) {
                     let w = &self.live.weights;
@@ -345,7 +345,7 @@ impl IntentModel {
                         continue;
                     };
                     for (s, &q) in sums.iter_mut().zip(q) {
-                        *s += x * f32::from(q);
+                        *s += x * f32::from(unbias(q));
                     }
                 }
                 for (a, s) in out.iter_mut().zip(sums) {
@@ -385,17 +385,17 @@ thread_local! {
 /// multiple of it.
 const LANES: usize = 16;
 
-/// Rows summed in `i16` before the sums widen: `256 * 127` is below
-/// `i16::MAX`.
-const I16_ROWS: usize = 256;
+/// Rows summed in `u16` before the sums widen: `256 * 255` is below
+/// `u16::MAX`.
+const U16_ROWS: usize = 256;
 
 /// The sums of `N` weights from `offset` in each row starting at one of
-/// `starts` (at most [`I16_ROWS`] rows, so no sum overflows). Not inlined:
+/// `starts` (at most [`U16_ROWS`] rows, so no sum overflows). Not inlined:
 /// on its own the loop compiles to whole-register sign extensions and adds
 /// with the sums in registers (inlined, LLVM picked quarter-filled ones).
 #[inline(never)]
-fn sum_rows<const N: usize>(w: &[i8], starts: &[usize], offset: usize) -> [i16; N] {
-    let mut sums = [0i16; N];
+fn sum_rows<const N: usize>(w: &[u8], starts: &[usize], offset: usize) -> [u16; N] {
+    let mut sums = [0u16; N];
     for &start in starts {
         let Some(q) = w
             .get(start + offset..)
@@ -404,18 +404,40 @@ fn sum_rows<const N: usize>(w: &[i8], starts: &[usize], offset: usize) -> [i16; 
             continue;
         };
         for (s, &q) in sums.iter_mut().zip(q) {
-            *s += i16::from(q);
+            *s += u16::from(q);
         }
     }
     sums
 }
 
-/// `out[i] += sign * sums[i]`; returns how many outputs that covered.
-fn add_sums(out: &mut [i32], sums: &[i16], sign: i32) -> usize {
+/// `out[i] += sign * (sums[i] - BIAS * rows)`: the sums of `rows` stored
+/// weights back to the sums of the weights. Returns how many outputs that
+/// covered.
+fn add_sums(out: &mut [i32], sums: &[u16], rows: usize, sign: i32) -> usize {
+    let bias = i32::from(BIAS) * i32::try_from(rows).unwrap_or(0);
     for (o, &s) in out.iter_mut().zip(sums) {
-        *o += sign * i32::from(s);
+        *o += sign * (i32::from(s) - bias);
     }
     sums.len()
+}
+
+/// Stored weights are `q + 128` (as `u8`): summing bytes that need no sign
+/// extension takes fewer instructions on baseline x86-64 (whose SIMD has no
+/// sign-extending load), and `U16_ROWS` of them still fit in a `u16`.
+const BIAS: u8 = 0x80;
+
+/// The weight of a stored byte.
+#[inline]
+fn unbias(stored: u8) -> i8 {
+    i8::from_ne_bytes([stored ^ BIAS])
+}
+
+/// `acc += x * row` for a row of stored weights.
+#[inline]
+fn add_stored_row(acc: &mut [f32], x: f32, row: &[u8]) {
+    for (a, &q) in acc.iter_mut().zip(row) {
+        *a += x * f32::from(unbias(q));
+    }
 }
 
 /// `acc += x * row`, one output at a time.
@@ -517,13 +539,13 @@ struct LiveRows {
     /// row's start for a dead bucket. A rank index (a bit per bucket and
     /// a count per 64) is a tenth of the size, but finding a row in it
     /// cost a tenth of a prediction's instructions (no `popcnt` on
-    /// baseline x86-64); the direct
-    /// index is 4 bytes per bucket, and only the entries of the buckets
-    /// a message hits are read.
+    /// baseline x86-64); the direct index is 4 bytes per bucket, and only
+    /// the entries of the buckets a message hits are read.
     starts: Vec<u32>,
     /// The live rows, in bucket order, each padded with zeros to `stride`,
-    /// then one row of zeros.
-    weights: Vec<i8>,
+    /// then one row of zeros; every weight `q` stored as `q + 128` (see
+    /// [`BIAS`]).
+    weights: Vec<u8>,
     /// Length of a packed row: the model's width rounded up to [`LANES`].
     stride: usize,
     /// Index of the row of zeros after the live rows.
@@ -545,13 +567,13 @@ impl LiveRows {
         }
         let live: usize = bits.iter().map(|w| w.count_ones() as usize).sum();
         // One more row of zeros after the live ones, for dead buckets.
-        let mut packed = vec![0i8; (live + 1) * stride];
+        let mut packed = vec![BIAS; (live + 1) * stride];
         let live_rows = rows
             .enumerate()
             .filter(|(i, _)| bits.get(i / 64).is_some_and(|w| (w >> (i % 64)) & 1 == 1));
         for (dst, (_, row)) in packed.chunks_exact_mut(stride).zip(live_rows) {
             for (d, &q) in dst.iter_mut().zip(row) {
-                *d = q;
+                *d = q.to_ne_bytes()[0] ^ BIAS;
             }
         }
         // Offsets fit in `u32` for any model below 4 GiB of packed rows.
@@ -579,8 +601,8 @@ impl LiveRows {
 
     /// Adds the grouped features' weighted rows to `acc` (one sum per
     /// output, `acc.len()` outputs). Per block, rows of raw value ±1 are
-    /// summed as integers in chunks of at most [`I16_ROWS`] rows (so an
-    /// `i16` cannot overflow), the chunks into `i32` (exact in any order),
+    /// summed as integers in chunks of at most [`U16_ROWS`] rows (so a
+    /// `u16` cannot overflow), the chunks into `i32` (exact in any order),
     /// and the total times the block's scale goes into `acc`; the rows of
     /// other raw values add `value * q` as floats. Dead buckets read the
     /// zero row, which adds nothing.
@@ -604,7 +626,7 @@ impl LiveRows {
         // Bytes at most 64 apart from first to last reach every line; for
         // rows of up to 128 bytes (up to 128 outputs) the middle one is
         // enough, without a loop per row.
-        let mut touch = 0i8;
+        let mut touch = 0u8;
         let byte = |at: usize| w.get(at).copied().unwrap_or(0);
         for &start in starts.iter() {
             let end = start + stride - 1;
@@ -627,7 +649,7 @@ impl LiveRows {
             for (n, sign) in [(block.plus.len(), 1i32), (block.minus.len(), -1i32)] {
                 let rows = starts.get(at..at + n).unwrap_or_default();
                 at += n;
-                for chunk in rows.chunks(I16_ROWS) {
+                for chunk in rows.chunks(U16_ROWS) {
                     // As many outputs per pass over the rows as registers
                     // allow: the loop overhead per row is then paid once
                     // per 64 outputs instead of once per 16.
@@ -636,11 +658,11 @@ impl LiveRows {
                         let left = stride - offset;
                         let out = ints.get_mut(offset..).unwrap_or_default();
                         offset += if left >= 64 {
-                            add_sums(out, &sum_rows::<64>(w, chunk, offset), sign)
+                            add_sums(out, &sum_rows::<64>(w, chunk, offset), chunk.len(), sign)
                         } else if left >= 32 {
-                            add_sums(out, &sum_rows::<32>(w, chunk, offset), sign)
+                            add_sums(out, &sum_rows::<32>(w, chunk, offset), chunk.len(), sign)
                         } else {
-                            add_sums(out, &sum_rows::<LANES>(w, chunk, offset), sign)
+                            add_sums(out, &sum_rows::<LANES>(w, chunk, offset), chunk.len(), sign)
                         };
                     }
                 }
@@ -652,7 +674,7 @@ impl LiveRows {
             at += block.other.len();
             for (&start, &(_, v)) in rows.iter().zip(block.other) {
                 if let Some(q) = w.get(start..start + stride) {
-                    add_row(acc, block.scale * v, q);
+                    add_stored_row(acc, block.scale * v, q);
                 }
             }
         }
@@ -968,7 +990,7 @@ mod tests {
         let toy = train(&toy(), &[], &cfg, "toy".into(), &mut |_, _| {}).unwrap();
         let builtin = IntentModel::from_bytes(crate::triage::BUILTIN_MODEL).unwrap();
         let long = "refund chahiye ".repeat(300);
-        // Over `I16_ROWS` distinct unit features in one block.
+        // Over `U16_ROWS` distinct unit features in one block.
         let many: String = (0..600).map(|i| format!("w{i}x{} ", i * 7)).collect();
         let texts = [
             "",
