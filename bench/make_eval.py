@@ -215,7 +215,12 @@ w(f"- **High-intent and passive categories in-domain** follow from the intent. B
   "questions when the model is unsure and the `pricing` intent rule matches, a buying signal that "
   "asks for a call is labelled `fresh_high_intent` but the engine gives every `human_agent` "
   "`information_request`, and compliments and acknowledgements with content ('very clean clinic and "
-  "polite staff') go to product questions.")
+  "polite staff') go to product questions. In cross-validation a further share of bookings and "
+  "purchases phrased as commands ('subah 7 baje ki vande bharat me ticket kar do', 'schedule a "
+  "counselling session this weekend') come out as `out_of_scope`: Hinglish-TOP's many assistant "
+  "commands ('timer ko cancel karo'), mapped to `out_of_scope`, teach the model that a Hinglish "
+  "imperative is not for the business. Down-weighting that source would trade against the pooled "
+  "public numbers, which score those commands.")
 w(f"- **Pooled public recall ({f3(pub['escalation']['recall'])}).** The misses are concentrated "
   "in NLU++ and DSTC11 (multi-label and spoken-style turns whose mapping to a reason depends on "
   "label combinations) and in BANKING77's payment-went-wrong labels, which the mapping calls "
