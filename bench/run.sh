@@ -31,33 +31,24 @@ $sb eval --quiet --split test --data target/triage-data/in_domain.jsonl \
   --mapping data/mapping/public.toml --format json --out "$out/in_domain_test.json"
 $sb eval --quiet --split test --data target/triage-data/in_domain.jsonl \
   --mapping data/mapping/public.toml --format html --out "$out/in_domain_test.html"
-#    The first version's 328 test messages (ids up to en-0788, hg-0777,
-#    hi-0791; unchanged since), comparable with earlier EVAL.md runs.
-python3 - <<'PY' > target/triage-data/in_domain_test_v1.jsonl
-import json
-last = {"en": 788, "hg": 777, "hi": 791}
+#    Earlier versions' test messages, unchanged since, each subset comparable
+#    with the EVAL.md runs of its time: v1 = the first version's 328 (ids up
+#    to en-0788, hg-0777, hi-0791), v2 = the second's 781 (up to en-1751,
+#    hg-1761, hi-1720; the third round added harder rows).
+for version in "v1 788 777 791" "v2 1751 1761 1720"; do
+  set -- $version
+  python3 - "$2" "$3" "$4" <<'PY' > "target/triage-data/in_domain_test_$1.jsonl"
+import json, sys
+last = dict(zip(("en", "hg", "hi"), map(int, sys.argv[1:4])))
 for line in open("target/triage-data/in_domain.jsonl", encoding="utf-8"):
     r = json.loads(line)
     prefix, n = r["id"].split("-")
     if r.get("split") == "test" and int(n) <= last[prefix]:
         print(line, end="")
 PY
-$sb eval --quiet --data target/triage-data/in_domain_test_v1.jsonl \
-  --mapping data/mapping/public.toml --format json --out "$out/in_domain_test_v1.json"
-#    The second version's 781 test messages (ids up to en-1751, hg-1761,
-#    hi-1720): the third round added harder rows, so this subset is what
-#    compares with the runs before it.
-python3 - <<'PY' > target/triage-data/in_domain_test_v2.jsonl
-import json
-last = {"en": 1751, "hg": 1761, "hi": 1720}
-for line in open("target/triage-data/in_domain.jsonl", encoding="utf-8"):
-    r = json.loads(line)
-    prefix, n = r["id"].split("-")
-    if r.get("split") == "test" and int(n) <= last[prefix]:
-        print(line, end="")
-PY
-$sb eval --quiet --data target/triage-data/in_domain_test_v2.jsonl \
-  --mapping data/mapping/public.toml --format json --out "$out/in_domain_test_v2.json"
+  $sb eval --quiet --data "target/triage-data/in_domain_test_$1.jsonl" \
+    --mapping data/mapping/public.toml --format json --out "$out/in_domain_test_$1.json"
+done
 $sb eval --quiet --data target/triage-data/language_test.jsonl \
   --mapping data/mapping/public.toml --format json --out "$out/language_test.json"
 $sb eval --quiet --data target/triage-data/goemotions_test.jsonl \
