@@ -77,28 +77,16 @@ impl Normalizer {
     /// (emoji, Unicode classes, UTF-8 encoding) were most of `normalize`.
     #[inline]
     fn feed_ascii(&mut self, b: u8) {
-        if !b.is_ascii_alphanumeric() {
-            self.end_token();
-            return;
-        }
-        let c = char::from(b);
-        if self.last == Some(c) {
-            self.run += 1;
+        if b.is_ascii_alphanumeric() {
+            self.push(char::from(b));
         } else {
-            self.last = Some(c);
-            self.run = 1;
+            self.end_token();
         }
-        if self.run >= 3 && b.is_ascii_alphabetic() {
-            if self.run == 3 {
-                self.out.pop();
-            }
-            return;
-        }
-        self.out.push(c);
     }
 
     /// Appends `c` to the current token; the third and later of a run of
     /// one letter are dropped, together with the second ("eee" → "e").
+    #[inline]
     fn push(&mut self, c: char) {
         if self.last == Some(c) {
             self.run += 1;
