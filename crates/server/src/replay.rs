@@ -782,8 +782,8 @@ pub async fn run(
     // very pipeline; the database underneath is in memory (the same
     // behaviour, checked by the same conformance suite) unless a SQLite
     // file to inspect afterwards was asked for.
+    let engine = crate::load_engine(&config)?;
     let Some(path) = options.database.clone() else {
-        let engine = crate::load_engine(&config)?;
         let store = MemoryStore::new();
         let report = simulate(
             &store,
@@ -812,7 +812,6 @@ pub async fn run(
         )));
     }
     config.database_url = format!("sqlite://{}", path.display());
-    let engine = crate::load_engine(&config)?;
     let store = SqliteStore::connect(&config.database_url)
         .await
         .map_err(crate::StartError::from)?;
