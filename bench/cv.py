@@ -6,8 +6,8 @@ without looking at the test split.
     python3 bench/cv.py [--folds 5] [--bin PATH] [--score-upto en=N,hg=N,hi=N]
                         [-- extra `switchboard train` flags]
 
-Extra flags replace the recipe's own (`--l2 1e-4 --bits 18 --weight
-in_domain=12`) when they name the same option.
+Extra flags replace the recipe's own (bench/default-model.flags, which
+bench/run.sh trains the default model with) when they name the same option.
 
 Needs `bash bench/run.sh` (or `data/public/prepare.py`) to have prepared
 target/triage-data. Each fold: the in-domain rows whose id hashes into the
@@ -55,6 +55,8 @@ def main(argv):
             i += 2
         else:
             sys.exit(f"unknown argument {argv[i]}")
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "default-model.flags")) as f:
+        recipe_words = f.read().split()
     data = "target/triage-data"
     out = "target/cv"
     os.makedirs(out, exist_ok=True)
@@ -74,7 +76,7 @@ def main(argv):
                     r2["split"] = "test"
                 f.write(json.dumps(r2, ensure_ascii=False) + "\n")
         model = os.path.join(out, f"fold{k}.sbm")
-        recipe = {"--l2": "1e-4", "--bits": "18", "--weight": "in_domain=12"}
+        recipe = dict(zip(recipe_words[::2], recipe_words[1::2]))
         flags = list(extra)
         for name in list(recipe):
             if name in flags:

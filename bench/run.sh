@@ -17,9 +17,12 @@ cargo build --release -p switchboard-cli 2>&1 | tail -1
 sb="${CARGO_TARGET_DIR:-target}/release/switchboard"
 
 # 1. The default model is reproducible: retrain it and compare bytes.
-$sb train --quiet --l2 1e-4 --bits 18 \
+#    Its training flags live in bench/default-model.flags (bench/cv.py reads
+#    them too).
+# shellcheck disable=SC2046  # the flags file is words on purpose
+$sb train --quiet $(cat bench/default-model.flags) \
   --data target/triage-data/public.jsonl --data target/triage-data/in_domain.jsonl \
-  --mapping data/mapping/public.toml --weight in_domain=12 \
+  --mapping data/mapping/public.toml \
   --out "$out/default.sbm" --report "$out/default_train.json" 2> "$out/default_train.txt"
 if cmp -s "$out/default.sbm" crates/core/models/default.sbm; then echo identical > "$out/reproducible.txt"; else echo different > "$out/reproducible.txt"; fi
 
