@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use switchboard_server::App;
+use switchboard_server::AnyApp;
 use switchboard_server::config::Config;
 
 /// Switchboard: triage, assignment and SLA clocks for WhatsApp Business conversations.
@@ -140,7 +140,7 @@ async fn serve(config: Option<PathBuf>, print_config: bool) -> anyhow::Result<()
         print!("{}", config.to_redacted_toml());
         return Ok(());
     }
-    let app = App::build_default(config).await?;
+    let app = AnyApp::build_default(config).await?;
     tracing::info!(addr = %app.addr()?, "switchboard listening");
     app.run_until(switchboard_server::shutdown_signal()).await?;
     tracing::info!("stopped");

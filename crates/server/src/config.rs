@@ -80,8 +80,9 @@ pub struct Config {
     /// Listen address, `host:port` (env `SWITCHBOARD_LISTEN`); default
     /// `127.0.0.1:8080`.
     pub listen: String,
-    /// Database URL (env `SWITCHBOARD_DATABASE_URL`): `sqlite://PATH`;
-    /// default `sqlite://switchboard.db` in the working directory.
+    /// Database URL (env `SWITCHBOARD_DATABASE_URL`): `sqlite://PATH`, or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DB` (also `postgresql://`) for
+    /// PostgreSQL; default `sqlite://switchboard.db` in the working directory.
     pub database_url: String,
     /// Meta app secret, the HMAC key of `X-Hub-Signature-256` (env
     /// `SWITCHBOARD_APP_SECRET`). Without it every webhook POST is refused.
@@ -510,12 +511,12 @@ impl Config {
                 message: format!("{:?} is not host:port", self.listen),
             });
         }
-        if !self.database_url.starts_with("sqlite:") {
+        if !self.database_url.starts_with("sqlite:") && !self.is_postgres() {
             return Err(ConfigError::Env {
                 name: "SWITCHBOARD_DATABASE_URL",
                 message: format!(
-                    "{:?}: only sqlite://PATH is supported by this build",
-                    self.database_url
+                    "{:?}: expected sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DB",
+                    redact_url_password(&self.database_url)
                 ),
             });
         }
@@ -590,7 +591,15 @@ impl Config {
         Ok(())
     }
 
-    /// The configuration as TOML with every secret redacted.
+    /// True when `database_url` names a PostgreSQL database
+    /// (`postgres://` or `postgresql://`); anything else is SQLite.
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://")
+    }
+
+    /// The configuration as TOML with every secret redacted (including a
+    /// password in the database URL).
     pub fn to_redacted_toml(&self) -> String {
         let mut out = String::from("# effective configuration; secrets are redacted\n");
         for (name, secret) in [
@@ -604,11 +613,29 @@ impl Config {
                 if secret.is_some() { "set" } else { "not set" }
             ));
         }
+        let mut shown = self.clone();
+        shown.database_url = redact_url_password(&self.database_url);
         out.push_str(
-            &toml::to_string_pretty(self)
+            &toml::to_string_pretty(&shown)
                 .unwrap_or_else(|e| format!("# cannot render config: {e}\n")),
         );
         out
+    }
+}
+
+/// `scheme://user:PASSWORD@host…` with the password replaced, so a
+/// PostgreSQL URL can be printed and logged.
+pub fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:[redacted]{}", &rest[at..]),
+        None => url.to_owned(),
     }
 }
 

@@ -32,6 +32,8 @@ use std::sync::{Arc, OnceLock};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use switchboard_core::clock::{Clock, SystemClock};
 use switchboard_core::triage::TriageEngine;
+use switchboard_store::Store;
+use switchboard_store_postgres::PgStore;
 use switchboard_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
 
@@ -121,27 +123,120 @@ pub fn load_engine(config: &Config) -> Result<TriageEngine, StartError> {
     })
 }
 
-/// A bound, ready-to-run service.
+/// A bound, ready-to-run service on store `S` (SQLite unless said
+/// otherwise; see [`AnyApp`] for the choice by database URL).
 #[derive(Debug)]
-pub struct App {
+pub struct App<S: Store = SqliteStore> {
     listener: TcpListener,
-    state: AppState<SqliteStore>,
+    state: AppState<S>,
     writer: tokio::task::JoinHandle<()>,
-    timers: TimerWorker<SqliteStore>,
-    outbox: Option<OutboxWorker<SqliteStore>>,
+    timers: TimerWorker<S>,
+    outbox: Option<OutboxWorker<S>>,
     run_timers: bool,
 }
 
-impl App {
-    /// Opens the database (running migrations), compiles the triage rules,
-    /// starts the ingest writer and binds the listener. `listen` port 0
-    /// picks a free port (see [`App::addr`]).
+impl App<SqliteStore> {
+    /// Opens the SQLite database of `config.database_url` (running
+    /// migrations), then as [`App::with_store`].
     ///
     /// # Errors
     /// [`StartError`] naming what failed.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
-        let engine = load_engine(&config)?;
         let store = SqliteStore::connect(&config.database_url).await?;
+        Self::with_store(store, config, clock).await
+    }
+
+    /// Like [`App::build`] with the system clock.
+    ///
+    /// # Errors
+    /// As [`App::build`].
+    pub async fn build_default(config: Config) -> Result<Self, StartError> {
+        Self::build(config, Arc::new(SystemClock)).await
+    }
+}
+
+impl App<PgStore> {
+    /// Connects to the PostgreSQL database of `config.database_url`
+    /// (running migrations), then as [`App::with_store`].
+    ///
+    /// # Errors
+    /// [`StartError`] naming what failed.
+    pub async fn build_postgres(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let store = PgStore::connect(&config.database_url).await?;
+        Self::with_store(store, config, clock).await
+    }
+}
+
+/// A service on the backend its database URL names: `postgres://` or
+/// `postgresql://` for PostgreSQL, anything else SQLite.
+#[derive(Debug)]
+pub enum AnyApp {
+    /// On SQLite.
+    Sqlite(App<SqliteStore>),
+    /// On PostgreSQL.
+    Postgres(App<PgStore>),
+}
+
+impl AnyApp {
+    /// Opens the database `config.database_url` names, then builds the app.
+    ///
+    /// # Errors
+    /// As [`App::with_store`], or the database could not be opened.
+    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        if config.is_postgres() {
+            App::build_postgres(config, clock).await.map(Self::Postgres)
+        } else {
+            App::build(config, clock).await.map(Self::Sqlite)
+        }
+    }
+
+    /// Like [`AnyApp::build`] with the system clock.
+    ///
+    /// # Errors
+    /// As [`AnyApp::build`].
+    pub async fn build_default(config: Config) -> Result<Self, StartError> {
+        Self::build(config, Arc::new(SystemClock)).await
+    }
+
+    /// The bound address.
+    ///
+    /// # Errors
+    /// The OS error if the socket is gone.
+    pub fn addr(&self) -> std::io::Result<SocketAddr> {
+        match self {
+            Self::Sqlite(app) => app.addr(),
+            Self::Postgres(app) => app.addr(),
+        }
+    }
+
+    /// As [`App::run_until`].
+    ///
+    /// # Errors
+    /// I/O errors of the server.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        match self {
+            Self::Sqlite(app) => app.run_until(shutdown).await,
+            Self::Postgres(app) => app.run_until(shutdown).await,
+        }
+    }
+}
+
+impl<S: Store> App<S> {
+    /// Compiles the triage rules, starts the ingest writer on `store` and
+    /// binds the listener. `listen` port 0 picks a free port (see
+    /// [`App::addr`]).
+    ///
+    /// # Errors
+    /// [`StartError`] naming what failed.
+    pub async fn with_store(
+        store: S,
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartError> {
+        let engine = load_engine(&config)?;
         let sla = crate::sla::SlaRuntime::load(
             config.sla.clone(),
             &config.calendars,
@@ -221,14 +316,6 @@ impl App {
         })
     }
 
-    /// Like [`App::build`] with the system clock.
-    ///
-    /// # Errors
-    /// As [`App::build`].
-    pub async fn build_default(config: Config) -> Result<Self, StartError> {
-        Self::build(config, Arc::new(SystemClock)).await
-    }
-
     /// The bound address.
     ///
     /// # Errors
@@ -239,13 +326,13 @@ impl App {
 
     /// The timer worker; tests with a simulated clock call
     /// [`TimerWorker::run_once`] after moving the clock.
-    pub fn timers(&self) -> TimerWorker<SqliteStore> {
+    pub fn timers(&self) -> TimerWorker<S> {
         self.timers.clone()
     }
 
     /// The outbox worker (when an access token is configured); tests call
     /// [`OutboxWorker::run_once`].
-    pub fn outbox(&self) -> Option<OutboxWorker<SqliteStore>> {
+    pub fn outbox(&self) -> Option<OutboxWorker<S>> {
         self.outbox.clone()
     }
 
@@ -258,7 +345,7 @@ impl App {
     }
 
     /// The store, for tests and tools that inspect state directly.
-    pub fn store(&self) -> &SqliteStore {
+    pub fn store(&self) -> &S {
         &self.state.store
     }
 

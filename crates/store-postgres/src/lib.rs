@@ -97,6 +97,10 @@ impl Store for PgStore {
         }
     }
 
+    async fn close(&self) {
+        PgStore::close(self).await;
+    }
+
     async fn create_team(&self, team: &NewTeam) -> StoreResult<Team> {
         let row = sqlx::query("INSERT INTO teams (name, skills, created_at) VALUES ($1, $2, $3) RETURNING id, name, skills, created_at")
             .bind(&team.name)

@@ -128,6 +128,10 @@ impl Store for SqliteStore {
         result.await.map_err(|_| stopped())?
     }
 
+    async fn close(&self) {
+        SqliteStore::close(self).await;
+    }
+
     async fn create_team(&self, team: &NewTeam) -> StoreResult<Team> {
         let row = sqlx::query("INSERT INTO teams (name, skills, created_at) VALUES (?1, ?2, ?3) RETURNING id, name, skills, created_at")
             .bind(&team.name)

@@ -16,7 +16,8 @@
 //!   (some behaviour lives in its SQL triggers: counters, reporting events);
 //! - `switchboard-store-memory`: the same behaviour in Rust collections
 //!   behind a mutex, nothing persisted, for replays (issue #6) and tests;
-//! - PostgreSQL when it lands.
+//! - `switchboard-store-postgres`: PostgreSQL, the same schema and
+//!   triggers in PL/pgSQL, for several processes sharing one database.
 //!
 //! None contains business decisions: those are `switchboard-core` functions
 //! that the server's pipeline calls between store operations.
@@ -75,6 +76,11 @@ pub trait Store: Clone + Send + Sync + 'static {
     where
         R: Send + 'static,
         F: for<'t> FnOnce(&'t mut Self::Tx) -> BoxFuture<'t, StoreResult<R>> + Send + 'static;
+
+    /// Closes the backend's connections, waiting for those in use to be
+    /// returned (graceful shutdown). The default does nothing: a store
+    /// without connections has nothing to close.
+    async fn close(&self) {}
 
     /// Creates a team. [`StoreError::Conflict`] when the name is taken.
     async fn create_team(&self, team: &NewTeam) -> StoreResult<Team>;
