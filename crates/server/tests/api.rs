@@ -1,5 +1,7 @@
 //! Integration tests: the real app on 127.0.0.1:0 with a fresh SQLite file
-//! per test, driven over HTTP like Meta and an agent would. One binary.
+//! per test (one test on a fresh PostgreSQL database, when
+//! `SWITCHBOARD_TEST_PG_URL` is set), driven over HTTP like Meta and an
+//! agent would. One binary.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is the failure report
 
@@ -12,6 +14,11 @@ use switchboard_server::App;
 use switchboard_server::config::{Config, Secret};
 use switchboard_store::{Store, StoreTx};
 use switchboard_store_sqlite::SqliteStore;
+
+// The PostgreSQL gate and throwaway databases, shared with the store's
+// conformance test so both skip or require the same way.
+#[path = "../../store-postgres/tests/pg/mod.rs"]
+mod pg;
 
 const SECRET: &str = "test-app-secret";
 const ADMIN: &str = "test-admin-token";
@@ -2745,4 +2752,75 @@ async fn replay_in_memory_reports_exactly_what_sqlite_reports() {
             "roster {n}: the in-memory replay must report what SQLite reports"
         );
     }
+}
+
+/// The real pipeline (threading, triage, routing, SLA clocks, timers) on
+/// PostgreSQL: `serve`'s backend choice by URL, end to end over HTTP.
+#[tokio::test]
+async fn the_pipeline_runs_on_postgres() {
+    let Some(admin) = pg::admin_url() else {
+        return;
+    };
+    let (name, url) = pg::fresh_database_url(&admin);
+    pg::create_database(&admin, &name).await;
+    let app = switchboard_server::AnyApp::build(config(&url), Arc::new(SystemClock))
+        .await
+        .unwrap();
+    assert!(matches!(app, switchboard_server::AnyApp::Postgres(_)));
+    let base = format!("http://{}", app.addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let mut t = TestApp {
+        base,
+        http: reqwest::Client::new(),
+        db_url: url.clone(),
+        stop: Some(stop),
+        server: Some(server),
+        _dir: Arc::new(tempfile::tempdir().unwrap()),
+    };
+    let (agent, _) = t.agent("Asha", "agent", None, 5, "online").await;
+    t.post_json(&text_body(
+        "919800000001",
+        "Priya",
+        "wamid.pg1",
+        "When can we sign?",
+        now(),
+    ))
+    .await;
+    // The same delivery again: deduplicated by wamid on PostgreSQL too.
+    t.post_json(&text_body(
+        "919800000001",
+        "Priya",
+        "wamid.pg1",
+        "When can we sign?",
+        now(),
+    ))
+    .await;
+
+    let c = t.conversation_of("919800000001").await;
+    assert_eq!(
+        (c["category"].as_str(), c["intent"].as_str()),
+        (Some("fresh_high_intent"), Some("purchase"))
+    );
+    assert_eq!(c["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(c["messages"][0]["triage"]["category"], "fresh_high_intent");
+    assert_eq!(c["assignee_id"].as_i64(), Some(agent));
+    assert!(!c["assignments"].as_array().unwrap().is_empty());
+    assert!(c["sla"]["first_response_due_at"].is_string(), "{c}");
+    let a = t.get(&format!("/api/v1/agents/{agent}")).await;
+    assert_eq!(a["open_count"], 1, "the counter trigger ran: {a}");
+
+    let store = switchboard_store_postgres::PgStore::connect(&url)
+        .await
+        .unwrap();
+    let pending = store.pending_timers().await.unwrap();
+    assert!(
+        !pending.is_empty(),
+        "the SLA clocks are timer rows in the same transaction"
+    );
+    store.close().await;
+    t.shutdown().await;
+    pg::drop_database(&admin, &name).await;
 }
