@@ -107,7 +107,7 @@ impl PgTx {
                 "RETURNING id, conversation_id, kind, due_at, payload, attempts"
             ),
             ms(now), ms(until), worker, i64::from(limit)),
-            |r| timer_from_row(r),
+            timer_from_row,
         ).await?;
         timers.sort_by_key(|t| (t.due_at, t.id));
         Ok(timers)
@@ -237,7 +237,7 @@ impl StoreTx for PgTx {
                 ),
                 id
             ),
-            |r| contact_from_row(r),
+            contact_from_row,
         )
         .await
     }
@@ -267,7 +267,7 @@ impl StoreTx for PgTx {
     ) -> StoreResult<Option<Conversation>> {
         self.optional(q!(
             concat!("SELECT ", conv_cols!(), " FROM conversations c WHERE c.contact_id = $1 AND c.inbox_id = $2 AND c.status <> 'resolved'"), contact.0, inbox.0),
-            |r| conversation_from_row(r),
+            conversation_from_row,
         ).await
     }
 
@@ -282,7 +282,7 @@ impl StoreTx for PgTx {
                 "VALUES ($1, $2, $3, $4, $5, $5, $5) RETURNING ",
                 conv_cols_bare!()
             ), c.contact_id.0, c.inbox_id.0, c.team_id.map(|t| t.0), attribution, ms(c.at)),
-            |r| conversation_from_row(r),
+            conversation_from_row,
         ).await;
         self.end_savepoint(result).await
     }
@@ -419,14 +419,14 @@ impl StoreTx for PgTx {
                 "SELECT a.id, a.name, a.role, a.team_id, a.skills, t.skills AS team_skills, a.capacity, a.open_count, ",
                 "a.availability, a.last_assigned_at FROM agents a LEFT JOIN teams t ON t.id = a.team_id ORDER BY a.id"
             )),
-            |r| candidate_from_row(r),
+            candidate_from_row,
         ).await
     }
 
     async fn record_assignment(&mut self, a: &NewAssignment) -> StoreResult<Assignment> {
         let row = self.one(q!(
             "INSERT INTO assignments (conversation_id, agent_id, rule, reason, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id, conversation_id, agent_id, rule, reason, created_at", a.conversation_id.0, a.agent_id.map(|x| x.0), a.rule.as_str(), a.reason, ms(a.at)),
-            |r| assignment_from_row(r),
+            assignment_from_row,
         ).await?;
         if a.agent_id != a.previous_agent_id {
             // Agent counters and the contact's last agent follow through the
@@ -445,7 +445,7 @@ impl StoreTx for PgTx {
     async fn unassigned_conversations(&mut self, limit: u32) -> StoreResult<Vec<Conversation>> {
         self.all(q!(
             concat!("SELECT ", conv_cols!(), " FROM conversations c WHERE c.assignee_id IS NULL AND c.status = 'open' ORDER BY c.due_key, c.id LIMIT $1"), i64::from(limit)),
-            |r| conversation_from_row(r),
+            conversation_from_row,
         ).await
     }
 
@@ -459,7 +459,7 @@ impl StoreTx for PgTx {
                 ),
                 id.0
             ),
-            |r| conversation_from_row(r),
+            conversation_from_row,
         )
         .await
     }
@@ -473,7 +473,7 @@ impl StoreTx for PgTx {
     async fn teams(&mut self) -> StoreResult<Vec<Team>> {
         self.all(
             q!("SELECT id, name, skills, created_at FROM teams ORDER BY id"),
-            |r| team_from_row(r),
+            team_from_row,
         )
         .await
     }
@@ -488,7 +488,7 @@ impl StoreTx for PgTx {
                 ),
                 id.0
             ),
-            |r| contact_from_row(r),
+            contact_from_row,
         )
         .await
     }
@@ -506,7 +506,7 @@ impl StoreTx for PgTx {
                 message_cols!(),
                 " FROM messages WHERE conversation_id = $1 ORDER BY sent_at DESC, id DESC LIMIT $2"
             ), id.0, i64::from(limit)),
-                |r| message_from_row(r),
+                message_from_row,
             )
             .await?;
         messages.reverse();
@@ -552,7 +552,7 @@ impl StoreTx for PgTx {
                 "INSERT INTO escalations (conversation_id, level, reason, target_agent_id, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING ",
                 escalation_cols!()
             ), e.conversation_id.0, e.level.as_str(), e.reason, e.target_agent_id.map(|a| a.0), ms(e.at)),
-            |r| escalation_from_row(r),
+            escalation_from_row,
         ).await
     }
 
@@ -581,7 +581,7 @@ impl StoreTx for PgTx {
                 ),
                 o.idempotency_key
             ),
-            |r| outbox_from_row(r),
+            outbox_from_row,
         )
         .await
     }
@@ -629,21 +629,21 @@ impl StoreTx for PgTx {
                 "INSERT INTO handoffs (conversation_id, from_agent_id, to_agent_id, reason, summary, created_at) VALUES ($1, $2, $3, $4, $5, $6) ",
                 "RETURNING id, conversation_id, from_agent_id, to_agent_id, reason, summary, created_at, acknowledged_at"
             ), h.conversation_id.0, h.from_agent_id.map(|a| a.0), h.to_agent_id.0, h.reason, h.summary.to_string(), ms(h.at)),
-            |r| handoff_from_row(r),
+            handoff_from_row,
         ).await
     }
 
     async fn open_handoff(&mut self, id: ConversationId) -> StoreResult<Option<Handoff>> {
         self.optional(q!(
             "SELECT id, conversation_id, from_agent_id, to_agent_id, reason, summary, created_at, acknowledged_at FROM handoffs WHERE conversation_id = $1 AND acknowledged_at IS NULL ORDER BY id DESC LIMIT 1", id.0),
-            |r| handoff_from_row(r),
+            handoff_from_row,
         ).await
     }
 
     async fn ack_handoff(&mut self, handoff_id: i64, at: Timestamp) -> StoreResult<Handoff> {
         self.one(q!(
             "UPDATE handoffs SET acknowledged_at = coalesce(acknowledged_at, $2) WHERE id = $1 RETURNING id, conversation_id, from_agent_id, to_agent_id, reason, summary, created_at, acknowledged_at", handoff_id, ms(at)),
-            |r| handoff_from_row(r),
+            handoff_from_row,
         ).await
     }
 
@@ -678,7 +678,7 @@ impl StoreTx for PgTx {
     ) -> StoreResult<Option<TemplateRecord>> {
         self.optional(q!(
             "SELECT waba_id, meta_id, name, language, status, category, components, placeholders, updated_at FROM templates WHERE name = $1 AND language = $2", name, language),
-            |r| template_from_row(r),
+            template_from_row,
         ).await
     }
 
@@ -772,7 +772,7 @@ impl StoreTx for PgTx {
                 after,
                 i64::from(limit)
             ),
-            |r| report_event_from_row(r),
+            report_event_from_row,
         )
         .await
     }
@@ -785,10 +785,7 @@ impl StoreTx for PgTx {
         );
         let mut out = Vec::new();
         for id in ids {
-            out.extend(
-                self.all(q!(sql, id.0), |r| report_event_from_row(r))
-                    .await?,
-            );
+            out.extend(self.all(q!(sql, id.0), report_event_from_row).await?);
         }
         Ok(out)
     }
@@ -885,7 +882,7 @@ impl StoreTx for PgTx {
                 "SELECT inbox_id, team_id, agent_id, category, intent, language, source_id, source_type, ",
                 "returning_contact, disposition, recontacted, facts FROM report_cycles WHERE day = $1"
             ), day.to_string()),
-            |r| day_cycle_from_row(r),
+            day_cycle_from_row,
         ).await
     }
 
@@ -959,7 +956,7 @@ impl PgTx {
                 "AND (locked_until IS NULL OR locked_until < $1) ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING ",
                 outbox_cols!()
             ), ms(now), ms(until), worker, i64::from(limit)),
-            |r| outbox_from_row(r),
+            outbox_from_row,
         ).await?;
         items.sort_by_key(|i| i.id);
         Ok(items)

@@ -25,7 +25,8 @@ async fn postgres_passes_the_conformance_suite() {
         }
     })
     .await;
-    for name in created.lock().unwrap().drain(..) {
+    let names = std::mem::take(&mut *created.lock().unwrap());
+    for name in names {
         pg::drop_database(&admin, &name).await;
     }
 }
