@@ -65,6 +65,13 @@ pub async fn run(args: &ReportArgs) -> anyhow::Result<()> {
     let (from, to) =
         switchboard_server::http::reports::period(args.from.as_deref(), args.to.as_deref(), today)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Not wired to PostgreSQL yet: say so plainly rather than fail on the
+    // URL inside the SQLite driver (whose message would echo the password).
+    if config.is_postgres() {
+        anyhow::bail!(
+            "`report` reads SQLite databases only for now; this configuration names PostgreSQL"
+        );
+    }
     let store = SqliteStore::connect(&config.database_url)
         .await
         .with_context(|| format!("opening {}", config.database_url))?;

@@ -165,6 +165,13 @@ pub async fn run(args: &SampleArgs) -> anyhow::Result<()> {
             )
         }
     };
+    // Not wired to PostgreSQL yet: say so plainly rather than fail on the
+    // URL inside the SQLite driver (whose message would echo the password).
+    if config.is_postgres() {
+        anyhow::bail!(
+            "`sample` reads SQLite databases only for now; this configuration names PostgreSQL"
+        );
+    }
     let store = SqliteStore::connect(&config.database_url)
         .await
         .with_context(|| format!("opening {}", config.database_url))?;
