@@ -9,7 +9,8 @@ use clap::Args;
 use switchboard_core::kpi::{Distribution, Kpis, Ratio};
 use switchboard_server::config::Config;
 use switchboard_server::reports::{Interval, Metric, ReportRuntime, Summary, Timeseries};
-use switchboard_store::Dimension;
+use switchboard_store::{Dimension, Store};
+use switchboard_store_postgres::PgStore;
 use switchboard_store_sqlite::SqliteStore;
 
 /// Arguments of `switchboard report`.
@@ -65,34 +66,21 @@ pub async fn run(args: &ReportArgs) -> anyhow::Result<()> {
     let (from, to) =
         switchboard_server::http::reports::period(args.from.as_deref(), args.to.as_deref(), today)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-    // Not wired to PostgreSQL yet: say so plainly rather than fail on the
-    // URL inside the SQLite driver (whose message would echo the password).
-    if config.is_postgres() {
-        anyhow::bail!(
-            "`report` reads SQLite databases only for now; this configuration names PostgreSQL"
-        );
-    }
-    let store = SqliteStore::connect(&config.database_url)
-        .await
-        .with_context(|| format!("opening {}", config.database_url))?;
-    runtime.rollup(&store).await?;
-    let mut summary = runtime.summary(&store, from, to, by).await?;
-    switchboard_server::reports::label_groups(&store, &mut summary).await?;
-    let text = match args.format {
-        Format::Table => table(&summary),
-        Format::Csv => csv(&summary)?,
-        Format::Json => {
-            let series = series(&runtime, &store, from, to).await?;
-            serde_json::to_string_pretty(
-                &serde_json::json!({"summary": summary, "timeseries": series}),
-            )?
-        }
-        Format::Html => {
-            let series = series(&runtime, &store, from, to).await?;
-            html(&summary, &series)?
-        }
+    let text = if config.is_postgres() {
+        let store = PgStore::connect(&config.database_url)
+            .await
+            .context("opening the PostgreSQL database")?;
+        let text = render(&store, &runtime, args, (from, to), by).await;
+        store.close().await;
+        text?
+    } else {
+        let store = SqliteStore::connect(&config.database_url)
+            .await
+            .with_context(|| format!("opening {}", config.database_url))?;
+        let text = render(&store, &runtime, args, (from, to), by).await;
+        store.close().await;
+        text?
     };
-    store.close().await;
     match &args.out {
         Some(path) => {
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
@@ -100,6 +88,34 @@ pub async fn run(args: &ReportArgs) -> anyhow::Result<()> {
         None => print!("{text}"),
     }
     Ok(())
+}
+
+/// The report in `args.format` from `store` (either backend), after
+/// bringing the rollup up to date.
+async fn render<S: Store>(
+    store: &S,
+    runtime: &ReportRuntime,
+    args: &ReportArgs,
+    (from, to): (jiff::civil::Date, jiff::civil::Date),
+    by: Option<Dimension>,
+) -> anyhow::Result<String> {
+    runtime.rollup(store).await?;
+    let mut summary = runtime.summary(store, from, to, by).await?;
+    switchboard_server::reports::label_groups(store, &mut summary).await?;
+    Ok(match args.format {
+        Format::Table => table(&summary),
+        Format::Csv => csv(&summary)?,
+        Format::Json => {
+            let series = series(runtime, store, from, to).await?;
+            serde_json::to_string_pretty(
+                &serde_json::json!({"summary": summary, "timeseries": series}),
+            )?
+        }
+        Format::Html => {
+            let series = series(runtime, store, from, to).await?;
+            html(&summary, &series)?
+        }
+    })
 }
 
 /// The daily series the JSON and HTML outputs include.
@@ -110,9 +126,9 @@ const SERIES: &[Metric] = &[
     Metric::Closure,
 ];
 
-async fn series(
+async fn series<S: Store>(
     runtime: &ReportRuntime,
-    store: &SqliteStore,
+    store: &S,
     from: jiff::civil::Date,
     to: jiff::civil::Date,
 ) -> anyhow::Result<Vec<Timeseries>> {

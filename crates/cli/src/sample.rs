@@ -13,6 +13,7 @@ use serde_json::json;
 use switchboard_server::config::Config;
 use switchboard_server::reports::ReportRuntime;
 use switchboard_store::{OpenedConversation, Store};
+use switchboard_store_postgres::PgStore;
 use switchboard_store_sqlite::SqliteStore;
 
 /// Arguments of `switchboard sample`.
@@ -165,17 +166,44 @@ pub async fn run(args: &SampleArgs) -> anyhow::Result<()> {
             )
         }
     };
-    // Not wired to PostgreSQL yet: say so plainly rather than fail on the
-    // URL inside the SQLite driver (whose message would echo the password).
-    if config.is_postgres() {
-        anyhow::bail!(
-            "`sample` reads SQLite databases only for now; this configuration names PostgreSQL"
-        );
+    let (out, chosen, population) = if config.is_postgres() {
+        let store = PgStore::connect(&config.database_url)
+            .await
+            .context("opening the PostgreSQL database")?;
+        let drawn = draw(&store, &reports, args, (from, to)).await;
+        store.close().await;
+        drawn?
+    } else {
+        let store = SqliteStore::connect(&config.database_url)
+            .await
+            .with_context(|| format!("opening {}", config.database_url))?;
+        let drawn = draw(&store, &reports, args, (from, to)).await;
+        store.close().await;
+        drawn?
+    };
+    eprintln!(
+        "sampled {} of {} conversations opened {from} .. {to} ({} per intent)",
+        chosen, population, args.per_intent
+    );
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => print!("{out}"),
     }
-    let store = SqliteStore::connect(&config.database_url)
-        .await
-        .with_context(|| format!("opening {}", config.database_url))?;
-    reports.rollup(&store).await?;
+    Ok(())
+}
+
+/// The sample as JSON Lines from `store` (either backend), after bringing
+/// the rollup up to date; also how many conversations were chosen of how
+/// many opened in the period.
+async fn draw<S: Store>(
+    store: &S,
+    reports: &ReportRuntime,
+    args: &SampleArgs,
+    (from, to): (Date, Date),
+) -> anyhow::Result<(String, usize, usize)> {
+    reports.rollup(store).await?;
     let population = store.opened_conversations(from, to).await?;
     let chosen = stratify(&population, args.per_intent, args.seed);
     let mut out = String::new();
@@ -213,20 +241,7 @@ pub async fn run(args: &SampleArgs) -> anyhow::Result<()> {
         out.push_str(&line.to_string());
         out.push('\n');
     }
-    store.close().await;
-    eprintln!(
-        "sampled {} of {} conversations opened {from} .. {to} ({} per intent)",
-        chosen.len(),
-        population.len(),
-        args.per_intent
-    );
-    match &args.out {
-        Some(path) => {
-            std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))?
-        }
-        None => print!("{out}"),
-    }
-    Ok(())
+    Ok((out, chosen.len(), population.len()))
 }
 
 #[cfg(test)]

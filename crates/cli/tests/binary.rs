@@ -8,6 +8,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+// Throwaway PostgreSQL databases, gated on the same variables as the store's
+// conformance suite.
+#[path = "../../store-postgres/tests/pg/mod.rs"]
+mod pg;
+
 const SECRET: &str = "bin-secret";
 const ADMIN: &str = "bin-admin";
 
@@ -20,14 +25,19 @@ fn free_port() -> u16 {
 }
 
 fn start(dir: &std::path::Path, port: u16) -> Child {
+    start_on(
+        dir,
+        port,
+        &format!("sqlite://{}", dir.join("sb.db").display()),
+    )
+}
+
+fn start_on(dir: &std::path::Path, port: u16, database_url: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(["serve", "--config"])
         .arg(dir.join("switchboard.toml"))
         .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
-        .env(
-            "SWITCHBOARD_DATABASE_URL",
-            format!("sqlite://{}", dir.join("sb.db").display()),
-        )
+        .env("SWITCHBOARD_DATABASE_URL", database_url)
         .env("SWITCHBOARD_APP_SECRET", SECRET)
         .env("SWITCHBOARD_ADMIN_TOKEN", ADMIN)
         .env("SWITCHBOARD_LOG", "warn")
@@ -338,4 +348,74 @@ fn replay_a_chat_export_then_report_and_sample_its_database() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown dimension"));
+}
+
+/// `serve`, `report` and `sample` on PostgreSQL: the same commands, the
+/// backend chosen by the database URL's scheme.
+#[tokio::test]
+async fn serve_report_and_sample_on_postgres() {
+    let Some(admin_url) = pg::admin_url() else {
+        return;
+    };
+    let (name, url) = pg::fresh_database_url(&admin_url);
+    pg::create_database(&admin_url, &name).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("switchboard.toml"),
+        "[reports]\ntimezone = \"UTC\"\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut server = start_on(dir.path(), port, &url);
+    wait_healthy(&http, &base).await;
+    say(&http, &base, "919800000001", "wamid.pgbin1").await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let bin = env!("CARGO_BIN_EXE_switchboard");
+    let out = Command::new(bin)
+        .args(["report", "--format", "json", "--config"])
+        .arg(dir.path().join("switchboard.toml"))
+        .env("SWITCHBOARD_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["total"]["conversations"], 1, "{report}");
+
+    // This week (UTC, the configured reporting time zone): the message above.
+    let week = jiff::Timestamp::now()
+        .in_tz("UTC")
+        .unwrap()
+        .date()
+        .iso_week_date()
+        .to_string();
+    let sample = Command::new(bin)
+        .args([
+            "sample",
+            "--per-intent",
+            "2",
+            "--week",
+            week.get(..8).unwrap(),
+        ])
+        .arg("--config")
+        .arg(dir.path().join("switchboard.toml"))
+        .env("SWITCHBOARD_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(
+        sample.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sample.stderr)
+    );
+    let text = String::from_utf8(sample.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("XXXX"), "the phone number is masked: {text}");
+    pg::drop_database(&admin_url, &name).await;
 }

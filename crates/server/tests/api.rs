@@ -2811,6 +2811,13 @@ async fn the_pipeline_runs_on_postgres() {
     assert!(c["sla"]["first_response_due_at"].is_string(), "{c}");
     let a = t.get(&format!("/api/v1/agents/{agent}")).await;
     assert_eq!(a["open_count"], 1, "the counter trigger ran: {a}");
+    // The KPI summary (what `switchboard report` prints) from PostgreSQL's
+    // reporting events: the rollup and its reads run there too.
+    let (s, body) = t
+        .api(reqwest::Method::GET, "/api/v1/reports/summary", ADMIN, None)
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["summary"]["total"]["conversations"], 1, "{body}");
 
     let store = switchboard_store_postgres::PgStore::connect(&url)
         .await
