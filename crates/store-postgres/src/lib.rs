@@ -19,7 +19,6 @@
 //! (`locked_by`, `locked_until`) fence a worker whose lease expired.
 #![forbid(unsafe_code)]
 
-mod rows;
 mod tx;
 
 use std::str::FromStr;
@@ -31,7 +30,7 @@ use sqlx::{PgPool, Row};
 use switchboard_core::ids::{AgentId, ConversationId, DeliveryId};
 use switchboard_store::*;
 
-use rows::*;
+use switchboard_store::rows::*;
 pub use tx::PgTx;
 
 /// The PostgreSQL-backed [`Store`]. Cheap to clone (a pool handle).

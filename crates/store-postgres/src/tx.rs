@@ -14,7 +14,7 @@ use switchboard_core::assign::Candidate;
 use switchboard_core::ids::{ContactId, ConversationId, DeliveryId, InboxId, MessageId};
 use switchboard_store::*;
 
-use crate::rows::*;
+use switchboard_store::rows::*;
 
 /// A query with its bound parameters.
 type Q<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;

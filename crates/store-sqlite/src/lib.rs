@@ -24,7 +24,6 @@
 //! SQLite mode is one process: run several instances only on PostgreSQL.
 #![forbid(unsafe_code)]
 
-mod rows;
 mod writer;
 
 use std::str::FromStr;
@@ -37,7 +36,7 @@ use sqlx::{Row, SqlitePool};
 use switchboard_core::ids::{AgentId, ConversationId, DeliveryId};
 use switchboard_store::*;
 
-use rows::*;
+use switchboard_store::rows::*;
 pub use writer::SqliteTx;
 
 /// The SQLite-backed [`Store`]. Cheap to clone; the writer thread ends

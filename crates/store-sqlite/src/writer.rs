@@ -19,7 +19,7 @@ use switchboard_core::assign::Candidate;
 use switchboard_core::ids::{ContactId, ConversationId, DeliveryId, InboxId, MessageId};
 use switchboard_store::*;
 
-use crate::rows::*;
+use switchboard_store::rows::*;
 
 /// A unit of work for the writer thread.
 pub(crate) type Job = Box<dyn FnOnce(&mut Option<Connection>) + Send>;

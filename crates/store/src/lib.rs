@@ -10,6 +10,8 @@
 //!   assignments and SLA due times, all or nothing.
 //! - [`conformance`]: the behavioural suite every backend runs, so they all
 //!   mean the same thing.
+//! - `rows` (feature `sql`): column lists and row decoders the two SQL
+//!   backends share, since they store the same schema the same way.
 //!
 //! Backends live in their own crates:
 //! - `switchboard-store-sqlite`: the embedded SQLite database `serve` uses
@@ -25,6 +27,8 @@
 
 pub mod conformance;
 pub mod model;
+#[cfg(feature = "sql")]
+pub mod rows;
 
 use async_trait::async_trait;
 use jiff::Timestamp;

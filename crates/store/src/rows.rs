@@ -1,25 +1,32 @@
-//! Column lists and row decoding (integers are `bigint`, times Unix
-//! milliseconds, JSON `text`, as in the SQLite schema). Column lists are macros so they can be
-//! spliced into `concat!` and stay `'static` SQL (sqlx 0.9 takes only
+//! Column lists and row decoding shared by the SQL backends
+//! (`switchboard-store-sqlite` and `switchboard-store-postgres`), which store
+//! the same schema the same way: integers as 64-bit integers, times as Unix
+//! milliseconds (UTC), JSON as text. One decoder per table serves sqlx rows
+//! of either database and rusqlite rows (SQLite's writer thread) through
+//! [`Cols`]. Column lists are macros exported at the crate root so they can
+//! be spliced into `concat!` and stay `'static` SQL (sqlx 0.9 takes only
 //! statically known SQL without an explicit safety assertion).
 
+use crate::*;
 use jiff::Timestamp;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 use switchboard_core::assign::{Candidate, Rule};
 use switchboard_core::ids::{
     AgentId, Bsuid, ContactId, ConversationId, DeliveryId, InboxId, MessageId, PhoneNumberId,
     TeamId, WaId,
 };
-use switchboard_store::*;
 
+/// Columns of `agents`, in the order [`rows::agent_from_row`](crate::rows::agent_from_row) reads.
+#[macro_export]
 macro_rules! agent_cols {
     () => {
         "id, name, email, role, team_id, skills, capacity, availability, open_count, last_assigned_at, created_at"
     };
 }
+/// Columns of `conversations` aliased `c`, as [`rows::conversation_from_row`](crate::rows::conversation_from_row) reads them.
+#[macro_export]
 macro_rules! conv_cols {
     () => {
         "c.id, c.contact_id, c.inbox_id, c.status, c.priority, c.category, c.intent, c.escalation_reasons, \
@@ -29,6 +36,8 @@ macro_rules! conv_cols {
          c.last_inbound_at, c.resolved_at, c.snoozed_until, c.disposition, c.next_action, c.auto_ack_at, c.language, c.bot_failures"
     };
 }
+/// Columns of `conversations` without a table alias.
+#[macro_export]
 macro_rules! conv_cols_bare {
     () => {
         "id, contact_id, inbox_id, status, priority, category, intent, escalation_reasons, \
@@ -38,6 +47,8 @@ macro_rules! conv_cols_bare {
          last_inbound_at, resolved_at, snoozed_until, disposition, next_action, auto_ack_at, language, bot_failures"
     };
 }
+/// Columns of `contacts` without a table alias.
+#[macro_export]
 macro_rules! contact_cols_bare {
     () => {
         "id AS ct_id, wa_id AS ct_wa_id, user_id AS ct_user_id, name AS ct_name, \
@@ -46,6 +57,8 @@ macro_rules! contact_cols_bare {
          opted_out_at AS ct_opted_out_at, opted_in_at AS ct_opted_in_at"
     };
 }
+/// Columns of `contacts` aliased `ct`, prefixed `ct_`, as [`rows::contact_from_row`](crate::rows::contact_from_row) reads them in joins.
+#[macro_export]
 macro_rules! contact_cols {
     () => {
         "ct.id AS ct_id, ct.wa_id AS ct_wa_id, ct.user_id AS ct_user_id, ct.name AS ct_name, \
@@ -54,35 +67,37 @@ macro_rules! contact_cols {
          ct.opted_out_at AS ct_opted_out_at, ct.opted_in_at AS ct_opted_in_at"
     };
 }
+/// Conversation, contact and inbox columns of a queue row ([`rows::summary_from_row`](crate::rows::summary_from_row)).
+#[macro_export]
 macro_rules! summary_cols {
     () => {
         concat!(
-            conv_cols!(),
+            $crate::conv_cols!(),
             ", ",
-            contact_cols!(),
+            $crate::contact_cols!(),
             ", ib.id AS ib_id, ib.phone_number_id AS ib_phone_number_id, \
              ib.display_phone_number AS ib_display_phone_number, ib.waba_id AS ib_waba_id, ib.team_id AS ib_team_id"
         )
     };
 }
+/// Columns of `escalations`.
+#[macro_export]
 macro_rules! escalation_cols {
     () => {
         "id, conversation_id, level, reason, target_agent_id, created_at, acknowledged_at, acknowledged_by"
     };
 }
+/// Columns of `messages`.
+#[macro_export]
 macro_rules! message_cols {
     () => {
         "id, conversation_id, wamid, direction, type, text, media, context, referral, status, sent_at, \
          received_at, edited_at, revoked_at, triage"
     };
 }
-pub(crate) use {
-    agent_cols, contact_cols, contact_cols_bare, conv_cols, conv_cols_bare, escalation_cols,
-    message_cols, summary_cols,
-};
 
 /// Maps sqlx errors onto the layer's error enum.
-pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+pub fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::RowNotFound => StoreError::NotFound("row"),
         sqlx::Error::Database(d) if d.is_unique_violation() => {
@@ -95,7 +110,8 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     }
 }
 
-pub(crate) fn ms(t: Timestamp) -> i64 {
+/// A timestamp as stored: Unix milliseconds (UTC).
+pub fn ms(t: Timestamp) -> i64 {
     t.as_millisecond()
 }
 
@@ -103,7 +119,8 @@ fn ts(v: i64) -> StoreResult<Timestamp> {
     Timestamp::from_millisecond(v).map_err(|e| StoreError::Corrupt(format!("timestamp {v}: {e}")))
 }
 
-pub(crate) fn to_json<T: Serialize + ?Sized>(v: &T) -> StoreResult<String> {
+/// A value as stored JSON text; [`StoreError::Corrupt`] if it cannot be serialized.
+pub fn to_json<T: Serialize + ?Sized>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
@@ -111,9 +128,10 @@ fn from_json<T: DeserializeOwned>(s: &str, what: &str) -> StoreResult<T> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
-/// Column access, kept as a trait so the decoders read like the SQLite
-/// backend's (one decoder per table).
-pub(crate) trait Cols {
+/// Column access shared by sqlx rows (reads, either database) and rusqlite
+/// rows (SQLite's writer thread), so each table has one decoder. Errors are
+/// [`StoreError::Corrupt`] naming the column.
+pub trait Cols {
     /// A nullable integer column.
     fn opt_i64(&self, col: &str) -> StoreResult<Option<i64>>;
     /// A nullable text column.
@@ -126,7 +144,33 @@ fn corrupt(col: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("column {col}: {e}"))
 }
 
-impl Cols for PgRow {
+impl Cols for sqlx::sqlite::SqliteRow {
+    fn opt_i64(&self, col: &str) -> StoreResult<Option<i64>> {
+        self.try_get(col).map_err(|e| corrupt(col, e))
+    }
+    fn opt_str(&self, col: &str) -> StoreResult<Option<String>> {
+        self.try_get(col).map_err(|e| corrupt(col, e))
+    }
+    fn opt_blob(&self, col: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.try_get(col).map_err(|e| corrupt(col, e))
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl Cols for rusqlite::Row<'_> {
+    fn opt_i64(&self, col: &str) -> StoreResult<Option<i64>> {
+        self.get(col).map_err(|e| corrupt(col, e))
+    }
+    fn opt_str(&self, col: &str) -> StoreResult<Option<String>> {
+        self.get(col).map_err(|e| corrupt(col, e))
+    }
+    fn opt_blob(&self, col: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.get(col).map_err(|e| corrupt(col, e))
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Cols for sqlx::postgres::PgRow {
     fn opt_i64(&self, col: &str) -> StoreResult<Option<i64>> {
         self.try_get(col).map_err(|e| corrupt(col, e))
     }
@@ -139,7 +183,7 @@ impl Cols for PgRow {
 }
 
 /// A value type readable from a column.
-pub(crate) trait ColValue: Sized {
+pub trait ColValue: Sized {
     /// Reads column `col` of `row`.
     fn read<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Self>;
 }
@@ -173,15 +217,18 @@ impl ColValue for Vec<u8> {
     }
 }
 
-pub(crate) fn get<T: ColValue, R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<T> {
+/// Column `col` as `T`; [`StoreError::Corrupt`] on a NULL or mistyped value.
+pub fn get<T: ColValue, R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<T> {
     T::read(row, col)
 }
 
-pub(crate) fn get_i64<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<i64> {
+/// A non-NULL integer column.
+pub fn get_i64<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<i64> {
     get(row, col)
 }
 
-pub(crate) fn get_u64<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<u64> {
+/// A non-NULL, non-negative integer column.
+pub fn get_u64<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<u64> {
     u64::try_from(get_i64(row, col)?).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
 }
 
@@ -193,11 +240,13 @@ fn get_ts<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Timestamp> {
     ts(get_i64(row, col)?)
 }
 
-pub(crate) fn get_opt_ts<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Option<Timestamp>> {
+/// A nullable time column (Unix milliseconds, UTC).
+pub fn get_opt_ts<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Option<Timestamp>> {
     get::<Option<i64>, _>(row, col)?.map(ts).transpose()
 }
 
-pub(crate) fn get_opt_str<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Option<String>> {
+/// A nullable text column.
+pub fn get_opt_str<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Option<String>> {
     get(row, col)
 }
 
@@ -223,7 +272,8 @@ fn get_opt_json<T: DeserializeOwned, R: Cols + ?Sized>(
         .transpose()
 }
 
-pub(crate) fn team_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Team> {
+/// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
+pub fn team_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Team> {
     Ok(Team {
         id: TeamId(get_i64(row, "id")?),
         name: get(row, "name")?,
@@ -232,7 +282,8 @@ pub(crate) fn team_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Team> {
     })
 }
 
-pub(crate) fn agent_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Agent> {
+/// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
+pub fn agent_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Agent> {
     Ok(Agent {
         id: AgentId(get_i64(row, "id")?),
         name: get(row, "name")?,
@@ -248,7 +299,8 @@ pub(crate) fn agent_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Agent> {
     })
 }
 
-pub(crate) fn candidate_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Candidate> {
+/// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
+pub fn candidate_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Candidate> {
     let mut skills: Vec<String> = get_json(row, "skills")?;
     if let Some(team) = get_opt_json::<Vec<String>, _>(row, "team_skills")? {
         for s in team {
@@ -270,7 +322,8 @@ pub(crate) fn candidate_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Candi
     })
 }
 
-pub(crate) fn inbox_from_row<R: Cols + ?Sized>(row: &R, prefix: &str) -> StoreResult<Inbox> {
+/// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
+pub fn inbox_from_row<R: Cols + ?Sized>(row: &R, prefix: &str) -> StoreResult<Inbox> {
     let col = |c: &str| format!("{prefix}{c}");
     let pnid: String = get(row, &col("phone_number_id"))?;
     Ok(Inbox {
@@ -283,7 +336,8 @@ pub(crate) fn inbox_from_row<R: Cols + ?Sized>(row: &R, prefix: &str) -> StoreRe
     })
 }
 
-pub(crate) fn contact_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Contact> {
+/// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
+pub fn contact_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Contact> {
     let corrupt = |e: switchboard_core::ids::IdError| StoreError::Corrupt(e.to_string());
     Ok(Contact {
         id: ContactId(get_i64(row, "ct_id")?),
@@ -305,7 +359,8 @@ pub(crate) fn contact_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Contact
     })
 }
 
-pub(crate) fn conversation_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Conversation> {
+/// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
+pub fn conversation_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Conversation> {
     Ok(Conversation {
         id: ConversationId(get_i64(row, "id")?),
         contact_id: ContactId(get_i64(row, "contact_id")?),
@@ -350,7 +405,8 @@ pub(crate) fn conversation_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Co
     })
 }
 
-pub(crate) fn summary_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<ConversationSummary> {
+/// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
+pub fn summary_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<ConversationSummary> {
     Ok(ConversationSummary {
         conversation: conversation_from_row(row)?,
         contact: contact_from_row(row)?,
@@ -358,7 +414,8 @@ pub(crate) fn summary_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Convers
     })
 }
 
-pub(crate) fn message_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Message> {
+/// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
+pub fn message_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Message> {
     Ok(Message {
         id: MessageId(get_i64(row, "id")?),
         conversation_id: ConversationId(get_i64(row, "conversation_id")?),
@@ -378,7 +435,8 @@ pub(crate) fn message_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Message
     })
 }
 
-pub(crate) fn assignment_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Assignment> {
+/// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
+pub fn assignment_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Assignment> {
     Ok(Assignment {
         id: get_i64(row, "id")?,
         conversation_id: ConversationId(get_i64(row, "conversation_id")?),
@@ -393,7 +451,8 @@ pub(crate) fn assignment_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Assi
     })
 }
 
-pub(crate) fn delivery_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Delivery> {
+/// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
+pub fn delivery_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Delivery> {
     let status: String = get(row, "status")?;
     Ok(Delivery {
         id: DeliveryId(get_i64(row, "id")?),
@@ -407,7 +466,8 @@ pub(crate) fn delivery_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Delive
     })
 }
 
-pub(crate) fn timer_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Timer> {
+/// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
+pub fn timer_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Timer> {
     let kind: String = get(row, "kind")?;
     Ok(Timer {
         id: get_i64(row, "id")?,
@@ -420,7 +480,8 @@ pub(crate) fn timer_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Timer> {
     })
 }
 
-pub(crate) fn escalation_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Escalation> {
+/// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
+pub fn escalation_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Escalation> {
     let level: String = get(row, "level")?;
     Ok(Escalation {
         id: get_i64(row, "id")?,
@@ -435,7 +496,8 @@ pub(crate) fn escalation_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Esca
     })
 }
 
-pub(crate) fn sla_event_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<SlaEvent> {
+/// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
+pub fn sla_event_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<SlaEvent> {
     Ok(SlaEvent {
         id: get_i64(row, "id")?,
         conversation_id: ConversationId(get_i64(row, "conversation_id")?),
@@ -447,14 +509,16 @@ pub(crate) fn sla_event_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<SlaEv
     })
 }
 
+/// Columns of `outbox`.
+#[macro_export]
 macro_rules! outbox_cols {
     () => {
         "id, kind, idempotency_key, conversation_id, message_id, phone_number_id, recipient, payload, attempts, status, last_error, last_code"
     };
 }
-pub(crate) use outbox_cols;
 
-pub(crate) fn outbox_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<OutboxItem> {
+/// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
+pub fn outbox_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<OutboxItem> {
     let kind: String = get(row, "kind")?;
     Ok(OutboxItem {
         id: get_i64(row, "id")?,
@@ -473,7 +537,8 @@ pub(crate) fn outbox_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<OutboxIt
     })
 }
 
-pub(crate) fn handoff_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Handoff> {
+/// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
+pub fn handoff_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Handoff> {
     Ok(Handoff {
         id: get_i64(row, "id")?,
         conversation_id: ConversationId(get_i64(row, "conversation_id")?),
@@ -486,7 +551,8 @@ pub(crate) fn handoff_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Handoff
     })
 }
 
-pub(crate) fn template_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<TemplateRecord> {
+/// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
+pub fn template_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<TemplateRecord> {
     Ok(TemplateRecord {
         waba_id: get(row, "waba_id")?,
         meta_id: get_opt_str(row, "meta_id")?,
@@ -500,14 +566,18 @@ pub(crate) fn template_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Templa
     })
 }
 
-/// Columns of `report_events`, in the order [`report_event_from_row`] reads.
+/// Columns of `report_events`, in the order
+/// [`rows::report_event_from_row`](crate::rows::report_event_from_row) reads.
+#[macro_export]
 macro_rules! report_event_cols {
     () => {
         "id, at, kind, conversation_id, contact_id, message_id, inbox_id, team_id, agent_id, \
          category, intent, language, source_id, source_type, priority, detail, value_ms"
     };
 }
-pub(crate) use report_event_cols;
+
+/// [`report_event_cols!`](crate::report_event_cols) as a constant, for `format!`.
+pub const REPORT_EVENT_COLS: &str = crate::report_event_cols!();
 
 fn opt_word<T: std::str::FromStr, R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Option<T>>
 where
@@ -521,7 +591,8 @@ where
         .transpose()
 }
 
-pub(crate) fn report_event_from_row<R: Cols + ?Sized>(
+/// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
+pub fn report_event_from_row<R: Cols + ?Sized>(
     row: &R,
 ) -> StoreResult<switchboard_core::kpi::ReportEvent> {
     use switchboard_core::ids::{ConversationId, MessageId};
@@ -548,7 +619,8 @@ pub(crate) fn report_event_from_row<R: Cols + ?Sized>(
     })
 }
 
-pub(crate) fn day_cycle_from_row<R: Cols + ?Sized>(
+/// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
+pub fn day_cycle_from_row<R: Cols + ?Sized>(
     row: &R,
 ) -> StoreResult<switchboard_core::kpi::DayCycle> {
     let facts: Vec<u8> = get(row, "facts")?;
