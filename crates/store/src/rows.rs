@@ -591,6 +591,21 @@ where
         .transpose()
 }
 
+/// The conversation dimensions `report_events` and `report_cycles` both
+/// carry, under the same column names.
+fn dims_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<switchboard_core::kpi::Dimensions> {
+    Ok(switchboard_core::kpi::Dimensions {
+        inbox_id: get::<Option<i64>, _>(row, "inbox_id")?.map(InboxId),
+        team_id: get::<Option<i64>, _>(row, "team_id")?.map(TeamId),
+        agent_id: get::<Option<i64>, _>(row, "agent_id")?.map(AgentId),
+        category: opt_word(row, "category")?,
+        intent: get_opt_str(row, "intent")?,
+        language: get_opt_str(row, "language")?,
+        source_id: get_opt_str(row, "source_id")?,
+        source_type: get_opt_str(row, "source_type")?,
+    })
+}
+
 /// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
 pub fn report_event_from_row<R: Cols + ?Sized>(
     row: &R,
@@ -603,16 +618,7 @@ pub fn report_event_from_row<R: Cols + ?Sized>(
         conversation_id: get::<Option<i64>, _>(row, "conversation_id")?.map(ConversationId),
         contact_id: get::<Option<i64>, _>(row, "contact_id")?.map(ContactId),
         message_id: get::<Option<i64>, _>(row, "message_id")?.map(MessageId),
-        dims: switchboard_core::kpi::Dimensions {
-            inbox_id: get::<Option<i64>, _>(row, "inbox_id")?.map(InboxId),
-            team_id: get::<Option<i64>, _>(row, "team_id")?.map(TeamId),
-            agent_id: get::<Option<i64>, _>(row, "agent_id")?.map(AgentId),
-            category: opt_word(row, "category")?,
-            intent: get_opt_str(row, "intent")?,
-            language: get_opt_str(row, "language")?,
-            source_id: get_opt_str(row, "source_id")?,
-            source_type: get_opt_str(row, "source_type")?,
-        },
+        dims: dims_from_row(row)?,
         priority: opt_word(row, "priority")?,
         detail: get_opt_str(row, "detail")?,
         value_ms: get(row, "value_ms")?,
@@ -625,16 +631,7 @@ pub fn day_cycle_from_row<R: Cols + ?Sized>(
 ) -> StoreResult<switchboard_core::kpi::DayCycle> {
     let facts: Vec<u8> = get(row, "facts")?;
     Ok(switchboard_core::kpi::DayCycle {
-        dims: switchboard_core::kpi::Dimensions {
-            inbox_id: get::<Option<i64>, _>(row, "inbox_id")?.map(InboxId),
-            team_id: get::<Option<i64>, _>(row, "team_id")?.map(TeamId),
-            agent_id: get::<Option<i64>, _>(row, "agent_id")?.map(AgentId),
-            category: opt_word(row, "category")?,
-            intent: get_opt_str(row, "intent")?,
-            language: get_opt_str(row, "language")?,
-            source_id: get_opt_str(row, "source_id")?,
-            source_type: get_opt_str(row, "source_type")?,
-        },
+        dims: dims_from_row(row)?,
         returning: get_i64(row, "returning_contact")? != 0,
         disposition: get_opt_str(row, "disposition")?,
         recontacted: get_i64(row, "recontacted")? != 0,
