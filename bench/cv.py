@@ -76,13 +76,11 @@ def main(argv):
                     r2["split"] = "test"
                 f.write(json.dumps(r2, ensure_ascii=False) + "\n")
         model = os.path.join(out, f"fold{k}.sbm")
-        recipe = dict(zip(recipe_words[::2], recipe_words[1::2]))
+        # (name, value) pairs: a flag may repeat (`--gate-source`).
+        recipe = [kv for kv in zip(recipe_words[::2], recipe_words[1::2]) if kv[0] not in extra]
         flags = list(extra)
-        for name in list(recipe):
-            if name in flags:
-                del recipe[name]
         subprocess.run(
-            [sb, "train", "--quiet", *[x for kv in recipe.items() for x in kv],
+            [sb, "train", "--quiet", *[x for kv in recipe for x in kv],
              "--data", os.path.join(data, "public.jsonl"), "--data", path,
              "--mapping", "data/mapping/public.toml", "--out", model, *flags],
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
