@@ -3,7 +3,8 @@
 //! ```text
 //! switchboard train --data FILE.csv|jsonl [--data FILE…] [--mapping FILE]
 //!                   --out MODEL [--test FILE…] [--weight SOURCE=W…]
-//!                   [--bits N] [--epochs N] [--report FILE.json]
+//!                   [--gate-source SOURCE…] [--bits N] [--epochs N]
+//!                   [--report FILE.json]
 //! ```
 //!
 //! Records with `split = "test"` are never used (test splits measure, they
@@ -12,9 +13,14 @@
 //! fixed 20 % chosen by a hash of the text. The model is trained on the
 //! training part and measured on the held-out part (the report printed at
 //! the end), which also calibrates the confidence (softmax temperature) and
-//! sets each escalation head's threshold (best weighted F1). The final model is then retrained on both parts with the same
-//! settings (`--no-refit` keeps the first one). Same data, same command,
-//! same model bytes.
+//! sets each escalation head's threshold (best weighted F1). With
+//! `--gate-source`, the model also gets an escalation gate learnt from
+//! those sources' messages only; the gate's threshold and one threshold
+//! shared by the heads are the pair that maximises recall minus
+//! false-escalation rate of "a head fires and the gate agrees" on their
+//! held-out messages. The final model is then retrained
+//! on both parts with the same settings (`--no-refit` keeps the first
+//! one). Same data, same command, same model bytes.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -51,6 +57,11 @@ pub struct TrainArgs {
     /// Sample weight per source, e.g. `in_domain=4` (default 1).
     #[arg(long, value_name = "SOURCE=W")]
     pub weight: Vec<String>,
+    /// Train an escalation gate on this source's messages (repeat for
+    /// several; none: no gate). Meant for the business's own labelled
+    /// messages, whose escalation labels follow Switchboard's definitions.
+    #[arg(long, value_name = "SOURCE")]
+    pub gate_source: Vec<String>,
     /// Hash bits (2^bits feature buckets; the model has 2^bits rows).
     #[arg(long, default_value_t = 18)]
     pub bits: u8,
@@ -95,6 +106,7 @@ struct Report {
     train_messages: usize,
     held_out: SetReport,
     thresholds: BTreeMap<String, f32>,
+    gate: Option<f32>,
     temperature: f32,
     test: Vec<(String, SetReport)>,
     train_seconds: f64,
@@ -116,11 +128,13 @@ fn bar(quiet: bool, len: u64, what: &str) -> ProgressBar {
     pb
 }
 
-/// Turns records into examples (gold labels through the mapping).
+/// Turns records into examples (gold labels through the mapping); the
+/// examples of `gate_sources` train the escalation gate.
 pub fn examples(
     records: &[Record],
     mapping: Option<&Mapping>,
     weights: &BTreeMap<String, f32>,
+    gate_sources: &[String],
 ) -> anyhow::Result<Vec<(Example, Option<String>)>> {
     let mut out = Vec::with_capacity(records.len());
     for (i, r) in records.iter().enumerate() {
@@ -153,6 +167,7 @@ pub fn examples(
                 intent: gold.intent,
                 reasons: gold.reasons,
                 weight,
+                gate: r.source.as_ref().is_some_and(|s| gate_sources.contains(s)),
             },
             r.split.clone(),
         ));
@@ -237,6 +252,57 @@ fn tune_thresholds(model: &IntentModel, held_out: &[Example]) -> Vec<f32> {
         .collect()
 }
 
+/// For a model with a gate: the gate threshold (0.05..=0.95) and one
+/// threshold for every head (0.20..=0.50; below 0.2 a head fires on
+/// noise, as in [`tune_thresholds`]) that together maximise recall
+/// minus false-escalation rate of the model's escalation decision ("a head
+/// at or above the head threshold and the gate at or above its own") on
+/// the held-out examples that train the gate. With the gate deciding
+/// whether to escalate, a head only has to say which reason, so one low
+/// threshold serves them all (per-head F1 tuning, made for heads that
+/// decide alone, lost recall in cross-validation). `None` for a model
+/// without a gate or without such examples.
+fn tune_gate(model: &IntentModel, held_out: &[Example]) -> Option<(f32, f32)> {
+    model.gate()?;
+    let scored: Vec<(bool, f32, f32)> = held_out
+        .iter()
+        .filter(|e| e.gate)
+        .map(|e| {
+            let p = model.predict(&e.text);
+            let top = p.reason_probs.iter().copied().fold(0.0f32, f32::max);
+            let gold = e.reasons.iter().any(|r| model.reasons().contains(r));
+            (gold, top, p.gate_prob.unwrap_or(1.0))
+        })
+        .collect();
+    let positives = scored.iter().filter(|(g, _, _)| *g).count();
+    let negatives = scored.len() - positives;
+    if positives == 0 || negatives == 0 {
+        return None;
+    }
+    let mut best = ((0.5f32, 0.5f32), f64::NEG_INFINITY);
+    for head_step in 4..=10 {
+        let head = head_step as f32 * 0.05;
+        for gate_step in 1..=19 {
+            let gate = gate_step as f32 * 0.05;
+            let (mut tp, mut fp) = (0usize, 0usize);
+            for (gold, top, g) in &scored {
+                if *top >= head && *g >= gate {
+                    if *gold {
+                        tp += 1;
+                    } else {
+                        fp += 1;
+                    }
+                }
+            }
+            let j = tp as f64 / positives as f64 - fp as f64 / negatives as f64;
+            if j > best.1 {
+                best = ((gate, head), j);
+            }
+        }
+    }
+    Some(best.0)
+}
+
 /// Runs `switchboard train`.
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let mapping = match &args.mapping {
@@ -259,7 +325,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     for p in &args.data {
         records.extend(read_records(p)?);
     }
-    let all = examples(&records, mapping.as_ref(), &weights)?;
+    let all = examples(&records, mapping.as_ref(), &weights, &args.gate_source)?;
     let usable: Vec<&(Example, Option<String>)> = all
         .iter()
         .filter(|(_, split)| split.as_deref() != Some("test"))
@@ -289,6 +355,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         epochs: args.epochs,
         l2: args.l2,
         learning_rate: args.learning_rate,
+        gate: !args.gate_source.is_empty() && !reasons.is_empty(),
         reasons,
         ..TrainConfig::default()
     };
@@ -338,7 +405,11 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     })?;
     pb.finish_and_clear();
     let held_report = score(&model, &held);
-    let thresholds = tune_thresholds(&model, &held);
+    let gate = tune_gate(&model, &held);
+    let thresholds = match gate {
+        Some((_, head)) => vec![head; model.reasons().len()],
+        None => tune_thresholds(&model, &held),
+    };
     let temperature = model.temperature();
     if !args.no_refit && !held.is_empty() {
         let mut both = fit.clone();
@@ -351,6 +422,9 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         model.set_temperature(temperature);
     }
     model.set_thresholds(&thresholds);
+    if let Some((t, _)) = gate {
+        model.set_gate(t);
+    }
     let bytes = model.to_bytes()?;
     std::fs::write(&args.out, &bytes)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
@@ -359,7 +433,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let mut tests = Vec::new();
     for p in &args.test {
         let recs = read_records(p)?;
-        let set: Vec<Example> = examples(&recs, mapping.as_ref(), &weights)?
+        let set: Vec<Example> = examples(&recs, mapping.as_ref(), &weights, &args.gate_source)?
             .into_iter()
             .map(|(e, _)| e)
             .collect();
@@ -398,6 +472,9 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     for (n, t) in names.iter().zip(model.thresholds()) {
         writeln!(err, "  {n:<20} {t:.2}")?;
     }
+    if let Some(t) = model.gate() {
+        writeln!(err, "  {:<20} {t:.2}", "(gate)")?;
+    }
     for (name, t) in &tests {
         writeln!(
             err,
@@ -414,6 +491,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 .into_iter()
                 .zip(model.thresholds().iter().copied())
                 .collect(),
+            gate: model.gate(),
             temperature,
             test: tests,
             train_seconds,

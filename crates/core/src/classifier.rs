@@ -9,7 +9,13 @@
 //! - **escalation heads**: one logistic (sigmoid) output per escalation
 //!   reason, because a message can carry several ("refund chahiye, consumer
 //!   court jaunga" is `refund` and `legal_regulatory`), each with its own
-//!   decision threshold.
+//!   decision threshold;
+//! - optionally an **escalation gate**: one more sigmoid output, "should
+//!   this escalate at all", trained only on the examples marked for it
+//!   (the business's own in-domain messages). It pools the evidence of
+//!   every reason and is free of the public datasets' looser labels, so
+//!   it can veto a reason head that fires on a calm question sharing its
+//!   words (measured in `EVAL.md`).
 //!
 //! Training is AdaGrad over the examples in an order fixed by a seed, on
 //! one thread, so the same data and settings give the same model bytes.
@@ -29,7 +35,10 @@ use crate::model::EscalationReason;
 use crate::text::normalize;
 
 /// Format tag at the start of every model file.
-pub const MODEL_FORMAT: &str = "switchboard-intent-model/1";
+pub const MODEL_FORMAT: &str = "switchboard-intent-model/2";
+
+/// The first format (no escalation gate); still loaded.
+const MODEL_FORMAT_V1: &str = "switchboard-intent-model/1";
 
 /// Why a model could not be loaded or trained.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,6 +65,9 @@ pub struct Example {
     pub reasons: Vec<EscalationReason>,
     /// Sample weight (1.0 normally; higher for in-domain data).
     pub weight: f32,
+    /// Whether the escalation gate learns from this example (see
+    /// [`TrainConfig::gate`]).
+    pub gate: bool,
 }
 
 /// Training settings. The defaults are the ones the default model uses.
@@ -73,6 +85,10 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Train escalation heads for these reasons (none: intent only).
     pub reasons: Vec<EscalationReason>,
+    /// Train an escalation gate (needs `reasons`): a sigmoid output for
+    /// "any of `reasons`", learnt from the examples whose
+    /// [`Example::gate`] is set.
+    pub gate: bool,
 }
 
 impl Default for TrainConfig {
@@ -84,6 +100,7 @@ impl Default for TrainConfig {
             l2: 1e-6,
             seed: 0x5eed,
             reasons: Vec::new(),
+            gate: false,
         }
     }
 }
@@ -97,7 +114,8 @@ pub struct IntentModel {
     bits: u8,
     intents: Vec<String>,
     reasons: Vec<EscalationReason>,
-    /// `2^bits` rows of `intents.len() + reasons.len()` quantised weights.
+    /// `2^bits` rows of `intents.len() + reasons.len() + gate` quantised
+    /// weights (the gate, when present, is the last output).
     weights: Vec<i8>,
     /// Per output: weight = `q * scale`.
     scales: Vec<f32>,
@@ -107,6 +125,9 @@ pub struct IntentModel {
     temperature: f32,
     /// Per escalation head: probability at or above which it fires.
     thresholds: Vec<f32>,
+    /// The escalation gate's threshold, if the model has a gate: below it,
+    /// the model's own reasons do not escalate.
+    gate: Option<f32>,
     /// The non-zero rows of `weights`, packed, built when the model is
     /// loaded or trained (not stored in the file).
     #[serde(skip)]
@@ -124,6 +145,23 @@ pub struct Prediction {
     pub intent_probs: Vec<f32>,
     /// Probability of each escalation head, in [`IntentModel::reasons`] order.
     pub reason_probs: Vec<f32>,
+    /// The escalation gate's probability, if the model has a gate.
+    pub gate_prob: Option<f32>,
+}
+
+/// The first model format, identical but for the gate.
+#[derive(Deserialize)]
+struct IntentModelV1 {
+    _format: String,
+    card: String,
+    bits: u8,
+    intents: Vec<String>,
+    reasons: Vec<EscalationReason>,
+    weights: Vec<i8>,
+    scales: Vec<f32>,
+    bias: Vec<f32>,
+    temperature: f32,
+    thresholds: Vec<f32>,
 }
 
 impl IntentModel {
@@ -133,14 +171,34 @@ impl IntentModel {
     /// [`ModelError::Format`] for bytes that are not a model of this
     /// format, [`ModelError::Inconsistent`] for a damaged one.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
-        let model: IntentModel =
-            postcard::from_bytes(bytes).map_err(|e| ModelError::Format(e.to_string()))?;
-        if model.format != MODEL_FORMAT {
-            return Err(ModelError::Format(format!(
-                "format {:?}, expected {MODEL_FORMAT:?}",
-                model.format
-            )));
-        }
+        let format_error = |e: postcard::Error| ModelError::Format(e.to_string());
+        // The tag is the first field, so it decodes on its own.
+        let (format, _) = postcard::take_from_bytes::<String>(bytes).map_err(format_error)?;
+        let model: IntentModel = match format.as_str() {
+            MODEL_FORMAT => postcard::from_bytes(bytes).map_err(format_error)?,
+            MODEL_FORMAT_V1 => {
+                let v1: IntentModelV1 = postcard::from_bytes(bytes).map_err(format_error)?;
+                IntentModel {
+                    format: MODEL_FORMAT.into(),
+                    card: v1.card,
+                    bits: v1.bits,
+                    intents: v1.intents,
+                    reasons: v1.reasons,
+                    weights: v1.weights,
+                    scales: v1.scales,
+                    bias: v1.bias,
+                    temperature: v1.temperature,
+                    thresholds: v1.thresholds,
+                    gate: None,
+                    live: LiveRows::default(),
+                }
+            }
+            other => {
+                return Err(ModelError::Format(format!(
+                    "format {other:?}, expected {MODEL_FORMAT:?}"
+                )));
+            }
+        };
         model.check()?;
         let mut model = model;
         model.live = LiveRows::build(&model.weights, model.width());
@@ -174,11 +232,14 @@ impl IntentModel {
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
             return Err(ModelError::Inconsistent("temperature".into()));
         }
+        if self.gate.is_some() && self.reasons.is_empty() {
+            return Err(ModelError::Inconsistent("a gate without reasons".into()));
+        }
         Ok(())
     }
 
     fn width(&self) -> usize {
-        self.intents.len() + self.reasons.len()
+        self.intents.len() + self.reasons.len() + usize::from(self.gate.is_some())
     }
 
     /// The intent names, in output order.
@@ -221,6 +282,20 @@ impl IntentModel {
     pub fn set_thresholds(&mut self, thresholds: &[f32]) {
         for (t, v) in self.thresholds.iter_mut().zip(thresholds) {
             *t = v.clamp(0.0, 1.0);
+        }
+    }
+
+    /// The escalation gate's threshold (probability), if the model has a
+    /// gate.
+    pub fn gate(&self) -> Option<f32> {
+        self.gate
+    }
+
+    /// Replaces the gate's threshold (clamped to `0..=1`); no effect on a
+    /// model without a gate.
+    pub fn set_gate(&mut self, threshold: f32) {
+        if let Some(t) = self.gate.as_mut() {
+            *t = threshold.clamp(0.0, 1.0);
         }
     }
 
@@ -276,12 +351,17 @@ impl IntentModel {
             *a = *a * s + b;
         }
         let mut intent_probs = acc;
-        let reason_probs: Vec<f32> = intent_probs
+        let mut reason_probs: Vec<f32> = intent_probs
             .get(k..)
             .unwrap_or_default()
             .iter()
             .map(|&z| sigmoid(z))
             .collect();
+        let gate_prob = if self.gate.is_some() {
+            reason_probs.pop()
+        } else {
+            None
+        };
         intent_probs.truncate(k);
         softmax_in_place(&mut intent_probs, self.temperature);
         let (intent, confidence) = argmax(&intent_probs);
@@ -290,6 +370,7 @@ impl IntentModel {
             confidence,
             intent_probs,
             reason_probs,
+            gate_prob,
         }
     }
 
@@ -738,8 +819,9 @@ pub fn train(
         return Err(ModelError::Training("no examples".into()));
     }
     let reasons = config.reasons.clone();
+    let gate = config.gate && !reasons.is_empty();
     let k = intents.len();
-    let width = k + reasons.len();
+    let width = k + reasons.len() + usize::from(gate);
     let featurizer = Featurizer::new(config.bits);
     let dim = featurizer.dim();
 
@@ -783,10 +865,19 @@ pub fn train(
             }
             let (si, sr) = scores.split_at(k);
             let p = softmax(si, 1.0);
+            let gate_here = gate && examples.get(idx).is_some_and(|e| e.gate);
             for (c, g) in grad.iter_mut().enumerate() {
                 *g = if c < k {
                     let target = if c == *y { 1.0 } else { 0.0 };
                     p.get(c).copied().unwrap_or(0.0) - target
+                } else if c == k + reasons.len() {
+                    // The gate: "any reason", from the marked examples only.
+                    if gate_here {
+                        let target = if ys.iter().any(|&r| r) { 1.0 } else { 0.0 };
+                        sigmoid(sr.get(c - k).copied().unwrap_or(0.0)) - target
+                    } else {
+                        0.0
+                    }
                 } else {
                     let target = if ys.get(c - k).copied().unwrap_or(false) {
                         1.0
@@ -845,6 +936,7 @@ pub fn train(
         card,
         bits: featurizer.bits(),
         thresholds: vec![0.5; reasons.len()],
+        gate: gate.then_some(0.5),
         intents,
         reasons,
         weights,
@@ -925,6 +1017,7 @@ mod tests {
             intent: intent.into(),
             reasons: reasons.to_vec(),
             weight: 1.0,
+            gate: true,
         }
     }
 
@@ -975,6 +1068,70 @@ mod tests {
         assert_eq!(m.fired(&p).len(), 1);
         let sum: f32 = p.intent_probs.iter().sum();
         assert!((sum - 1.0).abs() < 1e-4);
+    }
+
+    /// The gate learns "any reason" from the examples marked for it only,
+    /// round-trips, and a first-format file (no gate) still loads.
+    #[test]
+    fn gate_learns_from_marked_examples_and_v1_files_load() {
+        let mut data = toy();
+        // Unmarked examples that would teach the opposite: ignored by the gate.
+        for i in 0..20 {
+            data.push(Example {
+                gate: false,
+                ..ex(&format!("i want my money back {i}"), "refund", &[])
+            });
+        }
+        let cfg = TrainConfig {
+            bits: 14,
+            epochs: 5,
+            reasons: vec![EscalationReason::Refund],
+            gate: true,
+            ..TrainConfig::default()
+        };
+        let m = train(&data, &[], &cfg, "toy".into(), &mut |_, _| {}).unwrap();
+        assert_eq!(m.gate(), Some(0.5));
+        let m = IntentModel::from_bytes(&m.to_bytes().unwrap()).unwrap();
+        let yes = m.predict("refund chahiye order 99 ka").gate_prob.unwrap();
+        let no = m.predict("what is the price of plan 99").gate_prob.unwrap();
+        assert!(yes > 0.7 && no < 0.3, "{yes} {no}");
+
+        // The first format is the same fields without the gate.
+        let plain = train(
+            &toy(),
+            &[],
+            &TrainConfig {
+                gate: false,
+                ..cfg.clone()
+            },
+            "toy".into(),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        let v1 = postcard::to_stdvec(&(
+            MODEL_FORMAT_V1,
+            &plain.card,
+            plain.bits,
+            &plain.intents,
+            &plain.reasons,
+            &plain.weights,
+            &plain.scales,
+            &plain.bias,
+            plain.temperature,
+            &plain.thresholds,
+        ))
+        .unwrap();
+        let loaded = IntentModel::from_bytes(&v1).unwrap();
+        assert_eq!(loaded.gate(), None);
+        let p = loaded.predict("mera refund chahiye");
+        assert_eq!(p, plain.predict("mera refund chahiye"));
+        assert_eq!(p.gate_prob, None);
+        assert!(
+            IntentModel::from_bytes(
+                &postcard::to_stdvec(&("switchboard-intent-model/9", 1u8)).unwrap()
+            )
+            .is_err()
+        );
     }
 
     /// The integer-sum prediction is the float one of the sorted features

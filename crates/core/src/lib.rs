@@ -20,6 +20,7 @@
 //!   repeated letters, chat spellings, Devanagari punctuation).
 //! - [`features`]: hashed word and character n-gram features (every script).
 //! - [`classifier`]: the trainable intent classifier with escalation heads
+//!   and an optional escalation gate
 //!   (logistic regression, calibrated, deterministic, a compact model file).
 //! - [`sentiment`]: VADER plus a Hinglish/Hindi overlay.
 //! - [`language`]: `en`, `hi`, `hinglish` or another ISO 639-1 code.
