@@ -123,6 +123,12 @@ pub struct Settings {
     pub calm_intent_at: f32,
     /// See `calm_intent_at`; default 1.1 (such heads never fire).
     pub calm_head_at: f32,
+    /// Threshold of the model's escalation gate (probability; see
+    /// [`crate::classifier`]): below it, the model's reason heads and
+    /// `[intent_reasons]` do not escalate (rules still do). Default: the
+    /// threshold stored in the model, tuned by `switchboard train`; 0 turns
+    /// the gate off. No effect with a model without a gate.
+    pub escalation_gate_at: Option<Probability>,
 }
 
 impl Default for Settings {
@@ -139,6 +145,7 @@ impl Default for Settings {
             intent_reason_at: 0.5,
             calm_intent_at: 1.1,
             calm_head_at: 1.1,
+            escalation_gate_at: None,
         }
     }
 }
@@ -152,12 +159,22 @@ pub struct EscalationRule {
     /// What the rule means, for people reading the file.
     #[serde(default)]
     pub description: Option<String>,
-    /// Phrases that fire the rule (whole words; a trailing `*` is a prefix).
+    /// Phrases that fire the rule (whole words; a trailing `*` is a
+    /// prefix). May be empty when `evidence` is not.
+    #[serde(default)]
     pub phrases: Vec<String>,
     /// Phrases that cancel the rule for a message, and veto the model's
     /// head for the same reason.
     #[serde(default)]
     pub unless: Vec<String>,
+    /// Phrases that are evidence, not a verdict: a hit escalates only if
+    /// the model's escalation gate agrees (see
+    /// `settings.escalation_gate_at`; without a gate they act like
+    /// `phrases`). For words that calm messages use too ("fraud" in "does
+    /// the card have fraud cover?"); what must never be missed ("consumer
+    /// court") belongs in `phrases`.
+    #[serde(default)]
+    pub evidence: Vec<String>,
 }
 
 /// What an intent rule says about the category.
@@ -299,6 +316,7 @@ pub struct TriageResult {
 #[derive(Debug, Clone, Copy)]
 enum Target {
     Escalation(usize),
+    EscalationEvidence(usize),
     EscalationUnless(usize),
     Intent(usize),
     IntentUnless(usize),
@@ -505,7 +523,18 @@ impl TriageEngine {
         };
         for (i, r) in rules.escalation.iter().enumerate() {
             let name = format!("escalation[{i}] ({})", r.reason);
-            add(name.clone(), &r.phrases, Target::Escalation(i), true)?;
+            add(
+                name.clone(),
+                &r.phrases,
+                Target::Escalation(i),
+                r.evidence.is_empty(),
+            )?;
+            add(
+                name.clone(),
+                &r.evidence,
+                Target::EscalationEvidence(i),
+                false,
+            )?;
             add(name, &r.unless, Target::EscalationUnless(i), false)?;
         }
         let mut seen = std::collections::HashSet::new();
@@ -640,9 +669,24 @@ impl TriageEngine {
             let norm = normalize(text);
             language = self.language.detect(text, &norm);
             sentiment = self.sentiment.score(text, &norm);
+            let model = self.model.as_deref().filter(|_| settings.use_model);
+            let p = model.map(|m| m.predict_normalized(text, &norm));
+            // The gate learnt "escalate at all" from in-domain labels alone;
+            // below it, what the heads and gated rules say is kept as a
+            // reason text but does not escalate.
+            let held_back = match (model, p.as_ref().and_then(|p| p.gate_prob)) {
+                (Some(m), Some(g)) => settings
+                    .escalation_gate_at
+                    .map(Probability::get)
+                    .or(m.gate())
+                    .filter(|t| g < *t)
+                    .map(|t| (g, t)),
+                _ => None,
+            };
             let n_esc = self.rules.escalation.len();
             let n_int = self.rules.intent.len();
             let mut esc_hit: Vec<Option<&str>> = vec![None; n_esc];
+            let mut esc_evidence: Vec<Option<&str>> = vec![None; n_esc];
             let mut esc_cancel: Vec<Option<&str>> = vec![None; n_esc];
             let mut int_hit: Vec<Option<(usize, &str)>> = vec![None; n_int];
             let mut int_cancel = vec![false; n_int];
@@ -653,6 +697,11 @@ impl TriageEngine {
                 match p.target {
                     Target::Escalation(i) => {
                         if let Some(slot) = esc_hit.get_mut(i) {
+                            slot.get_or_insert(p.phrase.as_str());
+                        }
+                    }
+                    Target::EscalationEvidence(i) => {
+                        if let Some(slot) = esc_evidence.get_mut(i) {
                             slot.get_or_insert(p.phrase.as_str());
                         }
                     }
@@ -676,7 +725,9 @@ impl TriageEngine {
                 }
             }
             for (i, rule) in self.rules.escalation.iter().enumerate() {
-                let hit = esc_hit.get(i).copied().flatten();
+                let strong = esc_hit.get(i).copied().flatten();
+                let evidence = esc_evidence.get(i).copied().flatten();
+                let hit = strong.or(evidence);
                 let cancel = esc_cancel.get(i).copied().flatten();
                 match (hit, cancel) {
                     (Some(phrase), Some(except)) => {
@@ -690,10 +741,16 @@ impl TriageEngine {
                         vetoed.push(rule.reason);
                         reasons.push(format!("rule: '{except}' rules out {}", rule.reason));
                     }
-                    (Some(phrase), None) => {
-                        escalations.push(rule.reason);
-                        reasons.push(format!("rule: matched '{phrase}' ({})", rule.reason));
-                    }
+                    (Some(phrase), None) => match held_back {
+                        Some((g, t)) if strong.is_none() => reasons.push(format!(
+                            "rule: matched '{phrase}' ({}), held back: escalation gate {g:.2} below {t:.2}",
+                            rule.reason
+                        )),
+                        _ => {
+                            escalations.push(rule.reason);
+                            reasons.push(format!("rule: matched '{phrase}' ({})", rule.reason));
+                        }
+                    },
                     (None, None) => {}
                 }
             }
@@ -748,15 +805,13 @@ impl TriageEngine {
                     sentiment.score
                 ));
             }
-            if settings.use_model
-                && let Some(model) = &self.model
-            {
-                let p = model.predict_normalized(text, &norm);
+            if let (Some(model), Some(p)) = (model, p) {
                 let intent = model.intents().get(p.intent);
                 // A confident intent that carries no reason ("product_info
                 // 0.95") outweighs a reason head barely over its threshold.
                 let calm = p.confidence >= settings.calm_intent_at
                     && intent.is_some_and(|i| !self.rules.intent_reasons.contains_key(i));
+                let mut withheld: Vec<String> = Vec::new();
                 for ((reason, prob), t) in model
                     .reasons()
                     .iter()
@@ -769,13 +824,26 @@ impl TriageEngine {
                         *t
                     };
                     if *prob >= t && !vetoed.contains(reason) {
+                        if held_back.is_some() {
+                            withheld.push(format!("{reason} {prob:.2}"));
+                            continue;
+                        }
                         if !escalations.contains(reason) {
                             escalations.push(*reason);
                         }
                         model_reasons.push(format!("model: {reason} {prob:.2}"));
                     }
                 }
+                if let Some((g, t)) = held_back
+                    && !withheld.is_empty()
+                {
+                    model_reasons.push(format!(
+                        "model: escalation gate {g:.2} below {t:.2} holds back {}",
+                        withheld.join(", ")
+                    ));
+                }
                 if let Some(reason) = intent.and_then(|i| self.rules.intent_reasons.get(i))
+                    && held_back.is_none()
                     && p.confidence >= settings.intent_reason_at
                     && !vetoed.contains(reason)
                     && !escalations.contains(reason)
@@ -891,9 +959,19 @@ impl TriageEngine {
             }
             _ => intent_name,
         };
+        // A rude opt-out ("stop these bakwas offers") still asks for no
+        // answer, only for the messages to stop: it stays passive
+        // (`data/triage/README.md`).
+        let rude_opt_out = intent_name == "opt_out"
+            && escalations
+                .iter()
+                .all(|r| *r == EscalationReason::NegativeSentiment);
         if escalations.contains(&EscalationReason::PriceNegotiation) {
             intent_category = IntentCategory::HighIntent;
-        } else if !escalations.is_empty() && intent_category == IntentCategory::PassiveEngagement {
+        } else if !escalations.is_empty()
+            && intent_category == IntentCategory::PassiveEngagement
+            && !rude_opt_out
+        {
             intent_category = IntentCategory::InformationRequest;
         }
         let category = match intent_category {
@@ -1145,6 +1223,15 @@ mod tests {
         assert_eq!(r.category, Category::PassiveEngagement);
         assert_eq!(r.priority, Priority::Low);
 
+        // A rude opt-out escalates for its tone but asks for no answer.
+        let r = run("stop sending me your stupid ads every day, idiots");
+        assert_eq!(r.intent, "opt_out");
+        assert_eq!(
+            r.escalation_reasons,
+            vec![EscalationReason::NegativeSentiment]
+        );
+        assert_eq!(r.category, Category::PassiveEngagement);
+
         let r = run("I want to talk to a person");
         assert_eq!(r.escalation_reasons, vec![EscalationReason::HumanRequested]);
         assert!(r.escalate);
@@ -1381,6 +1468,69 @@ mod tests {
         });
         assert_eq!(r.escalation_reasons, vec![EscalationReason::Refund]);
         assert!(r.reasons.iter().all(|x| !x.starts_with("model:")));
+    }
+
+    /// Evidence phrases escalate only when the model's escalation gate
+    /// agrees; `phrases` always do; a gate threshold of 0 turns it off.
+    #[test]
+    fn the_escalation_gate_holds_back_evidence_but_not_phrases() {
+        let with_gate_at = |t: &str| {
+            let rules = BUILTIN_RULES.replace(
+                "use_model = true",
+                &format!("use_model = true\nescalation_gate_at = {t}"),
+            );
+            TriageEngine::from_toml(&rules).unwrap()
+        };
+        let triage = |e: &TriageEngine, text: &str| {
+            e.triage(&TriageInput {
+                text: Some(text),
+                message_type: "text",
+                sent_at: at(),
+                history: History::default(),
+            })
+        };
+        assert!(engine().model.as_ref().unwrap().gate().is_some());
+        let closed = with_gate_at("1.0");
+        let open = with_gate_at("0.0");
+        // "scam" is evidence for security_fraud.
+        let text = "got a scam call today";
+        let held = triage(&closed, text);
+        assert!(
+            !held
+                .escalation_reasons
+                .contains(&EscalationReason::SecurityFraud),
+            "{held:?}"
+        );
+        assert!(
+            held.reasons
+                .iter()
+                .any(|r| r.contains("matched 'scam'") && r.contains("held back")),
+            "{held:?}"
+        );
+        let passed = triage(&open, text);
+        assert!(
+            passed
+                .escalation_reasons
+                .contains(&EscalationReason::SecurityFraud)
+        );
+        // "consumer court" is a phrase: never held back.
+        let r = triage(&closed, "I will go to consumer court");
+        assert!(
+            r.escalation_reasons
+                .contains(&EscalationReason::LegalRegulatory)
+        );
+    }
+
+    /// The issue's hard negatives that name a reason's word calmly.
+    #[test]
+    fn calm_mentions_of_trigger_words_do_not_escalate() {
+        for text in [
+            "Does the credit card come with fraud protection cover?",
+            "Do you have a panel lawyer for property registration?",
+        ] {
+            let r = run(text);
+            assert!(!r.escalate, "{text}: {r:?}");
+        }
     }
 
     #[test]
