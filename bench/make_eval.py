@@ -30,6 +30,7 @@ ind = load("in_domain_test.json")
 ind1 = load("in_domain_test_v1.json")
 ind2 = load("in_domain_test_v2.json")
 ind3 = load("in_domain_test_v3.json")
+ind4 = load("in_domain_test_v4.json")
 lang = load("language_test.json")
 emo = load("goemotions_test.json")
 base = load("baseline.json")
@@ -140,13 +141,14 @@ def subset(r):
 
 
 w("Earlier versions' test messages are unchanged and still in the test split, so each version's "
-  "subset compares with the runs before it. The third version (7,007 messages) had "
+  "subset compares with the runs before it. The fourth version (8,395 messages) had "
+  f"{ind4['messages']} test messages: {subset(ind4)}. The third version (7,007 messages) had "
   f"{ind3['messages']} test messages: {subset(ind3)}. The second version (5,173 messages) had "
   f"{ind2['messages']} test messages: {subset(ind2)}. The first version (2,356 messages) had "
   f"{ind1['messages']}: {subset(ind1)}. The third round's rows were written to be hard (hard "
   "negatives with trigger words, keyword-free escalations, passive messages with content), so the "
-  "full split is harder than the second version's subset (the fourth round's were written the "
-  "same way, against cross-validation's mistakes); the second round's rows were easier "
+  "full split is harder than the second version's subset (the fourth and fifth rounds' were "
+  "written the same way, against cross-validation's mistakes); the second round's rows were easier "
   "than the first version's (written in one session, some as the same scenario in two or three "
   "languages).\n")
 
@@ -189,52 +191,50 @@ w("## Held-out report of the default model\n")
 h = dtrain["held_out"]
 w(f"Dev splits ({h['messages']:,} messages, public dev splits and the in-domain dev split): intent accuracy "
   f"{h['accuracy']:.4f}, macro-F1 {h['macro_f1']:.4f}; softmax temperature {dtrain['temperature']:.3f}; "
-  "escalation thresholds " + ", ".join(f"`{k}` {v:.2f}" for k, v in dtrain["thresholds"].items()) + ".\n")
+  "escalation thresholds " + ", ".join(f"`{k}` {v:.2f}" for k, v in dtrain["thresholds"].items())
+  + (f", escalation gate {dtrain['gate']:.2f}" if dtrain.get("gate") is not None else "") + ".\n")
 
 w("## Where the targets are missed, and why\n")
 w(f"- **In-domain escalation ({f3(ind['escalation']['recall'])} recall, "
   f"{f3(ind['escalation']['false_escalation_rate'])} false escalations; targets 0.95 / 0.05).** "
-  "The set now has 129 to 489 messages per reason and language (about 40 in its first version). "
-  "The fourth round (1,388 rows, written against cross-validation's mistakes) moved "
-  "cross-validation on the rows that existed before it from 0.898 to 0.910 recall and from 0.134 "
-  "to 0.122 false escalations (high-intent 0.844 to 0.852, passive 0.767 to 0.771; "
-  "`python3 bench/cv.py --score-upto en=2349,hg=2398,hi=2319`), and the retrained model moved "
-  "the third version's 1,032 test messages from 0.924 / 0.114 (the EVAL run before it) to "
-  f"{f3(ind3['escalation']['recall'])} / {f3(ind3['escalation']['false_escalation_rate'])}. "
-  "The third round (1,834 rows) was aimed at what 5-fold cross-validation on train + dev "
-  "(`python3 bench/cv.py`, never the test split) got wrong. Measured that way on the rows that "
-  "existed before it (same folds, so the same held-out rows), adding it moved recall from 0.888 to "
-  "0.907 and false escalations from 0.111 to 0.107 (`en` recall 0.866 to 0.905, passive 0.796 to "
-  "0.822); 2^18 hash buckets instead of 2^16 added about one point of recall (cross-validation over "
-  "all rows: 0.889 / 0.136 at 2^16, 0.898 / 0.134 at 2^18). Two engine rules, chosen on the dev "
-  "splits: an intent that is a reason by definition (`complaint`, `refund`, `cancellation`, "
-  "`human_agent`, …) raises that reason at probability 0.5 even when the reason's own head stays "
-  "below its threshold, and a confident non-escalating intent (0.9) raises the bar for reason heads "
-  "to 0.7. False escalations are what is furthest from the target: in cross-validation about a "
-  "quarter of them are `complaint`, then `security_fraud`, `refund` and `legal_regulatory`, each "
-  "head firing at its low tuned threshold (0.20 to 0.30) on an ordinary question that shares words "
-  "with its positives ('society me 24 ghante power backup hai?' as a complaint, 'रजिस्ट्री के लिए "
-  "आपके पास वकील है?' as legal). Thresholds trade one error for the other along one curve (tuning "
-  "all eight together on dev for the any-escalation decision instead of each by its F1 moved "
-  "cross-validation along it: recall +0.006, false escalations +0.007, in all five folds); a "
-  "bag-of-n-grams model cannot tell 'is my account hacked?' from 'how do I avoid being hacked?' "
-  "without many examples of each. What would move it: real traffic rather than written examples, "
-  "or a model with sentence-level context (a small multilingual encoder), whose cost per message "
-  "the speed targets would have to allow.")
-w(f"- **High-intent and passive categories in-domain** follow from the intent. Buying signals "
-  "that name a fee or a price ('send me the fee structure to pay') are still read as pricing "
-  "questions when the model is unsure and the `pricing` intent rule matches, a buying signal that "
-  "asks for a call is labelled `fresh_high_intent` but the engine gives every `human_agent` "
-  "`information_request`, and compliments and acknowledgements with content ('very clean clinic and "
-  "polite staff') go to product questions. In cross-validation a further share of bookings and "
-  "purchases phrased as commands ('subah 7 baje ki vande bharat me ticket kar do', 'schedule a "
-  "counselling session this weekend') come out as `out_of_scope`: Hinglish-TOP's many assistant "
-  "commands ('timer ko cancel karo') are mapped to `out_of_scope`, which looked like the cause, but "
-  "cross-validation says otherwise: weighting that source at 0.25 left category recall where it was "
-  "(high-intent 0.843 vs 0.844, passive 0.763 vs 0.767) with slightly more false escalations. Passive "
-  "recall also pays for every false escalation: an escalated message is never `passive_engagement` "
-  "(it needs an answer), so a passive acknowledgement that trips a reason head leaves the category "
-  "too.")
+  "The set now has 9,841 messages, 140 to 541 per reason and language. This version adds an "
+  "**escalation gate** and splits the rules' phrases into verdicts and evidence. The gate is one "
+  "more sigmoid output of the same linear model, \"should this escalate at all\", trained on "
+  "every source with the reason heads (`switchboard train --gate-source …`); its threshold and one "
+  "threshold shared by the heads are tuned together on the dev splits for recall minus false "
+  "escalations (the heads' floor stays 0.20). Below the gate, the reason heads, the "
+  "intent-implied reasons and the rules' `evidence` phrases ('fraud', 'lawyer', 'worst', "
+  "'refund', …) are kept as reason texts but do not escalate; `phrases` ('consumer court', 'talk "
+  "to a person', 'paisa kat gaya') always do. Why: in 5-fold cross-validation on train + dev "
+  "(`python3 bench/cv.py`, never the test split), once a gate held back the heads, 233 of the 385 "
+  "false escalations left were keyword rules firing on calm messages ('Does the credit card come with fraud protection cover?', 'Do "
+  "you have a panel lawyer for property registration?'), not the model. Cross-validation on the "
+  "7,147 train + dev rows that existed before the fifth round (`--score-upto en=2807,hg=2868,hi=2779`): "
+  "0.909 / 0.125 at the start; 0.905 / 0.116 with the fifth round (1,446 rows against "
+  "cross-validation's mistakes); with a gate trained on the in-domain set alone and every rule "
+  "keyword as evidence 0.892 / 0.050, and 0.909 / 0.057 with the thresholds tuned together; with "
+  "the gate trained on every source (this model, heads' floor 0.20) 0.914 / 0.086 (passive 0.792 to 0.833, high-intent 0.857 to 0.845). The in-domain-only gate "
+  "was dropped although its cross-validation was best: it held back public-style escalations "
+  "(pooled public recall 0.81, already visible on the training rows). Cross-validation flatters "
+  "anything fitted to the in-domain set: rounds 3 to 5 were written as variants of the train + dev "
+  "rows the model got wrong, so a held-out row often has a sibling in training, which no test row "
+  "has. What is left: escalations the heads see but the gate doubts, and calm messages whose "
+  "words and shape match an escalation ('मेरा नाम गलत छपा है, सही करवा दीजिए' as a complaint). A "
+  "separate experiment (pooled cross-validation, in-domain only) put TF-IDF + linear SVM at "
+  "recall 0.95 with 0.14 false escalations and the same with multilingual-e5-small embeddings "
+  "added at 0.11, at about 24 ms per message: a sentence encoder helps, but not enough to reach "
+  "0.05, and not at the speed targets.")
+w(f"- **High-intent and passive categories in-domain** follow from the intent. An opt-out that "
+  "escalates only for its tone ('stop sending these stupid ads') now stays `passive_engagement`, "
+  "as the set labels it (cross-validation passive recall +0.005, nothing else moved), and fewer "
+  "false escalations mean fewer acknowledgements pulled out of `passive_engagement`. Still wrong: "
+  "buying signals that name a fee or a price ('send me the fee structure to pay') read as pricing "
+  "questions; a buying signal that asks for a call is labelled `fresh_high_intent` but the engine "
+  "gives every `human_agent` `information_request` (giving it high intent when the high-intent "
+  "intents together had at least some probability traded about one right answer for one wrong "
+  "one in cross-validation, so it was not kept); compliments with content ('very clean clinic and "
+  "polite staff') go to product questions; commands ('subah 7 baje ki vande bharat me ticket kar "
+  "do') come out as `out_of_scope`.")
 w(f"- **Pooled public recall ({f3(pub['escalation']['recall'])}).** The misses are concentrated "
   "in NLU++ and DSTC11 (multi-label and spoken-style turns whose mapping to a reason depends on "
   "label combinations) and in BANKING77's payment-went-wrong labels, which the mapping calls "
