@@ -1204,7 +1204,11 @@ mod tests {
     }
 
     fn run_with(text: &str, history: History) -> TriageResult {
-        engine().triage(&TriageInput {
+        run_on(&engine(), text, history)
+    }
+
+    fn run_on(e: &TriageEngine, text: &str, history: History) -> TriageResult {
+        e.triage(&TriageInput {
             text: Some(text),
             message_type: "text",
             sent_at: at(),
@@ -1291,6 +1295,9 @@ mod tests {
             "what is your cancellation policy?",
             "thanks for the quick refund!",
             "legal documents for the flat kaunse chahiye?",
+            // Calm uses of the rules' evidence words.
+            "Does the credit card come with fraud protection cover?",
+            "Do you have a panel lawyer for property registration?",
         ] {
             let r = run(text);
             assert!(!r.escalate, "{text}: {:?}", r.reasons);
@@ -1460,12 +1467,7 @@ mod tests {
     fn rules_only_engine_still_works() {
         let rules = BUILTIN_RULES.replace("use_model = true", "use_model = false");
         let e = TriageEngine::from_toml(&rules).unwrap();
-        let r = e.triage(&TriageInput {
-            text: Some("refund chahiye jaldi"),
-            message_type: "text",
-            sent_at: at(),
-            history: History::default(),
-        });
+        let r = run_on(&e, "refund chahiye jaldi", History::default());
         assert_eq!(r.escalation_reasons, vec![EscalationReason::Refund]);
         assert!(r.reasons.iter().all(|x| !x.starts_with("model:")));
     }
@@ -1481,14 +1483,7 @@ mod tests {
             );
             TriageEngine::from_toml(&rules).unwrap()
         };
-        let triage = |e: &TriageEngine, text: &str| {
-            e.triage(&TriageInput {
-                text: Some(text),
-                message_type: "text",
-                sent_at: at(),
-                history: History::default(),
-            })
-        };
+        let triage = |e: &TriageEngine, text: &str| run_on(e, text, History::default());
         assert!(engine().model.as_ref().unwrap().gate().is_some());
         let closed = with_gate_at("1.0");
         let open = with_gate_at("0.0");
@@ -1519,18 +1514,6 @@ mod tests {
             r.escalation_reasons
                 .contains(&EscalationReason::LegalRegulatory)
         );
-    }
-
-    /// The hard negatives that name a reason's word calmly.
-    #[test]
-    fn calm_mentions_of_trigger_words_do_not_escalate() {
-        for text in [
-            "Does the credit card come with fraud protection cover?",
-            "Do you have a panel lawyer for property registration?",
-        ] {
-            let r = run(text);
-            assert!(!r.escalate, "{text}: {r:?}");
-        }
     }
 
     #[test]
