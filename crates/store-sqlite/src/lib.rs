@@ -105,6 +105,25 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// The rows `sql` selects for one conversation (its `?1` is the
+    /// conversation id), decoded by `decode`: every per-conversation read of
+    /// the detail view, the handoffs and the report events.
+    async fn of_conversation<T>(
+        &self,
+        sql: &'static str,
+        id: ConversationId,
+        decode: fn(&sqlx::sqlite::SqliteRow) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        sqlx::query(sql)
+            .bind(id.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(decode)
+            .collect()
+    }
 }
 
 #[async_trait]
@@ -272,48 +291,30 @@ impl Store for SqliteStore {
             return Ok(None);
         };
         let summary = summary_from_row(&row)?;
-        let messages = sqlx::query(concat!(
-            "SELECT ",
-            message_cols!(),
-            " FROM messages WHERE conversation_id = ?1 ORDER BY sent_at, id"
-        ))
-        .bind(id.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(message_from_row)
-        .collect::<StoreResult<Vec<_>>>()?;
-        let assignments = sqlx::query(
-            "SELECT id, conversation_id, agent_id, rule, reason, created_at FROM assignments WHERE conversation_id = ?1 ORDER BY id",
-        )
-        .bind(id.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(assignment_from_row)
-        .collect::<StoreResult<Vec<_>>>()?;
-        let escalations = sqlx::query(concat!(
-            "SELECT ",
-            escalation_cols!(),
-            " FROM escalations WHERE conversation_id = ?1 ORDER BY id"
-        ))
-        .bind(id.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(escalation_from_row)
-        .collect::<StoreResult<Vec<_>>>()?;
-        let sla_events = sqlx::query("SELECT id, conversation_id, target, event, due_at, at, agent_id FROM sla_events WHERE conversation_id = ?1 ORDER BY id")
-            .bind(id.0)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(sla_event_from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let messages = self
+            .of_conversation(
+                concat!(
+                    "SELECT ",
+                    message_cols!(),
+                    " FROM messages WHERE conversation_id = ?1 ORDER BY sent_at, id"
+                ),
+                id,
+                message_from_row,
+            )
+            .await?;
+        let assignments = self.of_conversation("SELECT id, conversation_id, agent_id, rule, reason, created_at FROM assignments WHERE conversation_id = ?1 ORDER BY id", id, assignment_from_row).await?;
+        let escalations = self
+            .of_conversation(
+                concat!(
+                    "SELECT ",
+                    escalation_cols!(),
+                    " FROM escalations WHERE conversation_id = ?1 ORDER BY id"
+                ),
+                id,
+                escalation_from_row,
+            )
+            .await?;
+        let sla_events = self.of_conversation("SELECT id, conversation_id, target, event, due_at, at, agent_id FROM sla_events WHERE conversation_id = ?1 ORDER BY id", id, sla_event_from_row).await?;
         Ok(Some(ConversationDetail {
             summary,
             messages,
@@ -461,14 +462,7 @@ impl Store for SqliteStore {
     }
 
     async fn handoffs(&self, id: ConversationId) -> StoreResult<Vec<Handoff>> {
-        sqlx::query("SELECT id, conversation_id, from_agent_id, to_agent_id, reason, summary, created_at, acknowledged_at FROM handoffs WHERE conversation_id = ?1 ORDER BY id")
-            .bind(id.0)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(handoff_from_row)
-            .collect()
+        self.of_conversation("SELECT id, conversation_id, from_agent_id, to_agent_id, reason, summary, created_at, acknowledged_at FROM handoffs WHERE conversation_id = ?1 ORDER BY id", id, handoff_from_row).await
     }
 
     async fn next_timer_due(&self) -> StoreResult<Option<Timestamp>> {
@@ -605,16 +599,16 @@ impl Store for SqliteStore {
     }
 
     async fn report_events(&self, id: ConversationId) -> StoreResult<Vec<ReportEvent>> {
-        let rows = sqlx::query(concat!(
-            "SELECT id, at, kind, conversation_id, contact_id, message_id, inbox_id, team_id, agent_id, ",
-            "category, intent, language, source_id, source_type, priority, detail, value_ms ",
-            "FROM report_events WHERE conversation_id = ?1 ORDER BY id"
-        ))
-        .bind(id.0)
-        .fetch_all(&self.pool)
+        self.of_conversation(
+            concat!(
+                "SELECT ",
+                report_event_cols!(),
+                " FROM report_events WHERE conversation_id = ?1 ORDER BY id"
+            ),
+            id,
+            report_event_from_row,
+        )
         .await
-        .map_err(db_err)?;
-        rows.iter().map(report_event_from_row).collect()
     }
 }
 
