@@ -16,7 +16,9 @@ on them), the model is trained with bench/run.sh's recipe plus any extra
 flags, and `switchboard eval --split test` scores the held-out rows. Prints
 escalation recall / false-escalation rate overall and per language, and
 category recall, summed over the folds (every train + dev row is scored
-exactly once). Test rows are dropped before anything else happens.
+exactly once), then what raised each false escalation: a rule phrase, a model
+head, an intent that implies a reason, the tone checks (from the `reasons` texts of `switchboard triage` with the fold's
+model). Test rows are dropped before anything else happens.
 Standard library only.
 """
 import hashlib
@@ -65,6 +67,7 @@ def main(argv):
     rows = [r for r in rows if r.get("split") != "test"]
 
     esc = Counter()
+    raised_by = Counter()
     by_lang = {}
     cats = Counter()
     for k in range(folds):
@@ -105,6 +108,7 @@ def main(argv):
         for cat, (n, right) in rep["category"]["by_value"].items():
             cats[cat + ":n"] += n
             cats[cat + ":right"] += right
+        raised_by.update(false_escalation_sources(sb, model, scored))
         print(f"fold {k}: recall {rep['escalation']['recall']:.3f}, "
               f"false escalations {rep['escalation']['false_escalation_rate']:.3f}", flush=True)
 
@@ -121,6 +125,44 @@ def main(argv):
     for cat in ("fresh_high_intent", "information_request", "passive_engagement"):
         n = cats[cat + ":n"]
         print(f"{cat:20} recall {cats[cat + ':right'] / n:.3f} ({n})" if n else f"{cat}: none")
+    print("false escalations raised by (a message can have several):",
+          ", ".join(f"{k} {v}" for k, v in raised_by.most_common()))
+
+
+HISTORY_ONLY = ("repeat_unanswered", "bot_failure")
+
+
+def false_escalation_sources(sb, model, scored):
+    """Counts, over the scored rows that should not escalate but did, what
+    raised the escalation, read from the engine's `reasons` texts."""
+    with open(scored, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    lines = "".join(json.dumps({"text": r["text"]}, ensure_ascii=False) + "\n" for r in rows)
+    out = subprocess.run([sb, "triage", "--model", model], input=lines.encode("utf-8"),
+                         capture_output=True, check=True).stdout.decode("utf-8").splitlines()
+    counts = Counter()
+    for r, line in zip(rows, out):
+        p = json.loads(line)
+        gold = [x for x in r.get("escalation_reasons", []) if x not in HISTORY_ONLY]
+        pred = [x for x in p["escalation_reasons"] if x not in HISTORY_ONLY]
+        if gold or not pred:
+            continue
+        kinds = set()
+        for t in p["reasons"]:
+            if "held back" in t or t.startswith(("rule: intent", "model: intent")) and "implies" not in t:
+                continue
+            if t.startswith("rule: matched"):
+                kinds.add("rule")
+            elif "implies" in t:
+                kinds.add("intent")
+            elif t.startswith("model:"):
+                kinds.add("head")
+            elif "sentiment" in t or "exclamation" in t or "capitals" in t:
+                kinds.add("tone")
+            elif "never-automate" in t:
+                kinds.add("never_automate")
+        counts.update(kinds or {"other"})
+    return counts
 
 
 if __name__ == "__main__":

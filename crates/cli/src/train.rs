@@ -58,8 +58,10 @@ pub struct TrainArgs {
     #[arg(long, value_name = "SOURCE=W")]
     pub weight: Vec<String>,
     /// Train an escalation gate on this source's messages (repeat for
-    /// several; none: no gate). Meant for the business's own labelled
-    /// messages, whose escalation labels follow Switchboard's definitions.
+    /// several; none: no gate). Name every source whose escalation labels
+    /// are trustworthy: the default model names all of them (a gate
+    /// trained on the in-domain set alone held back public-style
+    /// escalations, `EVAL.md`).
     #[arg(long, value_name = "SOURCE")]
     pub gate_source: Vec<String>,
     /// Hash bits (2^bits feature buckets; the model has 2^bits rows).

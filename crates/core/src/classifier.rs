@@ -12,10 +12,10 @@
 //!   decision threshold;
 //! - optionally an **escalation gate**: one more sigmoid output, "should
 //!   this escalate at all", trained only on the examples marked for it
-//!   (the business's own in-domain messages). It pools the evidence of
-//!   every reason and is free of the public datasets' looser labels, so
-//!   it can veto a reason head that fires on a calm question sharing its
-//!   words (measured in `EVAL.md`).
+//!   (`switchboard train --gate-source`; the default model marks every
+//!   source). It pools the evidence of every reason, so it can veto a
+//!   reason head or a keyword rule that fires on a calm question sharing
+//!   its words (measured in `EVAL.md`).
 //!
 //! Training is AdaGrad over the examples in an order fixed by a seed, on
 //! one thread, so the same data and settings give the same model bytes.

@@ -124,8 +124,9 @@ pub struct Settings {
     /// See `calm_intent_at`; default 1.1 (such heads never fire).
     pub calm_head_at: f32,
     /// Threshold of the model's escalation gate (probability; see
-    /// [`crate::classifier`]): below it, the model's reason heads and
-    /// `[intent_reasons]` do not escalate (rules still do). Default: the
+    /// [`crate::classifier`]): below it, the model's reason heads,
+    /// `[intent_reasons]` and the rules' `evidence` phrases do not escalate
+    /// (`phrases` still do). Default: the
     /// threshold stored in the model, tuned by `switchboard train`; 0 turns
     /// the gate off. No effect with a model without a gate.
     pub escalation_gate_at: Option<Probability>,
@@ -671,9 +672,9 @@ impl TriageEngine {
             sentiment = self.sentiment.score(text, &norm);
             let model = self.model.as_deref().filter(|_| settings.use_model);
             let p = model.map(|m| m.predict_normalized(text, &norm));
-            // The gate learnt "escalate at all" from in-domain labels alone;
-            // below it, what the heads and gated rules say is kept as a
-            // reason text but does not escalate.
+            // The gate pools every reason's evidence into "escalate at
+            // all"; below it, what the heads and evidence phrases say is
+            // kept as a reason text but does not escalate.
             let held_back = match (model, p.as_ref().and_then(|p| p.gate_prob)) {
                 (Some(m), Some(g)) => settings
                     .escalation_gate_at
