@@ -236,6 +236,18 @@ fn get_u32<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<u32> {
     u32::try_from(get_i64(row, col)?).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
 }
 
+/// A text column holding one of an enum's stored names, read by `parse`;
+/// [`StoreError::Corrupt`] names `what` and the value when it is not one.
+fn get_parsed<T, R: Cols + ?Sized>(
+    row: &R,
+    col: &str,
+    what: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> StoreResult<T> {
+    let s: String = get(row, col)?;
+    parse(&s).ok_or_else(|| StoreError::Corrupt(format!("{what} {s:?}")))
+}
+
 fn get_ts<R: Cols + ?Sized>(row: &R, col: &str) -> StoreResult<Timestamp> {
     ts(get_i64(row, col)?)
 }
@@ -385,11 +397,12 @@ pub fn conversation_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Conversat
         created_at: get_ts(row, "created_at")?,
         updated_at: get_ts(row, "updated_at")?,
         last_message_at: get_ts(row, "last_message_at")?,
-        sla_status: {
-            let s: String = get(row, "sla_status")?;
-            switchboard_core::sla::SlaStatus::parse(&s)
-                .ok_or_else(|| StoreError::Corrupt(format!("sla_status {s:?}")))?
-        },
+        sla_status: get_parsed(
+            row,
+            "sla_status",
+            "sla_status",
+            switchboard_core::sla::SlaStatus::parse,
+        )?,
         next_response_due_at: get_opt_ts(row, "next_response_due_at")?,
         resolution_due_at: get_opt_ts(row, "resolution_due_at")?,
         last_responded_at: get_opt_ts(row, "last_responded_at")?,
@@ -441,11 +454,7 @@ pub fn assignment_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Assignment>
         id: get_i64(row, "id")?,
         conversation_id: ConversationId(get_i64(row, "conversation_id")?),
         agent_id: get::<Option<i64>, _>(row, "agent_id")?.map(AgentId),
-        rule: {
-            let rule: String = get(row, "rule")?;
-            Rule::parse(&rule)
-                .ok_or_else(|| StoreError::Corrupt(format!("assignment rule {rule:?}")))?
-        },
+        rule: get_parsed(row, "rule", "assignment rule", Rule::parse)?,
         reason: get(row, "reason")?,
         created_at: get_ts(row, "created_at")?,
     })
@@ -453,13 +462,11 @@ pub fn assignment_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Assignment>
 
 /// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
 pub fn delivery_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Delivery> {
-    let status: String = get(row, "status")?;
     Ok(Delivery {
         id: DeliveryId(get_i64(row, "id")?),
         received_at: get_ts(row, "received_at")?,
         body: get(row, "body")?,
-        status: DeliveryStatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("delivery status {status:?}")))?,
+        status: get_parsed(row, "status", "delivery status", DeliveryStatus::parse)?,
         error: get_opt_str(row, "error")?,
         messages: get_u32(row, "messages")?,
         duplicates: get_u32(row, "duplicates")?,
@@ -468,12 +475,10 @@ pub fn delivery_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Delivery> {
 
 /// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
 pub fn timer_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Timer> {
-    let kind: String = get(row, "kind")?;
     Ok(Timer {
         id: get_i64(row, "id")?,
         conversation_id: ConversationId(get_i64(row, "conversation_id")?),
-        kind: TimerKind::parse(&kind)
-            .ok_or_else(|| StoreError::Corrupt(format!("timer kind {kind:?}")))?,
+        kind: get_parsed(row, "kind", "timer kind", TimerKind::parse)?,
         due_at: get_ts(row, "due_at")?,
         payload: get_opt_json(row, "payload")?,
         attempts: get_u32(row, "attempts")?,
@@ -482,12 +487,10 @@ pub fn timer_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Timer> {
 
 /// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
 pub fn escalation_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<Escalation> {
-    let level: String = get(row, "level")?;
     Ok(Escalation {
         id: get_i64(row, "id")?,
         conversation_id: ConversationId(get_i64(row, "conversation_id")?),
-        level: EscalationLevel::parse(&level)
-            .ok_or_else(|| StoreError::Corrupt(format!("escalation level {level:?}")))?,
+        level: get_parsed(row, "level", "escalation level", EscalationLevel::parse)?,
         reason: get(row, "reason")?,
         target_agent_id: get::<Option<i64>, _>(row, "target_agent_id")?.map(AgentId),
         created_at: get_ts(row, "created_at")?,
@@ -519,11 +522,9 @@ macro_rules! outbox_cols {
 
 /// Decodes one row read with this table's column list; [`StoreError::Corrupt`] on a bad value.
 pub fn outbox_from_row<R: Cols + ?Sized>(row: &R) -> StoreResult<OutboxItem> {
-    let kind: String = get(row, "kind")?;
     Ok(OutboxItem {
         id: get_i64(row, "id")?,
-        kind: OutboxKind::parse(&kind)
-            .ok_or_else(|| StoreError::Corrupt(format!("outbox kind {kind:?}")))?,
+        kind: get_parsed(row, "kind", "outbox kind", OutboxKind::parse)?,
         idempotency_key: get(row, "idempotency_key")?,
         conversation_id: get::<Option<i64>, _>(row, "conversation_id")?.map(ConversationId),
         message_id: get::<Option<i64>, _>(row, "message_id")?.map(MessageId),
