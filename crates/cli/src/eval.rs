@@ -374,13 +374,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         Format::Table => table(&report),
         Format::Html => html(&report)?,
     };
-    match &args.out {
-        Some(p) => {
-            std::fs::write(p, rendered).with_context(|| format!("cannot write {}", p.display()))?
-        }
-        None => print!("{rendered}"),
-    }
-    Ok(())
+    crate::emit(args.out.as_deref(), &rendered)
 }
 
 fn ratio(a: u64, b: u64) -> f64 {

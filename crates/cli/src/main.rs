@@ -26,7 +26,7 @@ mod sample;
 mod train;
 mod triage_cmd;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -74,6 +74,19 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Export a stratified random sample of a week's conversations for review.
     Sample(sample::SampleArgs),
+}
+
+/// Writes a command's rendered output to `out` (`--out FILE`) or, without
+/// it, to standard output. Errors name the file.
+fn emit(out: Option<&Path>, text: &str) -> anyhow::Result<()> {
+    match out {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display())),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
 }
 
 fn main() -> ExitCode {

@@ -213,13 +213,7 @@ pub async fn run(args: &ReplayArgs) -> anyhow::Result<()> {
         })?,
         Format::Html => html(&reports, &names)?,
     };
-    match &args.out {
-        Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-        }
-        None => print!("{text}"),
-    }
-    Ok(())
+    crate::emit(args.out.as_deref(), &text)
 }
 
 async fn replay_once(

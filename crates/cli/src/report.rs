@@ -81,13 +81,7 @@ pub async fn run(args: &ReportArgs) -> anyhow::Result<()> {
         store.close().await;
         text?
     };
-    match &args.out {
-        Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
-        }
-        None => print!("{text}"),
-    }
-    Ok(())
+    crate::emit(args.out.as_deref(), &text)
 }
 
 /// The report in `args.format` from `store` (either backend), after

@@ -185,13 +185,7 @@ pub async fn run(args: &SampleArgs) -> anyhow::Result<()> {
         "sampled {} of {} conversations opened {from} .. {to} ({} per intent)",
         chosen, population, args.per_intent
     );
-    match &args.out {
-        Some(path) => {
-            std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))?
-        }
-        None => print!("{out}"),
-    }
-    Ok(())
+    crate::emit(args.out.as_deref(), &out)
 }
 
 /// The sample as JSON Lines from `store` (either backend), after bringing
