@@ -15,7 +15,13 @@
 //!   (`switchboard train --gate-source`; the default model marks every
 //!   source). It pools the evidence of every reason, so it can veto a
 //!   reason head or a keyword rule that fires on a calm question sharing
-//!   its words (measured in `EVAL.md`).
+//!   its words (measured in `EVAL.md`);
+//! - optionally an **escalation combiner** ([`Combiner`]): a small logistic
+//!   regression over the outputs above (every intent probability, every
+//!   head, the gate), fitted on held-out predictions. Its probability is
+//!   the one the gate threshold applies to. The linear model cannot say
+//!   "a complaint head at 0.4 means little when the intent head is sure
+//!   this is praise"; a model of its outputs can.
 //!
 //! Training is AdaGrad over the examples in an order fixed by a seed, on
 //! one thread, so the same data and settings give the same model bytes.
@@ -29,13 +35,17 @@
 use std::cell::RefCell;
 
 use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64;
 
 use crate::features::{BLOCKS, Feature, Featurizer, Grouped};
 use crate::model::EscalationReason;
 use crate::text::normalize;
 
 /// Format tag at the start of every model file.
-pub const MODEL_FORMAT: &str = "switchboard-intent-model/2";
+pub const MODEL_FORMAT: &str = "switchboard-intent-model/3";
+
+/// The second format (no escalation combiner); still loaded.
+const MODEL_FORMAT_V2: &str = "switchboard-intent-model/2";
 
 /// The first format (no escalation gate); still loaded.
 const MODEL_FORMAT_V1: &str = "switchboard-intent-model/1";
@@ -126,8 +136,11 @@ pub struct IntentModel {
     /// Per escalation head: probability at or above which it fires.
     thresholds: Vec<f32>,
     /// The escalation gate's threshold, if the model has a gate: below it,
-    /// the model's own reasons do not escalate.
+    /// the model's own reasons do not escalate. With a combiner it applies
+    /// to the combiner's probability, else to the gate output's.
     gate: Option<f32>,
+    /// The escalation combiner, if fitted (needs a gate).
+    combiner: Option<Combiner>,
     /// The non-zero rows of `weights`, packed, built when the model is
     /// loaded or trained (not stored in the file).
     #[serde(skip)]
@@ -147,6 +160,94 @@ pub struct Prediction {
     pub reason_probs: Vec<f32>,
     /// The escalation gate's probability, if the model has a gate.
     pub gate_prob: Option<f32>,
+    /// The escalation combiner's probability that the message should
+    /// escalate at all, if the model has a combiner.
+    pub escalation_prob: Option<f32>,
+}
+
+impl Prediction {
+    /// The probability the model's gate threshold ([`IntentModel::gate`])
+    /// applies to: the combiner's if the model has one, else the gate
+    /// output's; `None` for a model without a gate.
+    pub fn escalation_score(&self) -> Option<f32> {
+        self.escalation_prob.or(self.gate_prob)
+    }
+}
+
+/// The escalation combiner: logistic regression over a model's own
+/// outputs, giving the probability that a message should escalate at all.
+///
+/// Inputs, in order: the log-odds of every intent probability, of every
+/// escalation head, of the gate, and of the largest head (probabilities
+/// clamped to `1e-6..=1 - 1e-6` first). It is fitted by
+/// [`IntentModel::fit_combiner`] on held-out predictions, so it learns how
+/// far to trust each output on messages the model has not seen. Why: in
+/// cross-validation on the in-domain set (`bench/cv.py`, `EVAL.md`), the
+/// "any head over its threshold while the gate agrees" rule raised false
+/// escalations on praise and calm questions where the intent head was sure
+/// of a calm intent; a combiner over all outputs cut them at equal recall.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Combiner {
+    /// One weight per input, in the order above.
+    weights: Vec<f32>,
+    /// The intercept.
+    bias: f32,
+}
+
+impl Combiner {
+    /// The combiner's inputs for a prediction (see [`Combiner`]).
+    fn inputs(p: &Prediction) -> impl Iterator<Item = f32> + '_ {
+        let top = p.reason_probs.iter().copied().fold(0.0f32, f32::max);
+        p.intent_probs
+            .iter()
+            .chain(&p.reason_probs)
+            .copied()
+            .chain(p.gate_prob)
+            .chain(std::iter::once(top))
+            .map(log_odds)
+    }
+
+    /// The probability for a prediction.
+    fn probability(&self, p: &Prediction) -> f32 {
+        let z = Self::inputs(p)
+            .zip(&self.weights)
+            .fold(self.bias, |z, (x, w)| z + x * w);
+        sigmoid(z)
+    }
+}
+
+/// What [`IntentModel::fit_combiner`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CombinerFit {
+    /// The combiner fitted on every example marked for the gate.
+    pub combiner: Combiner,
+    /// For each of those examples, in order: its index in the held-out
+    /// slice and its probability from a combiner fitted without its fold
+    /// (from `combiner` itself when `folds < 2` or a fold lacked one kind
+    /// of example).
+    pub out_of_fold: Vec<(usize, f32)>,
+}
+
+/// `ln(p / (1 - p))` with `p` clamped to `1e-6..=1 - 1e-6`.
+fn log_odds(p: f32) -> f32 {
+    let p = p.clamp(1e-6, 1.0 - 1e-6);
+    (p / (1.0 - p)).ln()
+}
+
+/// The second model format: the current one without the combiner.
+#[derive(Deserialize)]
+struct IntentModelV2 {
+    _format: String,
+    card: String,
+    bits: u8,
+    intents: Vec<String>,
+    reasons: Vec<EscalationReason>,
+    weights: Vec<i8>,
+    scales: Vec<f32>,
+    bias: Vec<f32>,
+    temperature: f32,
+    thresholds: Vec<f32>,
+    gate: Option<f32>,
 }
 
 /// The first model format, identical but for the gate.
@@ -176,6 +277,24 @@ impl IntentModel {
         let (format, _) = postcard::take_from_bytes::<String>(bytes).map_err(format_error)?;
         let model: IntentModel = match format.as_str() {
             MODEL_FORMAT => postcard::from_bytes(bytes).map_err(format_error)?,
+            MODEL_FORMAT_V2 => {
+                let v2: IntentModelV2 = postcard::from_bytes(bytes).map_err(format_error)?;
+                IntentModel {
+                    format: MODEL_FORMAT.into(),
+                    card: v2.card,
+                    bits: v2.bits,
+                    intents: v2.intents,
+                    reasons: v2.reasons,
+                    weights: v2.weights,
+                    scales: v2.scales,
+                    bias: v2.bias,
+                    temperature: v2.temperature,
+                    thresholds: v2.thresholds,
+                    gate: v2.gate,
+                    combiner: None,
+                    live: LiveRows::default(),
+                }
+            }
             MODEL_FORMAT_V1 => {
                 let v1: IntentModelV1 = postcard::from_bytes(bytes).map_err(format_error)?;
                 IntentModel {
@@ -190,6 +309,7 @@ impl IntentModel {
                     temperature: v1.temperature,
                     thresholds: v1.thresholds,
                     gate: None,
+                    combiner: None,
                     live: LiveRows::default(),
                 }
             }
@@ -235,11 +355,24 @@ impl IntentModel {
         if self.gate.is_some() && self.reasons.is_empty() {
             return Err(ModelError::Inconsistent("a gate without reasons".into()));
         }
+        if let Some(c) = &self.combiner {
+            if self.gate.is_none() {
+                return Err(ModelError::Inconsistent("a combiner without a gate".into()));
+            }
+            if c.weights.len() != self.combiner_inputs() {
+                return Err(ModelError::Inconsistent("combiner size".into()));
+            }
+        }
         Ok(())
     }
 
     fn width(&self) -> usize {
         self.intents.len() + self.reasons.len() + usize::from(self.gate.is_some())
+    }
+
+    /// The number of inputs a combiner of this model takes.
+    fn combiner_inputs(&self) -> usize {
+        self.width() + 1
     }
 
     /// The intent names, in output order.
@@ -297,6 +430,117 @@ impl IntentModel {
         if let Some(t) = self.gate.as_mut() {
             *t = threshold.clamp(0.0, 1.0);
         }
+    }
+
+    /// The escalation combiner, if the model has one.
+    pub fn combiner(&self) -> Option<&Combiner> {
+        self.combiner.as_ref()
+    }
+
+    /// Replaces the escalation combiner (`None` removes it).
+    ///
+    /// # Errors
+    /// [`ModelError::Inconsistent`] if the model has no gate or the
+    /// combiner was fitted for a model with other outputs.
+    pub fn set_combiner(&mut self, combiner: Option<Combiner>) -> Result<(), ModelError> {
+        let old = std::mem::replace(&mut self.combiner, combiner);
+        if let Err(e) = self.check() {
+            self.combiner = old;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Fits an escalation combiner on this model's predictions for
+    /// `held_out` (messages it was not trained on): the examples marked
+    /// for the gate, labelled "escalate" when they carry a reason the model
+    /// has a head for, weighted by their sample weight. Weighted L2-penalised
+    /// logistic regression (`l2` on the weights, not the intercept), solved
+    /// by Newton's method in `f64`, so the same data give the same bytes.
+    ///
+    /// With `folds >= 2` it also scores every such example with a
+    /// combiner fitted without its fold (folds by a hash of the text), so a
+    /// threshold can be chosen on probabilities the combiner did not fit:
+    /// fitted and scored on the same messages, it looks better than it is.
+    /// `None` for a model without a gate, or without both kinds of example.
+    pub fn fit_combiner(&self, held_out: &[Example], l2: f64, folds: usize) -> Option<CombinerFit> {
+        self.gate?;
+        let mut index: Vec<usize> = Vec::new();
+        let mut xs: Vec<Vec<f64>> = Vec::new();
+        let mut ys: Vec<f64> = Vec::new();
+        let mut ws: Vec<f64> = Vec::new();
+        for (i, e) in held_out.iter().enumerate().filter(|(_, e)| e.gate) {
+            let p = self.predict(&e.text);
+            index.push(i);
+            xs.push(Combiner::inputs(&p).map(f64::from).collect());
+            ys.push(if e.reasons.iter().any(|r| self.reasons.contains(r)) {
+                1.0
+            } else {
+                0.0
+            });
+            ws.push(f64::from(e.weight));
+        }
+        let fit = |keep: &dyn Fn(usize) -> bool| -> Option<Combiner> {
+            let pick = |v: &[f64]| -> Vec<f64> {
+                v.iter()
+                    .enumerate()
+                    .filter(|(j, _)| keep(*j))
+                    .map(|(_, x)| *x)
+                    .collect()
+            };
+            let (y, w) = (pick(&ys), pick(&ws));
+            if !y.contains(&1.0) || !y.contains(&0.0) {
+                return None;
+            }
+            let x: Vec<Vec<f64>> = xs
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| keep(*j))
+                .map(|(_, x)| x.clone())
+                .collect();
+            let (weights, bias) = fit_logistic(&x, &y, &w, l2)?;
+            Some(Combiner {
+                weights: weights.into_iter().map(|w| w as f32).collect(),
+                bias: bias as f32,
+            })
+        };
+        let combiner = fit(&|_| true)?;
+        let score = |c: &Combiner, x: &[f64]| -> f32 {
+            let z = x
+                .iter()
+                .zip(&c.weights)
+                .fold(f64::from(c.bias), |z, (x, w)| z + x * f64::from(*w));
+            sigmoid(z as f32)
+        };
+        let mut out_of_fold: Vec<(usize, f32)> = index
+            .iter()
+            .zip(&xs)
+            .map(|(&i, x)| (i, score(&combiner, x)))
+            .collect();
+        if folds >= 2 {
+            let fold_of: Vec<u64> = index
+                .iter()
+                .map(|&i| {
+                    held_out
+                        .get(i)
+                        .map_or(0, |e| xxh3_64(e.text.as_bytes()) % folds as u64)
+                })
+                .collect();
+            for k in 0..folds as u64 {
+                let Some(c) = fit(&|j| fold_of.get(j) != Some(&k)) else {
+                    continue;
+                };
+                for ((slot, x), f) in out_of_fold.iter_mut().zip(&xs).zip(&fold_of) {
+                    if *f == k {
+                        slot.1 = score(&c, x);
+                    }
+                }
+            }
+        }
+        Some(CombinerFit {
+            combiner,
+            out_of_fold,
+        })
     }
 
     /// Predicts from text.
@@ -365,13 +609,16 @@ impl IntentModel {
         intent_probs.truncate(k);
         softmax_in_place(&mut intent_probs, self.temperature);
         let (intent, confidence) = argmax(&intent_probs);
-        Prediction {
+        let mut p = Prediction {
             intent,
             confidence,
             intent_probs,
             reason_probs,
             gate_prob,
-        }
+            escalation_prob: None,
+        };
+        p.escalation_prob = self.combiner.as_ref().map(|c| c.probability(&p));
+        p
     }
 
     /// Adds `x * q` of every feature's weight row to `acc`, in feature
@@ -937,6 +1184,7 @@ pub fn train(
         bits: featurizer.bits(),
         thresholds: vec![0.5; reasons.len()],
         gate: gate.then_some(0.5),
+        combiner: None,
         intents,
         reasons,
         weights,
@@ -948,6 +1196,137 @@ pub fn train(
     model.live = LiveRows::build(&model.weights, model.width());
     model.temperature = fit_temperature(&model, calibration);
     Ok(model)
+}
+
+/// Weighted logistic regression with an L2 penalty `l2 * |w|^2 / 2` on the
+/// weights (not the intercept), by Newton's method with step halving:
+/// `(weights, intercept)`, or `None` if a step cannot be solved (a
+/// singular system, which the penalty rules out for `l2 > 0`).
+fn fit_logistic(xs: &[Vec<f64>], ys: &[f64], ws: &[f64], l2: f64) -> Option<(Vec<f64>, f64)> {
+    let d = xs.first()?.len();
+    // theta = [w_0 .. w_{d-1}, b]
+    let mut theta = vec![0.0f64; d + 1];
+    let loss = |theta: &[f64]| -> f64 {
+        let mut total = 0.0;
+        for ((x, &y), &w) in xs.iter().zip(ys).zip(ws) {
+            let z = dot(theta, x);
+            // log(1 + e^z) - y z, computed without overflow
+            total += w * (z.max(0.0) + (-z.abs()).exp().ln_1p() - y * z);
+        }
+        total + 0.5 * l2 * theta.iter().take(d).map(|t| t * t).sum::<f64>()
+    };
+    let mut current = loss(&theta);
+    for _ in 0..50 {
+        let mut grad = vec![0.0f64; d + 1];
+        let mut hess = vec![vec![0.0f64; d + 1]; d + 1];
+        for ((x, &y), &w) in xs.iter().zip(ys).zip(ws) {
+            let p = 1.0 / (1.0 + (-dot(&theta, x)).exp());
+            let r = w * (p - y);
+            let c = w * p * (1.0 - p);
+            for i in 0..=d {
+                let xi = x.get(i).copied().unwrap_or(1.0);
+                if let Some(g) = grad.get_mut(i) {
+                    *g += r * xi;
+                }
+                if let Some(row) = hess.get_mut(i) {
+                    for (j, h) in row.iter_mut().enumerate().take(i + 1) {
+                        *h += c * xi * x.get(j).copied().unwrap_or(1.0);
+                    }
+                }
+            }
+        }
+        for i in 0..=d {
+            for j in 0..i {
+                let v = hess.get(i).and_then(|r| r.get(j)).copied().unwrap_or(0.0);
+                if let Some(h) = hess.get_mut(j).and_then(|r| r.get_mut(i)) {
+                    *h = v;
+                }
+            }
+            if i < d {
+                if let Some(g) = grad.get_mut(i) {
+                    *g += l2 * theta.get(i).copied().unwrap_or(0.0);
+                }
+                if let Some(h) = hess.get_mut(i).and_then(|r| r.get_mut(i)) {
+                    *h += l2;
+                }
+            }
+        }
+        let step = solve(hess, grad)?;
+        let mut scale = 1.0;
+        let mut accepted = false;
+        for _ in 0..30 {
+            let trial: Vec<f64> = theta
+                .iter()
+                .zip(&step)
+                .map(|(t, s)| t - scale * s)
+                .collect();
+            let l = loss(&trial);
+            if l <= current {
+                theta = trial;
+                let gain = current - l;
+                current = l;
+                accepted = gain > 1e-10 * (1.0 + current.abs());
+                break;
+            }
+            scale /= 2.0;
+        }
+        if !accepted {
+            break;
+        }
+    }
+    let bias = theta.pop()?;
+    Some((theta, bias))
+}
+
+/// `theta · [x, 1]` (the last entry of `theta` is the intercept).
+fn dot(theta: &[f64], x: &[f64]) -> f64 {
+    let mut z = theta.last().copied().unwrap_or(0.0);
+    for (t, v) in theta.iter().zip(x) {
+        z += t * v;
+    }
+    z
+}
+
+/// Solves `a x = b` by Gaussian elimination with partial pivoting; `None`
+/// for a singular (or non-finite) system.
+fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
+    let n = b.len();
+    for col in 0..n {
+        let pivot = (col..n).max_by(|&i, &j| {
+            let ai = a.get(i).and_then(|r| r.get(col)).map_or(0.0, |v| v.abs());
+            let aj = a.get(j).and_then(|r| r.get(col)).map_or(0.0, |v| v.abs());
+            ai.total_cmp(&aj)
+        })?;
+        a.swap(col, pivot);
+        b.swap(col, pivot);
+        let diag = *a.get(col)?.get(col)?;
+        if !diag.is_finite() || diag.abs() < 1e-12 {
+            return None;
+        }
+        let pivot_row = a.get(col)?.clone();
+        let pivot_b = *b.get(col)?;
+        for row in col + 1..n {
+            let r = a.get_mut(row)?;
+            let f = *r.get(col)? / diag;
+            if f == 0.0 {
+                continue;
+            }
+            for (v, p) in r.iter_mut().zip(&pivot_row).skip(col) {
+                *v -= f * p;
+            }
+            *b.get_mut(row)? -= f * pivot_b;
+        }
+    }
+    let mut x = vec![0.0f64; n];
+    for row in (0..n).rev() {
+        let r = a.get(row)?;
+        let mut v = *b.get(row)?;
+        for (c, xv) in r.iter().zip(&x).skip(row + 1) {
+            v -= c * xv;
+        }
+        *x.get_mut(row)? = v / r.get(row)?;
+    }
+    x.iter().all(|v| v.is_finite()).then_some(x)
 }
 
 /// The temperature minimising the negative log-likelihood of the held-out
@@ -1132,6 +1511,113 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    /// Newton's method finds the maximum-likelihood fit: data drawn
+    /// exactly from `sigmoid(2x - 1)` (as weights on both labels) give back
+    /// 2 and -1.
+    #[test]
+    fn logistic_fit_recovers_known_coefficients() {
+        let (mut xs, mut ys, mut ws) = (Vec::new(), Vec::new(), Vec::new());
+        for i in -20..=20 {
+            let x = f64::from(i) / 5.0;
+            let p = 1.0 / (1.0 + (-(2.0 * x - 1.0)).exp());
+            for (y, w) in [(1.0, p), (0.0, 1.0 - p)] {
+                xs.push(vec![x]);
+                ys.push(y);
+                ws.push(w);
+            }
+        }
+        let (w, b) = fit_logistic(&xs, &ys, &ws, 0.0).unwrap();
+        assert!(
+            (w[0] - 2.0).abs() < 1e-6 && (b + 1.0).abs() < 1e-6,
+            "{w:?} {b}"
+        );
+        // The penalty shrinks the weight, not the intercept's role.
+        let (w, _) = fit_logistic(&xs, &ys, &ws, 10.0).unwrap();
+        assert!(w[0] > 0.0 && w[0] < 2.0, "{w:?}");
+        // Separable data stay finite under a penalty.
+        let (w, b) = fit_logistic(&[vec![-1.0], vec![1.0]], &[0.0, 1.0], &[1.0, 1.0], 1.0).unwrap();
+        assert!(w[0].is_finite() && w[0] > 0.0 && b.is_finite());
+    }
+
+    /// A combiner fitted on held-out predictions separates the toy
+    /// escalations, round-trips in the file, and needs a gate; a
+    /// second-format file (no combiner) still loads.
+    #[test]
+    fn combiner_fits_round_trips_and_v2_files_load() {
+        let cfg = TrainConfig {
+            bits: 14,
+            epochs: 5,
+            reasons: vec![EscalationReason::Refund],
+            gate: true,
+            ..TrainConfig::default()
+        };
+        let data = toy();
+        let mut m = train(&data, &[], &cfg, "toy".into(), &mut |_, _| {}).unwrap();
+        let before = m.predict("refund chahiye order 99 ka");
+        assert_eq!(before.escalation_prob, None);
+        assert_eq!(before.escalation_score(), before.gate_prob);
+        let v2 = postcard::to_stdvec(&(
+            MODEL_FORMAT_V2,
+            &m.card,
+            m.bits,
+            &m.intents,
+            &m.reasons,
+            &m.weights,
+            &m.scales,
+            &m.bias,
+            m.temperature,
+            &m.thresholds,
+            m.gate,
+        ))
+        .unwrap();
+        let loaded = IntentModel::from_bytes(&v2).unwrap();
+        assert_eq!(loaded.combiner(), None);
+        assert_eq!(loaded.predict("refund chahiye order 99 ka"), before);
+
+        let fit = m.fit_combiner(&data, 1.0, 5).unwrap();
+        assert_eq!(m.fit_combiner(&data, 1.0, 5), Some(fit.clone()));
+        // Every example is scored once, out of its fold.
+        assert_eq!(fit.out_of_fold.len(), data.len());
+        let oof_yes = fit
+            .out_of_fold
+            .iter()
+            .filter(|(i, p)| data[*i].reasons.is_empty() != (*p >= 0.5))
+            .count();
+        assert!(
+            oof_yes >= data.len() * 9 / 10,
+            "{oof_yes} of {}",
+            data.len()
+        );
+        m.set_combiner(Some(fit.combiner)).unwrap();
+        let m = IntentModel::from_bytes(&m.to_bytes().unwrap()).unwrap();
+        assert!(m.combiner().is_some());
+        let yes = m
+            .predict("mera refund chahiye order 7 ka")
+            .escalation_score()
+            .unwrap();
+        let no = m
+            .predict("kitne ka hai model 7")
+            .escalation_score()
+            .unwrap();
+        assert!(yes > 0.7 && no < 0.3, "{yes} {no}");
+
+        let mut plain = train(
+            &data,
+            &[],
+            &TrainConfig {
+                gate: false,
+                ..cfg.clone()
+            },
+            "toy".into(),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        assert_eq!(plain.fit_combiner(&data, 1.0, 5), None);
+        let wrong = m.combiner().cloned();
+        assert!(plain.set_combiner(wrong).is_err());
+        assert_eq!(plain.combiner(), None);
     }
 
     /// The integer-sum prediction is the float one of the sorted features
