@@ -3,8 +3,9 @@
 //! ```text
 //! switchboard train --data FILE.csv|jsonl [--data FILE…] [--mapping FILE]
 //!                   --out MODEL [--test FILE…] [--weight SOURCE=W…]
-//!                   [--gate-source SOURCE…] [--bits N] [--epochs N]
-//!                   [--report FILE.json]
+//!                   [--gate-source SOURCE…] [--tune-group SOURCE,…]
+//!                   [--escalation-target R,F] [--no-combiner] [--bits N]
+//!                   [--epochs N] [--report FILE.json]
 //! ```
 //!
 //! Records with `split = "test"` are never used (test splits measure, they
@@ -15,10 +16,18 @@
 //! the end), which also calibrates the confidence (softmax temperature) and
 //! sets each escalation head's threshold (best weighted F1). With
 //! `--gate-source`, the model also gets an escalation gate learnt from
-//! those sources' messages only; the gate's threshold and one threshold
-//! shared by the heads are the pair that maximises recall minus
-//! false-escalation rate of "a head fires and the gate agrees" on their
-//! held-out messages. The final model is then retrained
+//! those sources' messages only, and an escalation combiner (a logistic
+//! regression over the model's outputs, [`IntentModel::fit_combiner`])
+//! fitted on their held-out messages. The gate threshold then applies to
+//! the combiner's probability. It is chosen on out-of-fold combiner
+//! probabilities of the held-out messages, for the worst of the
+//! `--tune-group`s (default: one group): the smallest shortfall from
+//! `--escalation-target R,F`, or without targets the largest recall minus
+//! false-escalation rate. The heads only name the reason, at the 0.20
+//! floor. With `--no-combiner`,
+//! the gate's own threshold and one threshold shared by the heads are the
+//! pair that maximises recall minus false-escalation rate of "a head fires
+//! and the gate agrees". The final model is then retrained
 //! on both parts with the same settings (`--no-refit` keeps the first
 //! one). Same data, same command, same model bytes.
 
@@ -30,7 +39,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use switchboard_core::classifier::{Example, IntentModel, TrainConfig, train};
+use switchboard_core::classifier::{CombinerFit, Example, IntentModel, TrainConfig, train};
 use switchboard_core::dataset::{Mapping, Record};
 use switchboard_core::metrics::{ClassScore, Confusion};
 use switchboard_core::model::EscalationReason;
@@ -64,6 +73,26 @@ pub struct TrainArgs {
     /// escalations, `EVAL.md`).
     #[arg(long, value_name = "SOURCE")]
     pub gate_source: Vec<String>,
+    /// A group of sources (comma-separated) whose held-out messages must
+    /// meet the escalation targets together (repeat for several groups;
+    /// default: one group of every gate source). The gate threshold on the
+    /// combiner is the best for the worst group, so one kind of traffic
+    /// cannot buy its numbers with another's: the default model has the
+    /// in-domain set as one group and the public sets as another, as
+    /// `EVAL.md` reports them.
+    #[arg(long, value_name = "SOURCE,…")]
+    pub tune_group: Vec<String>,
+    /// Escalation targets `RECALL,FALSE_ESCALATIONS` (e.g. `0.95,0.05`):
+    /// the gate threshold on the combiner is the one whose held-out
+    /// recall and false-escalation rate fall least short of them (the
+    /// smallest of the larger shortfall). Default: maximise recall minus
+    /// false-escalation rate.
+    #[arg(long, value_name = "R,F", value_parser = parse_target)]
+    pub escalation_target: Option<(f64, f64)>,
+    /// With `--gate-source`: do not fit an escalation combiner (the gate's
+    /// own output decides, as in model format 2).
+    #[arg(long)]
+    pub no_combiner: bool,
     /// Hash bits (2^bits feature buckets; the model has 2^bits rows).
     #[arg(long, default_value_t = 18)]
     pub bits: u8,
@@ -109,6 +138,7 @@ struct Report {
     held_out: SetReport,
     thresholds: BTreeMap<String, f32>,
     gate: Option<f32>,
+    combiner: bool,
     temperature: f32,
     test: Vec<(String, SetReport)>,
     train_seconds: f64,
@@ -305,6 +335,107 @@ fn tune_gate(model: &IntentModel, held_out: &[Example]) -> Option<(f32, f32)> {
     Some(best.0)
 }
 
+/// The floor of every head's threshold: below 0.2 a head fires on noise
+/// (see [`tune_thresholds`]).
+const HEAD_FLOOR: f32 = 0.20;
+
+/// L2 penalty of the escalation combiner's fit, in units of one sample
+/// weight: enough to keep it finite on separable held-out data, too little
+/// to matter with thousands of messages.
+const COMBINER_L2: f64 = 1.0;
+
+/// Folds of the held-out part for the combiner's out-of-fold scores.
+const COMBINER_FOLDS: usize = 5;
+
+/// The weighted escalation recall and false-escalation rate of "the
+/// combiner's probability is at or above t", for t in 0.05, 0.10, …,
+/// 0.95, from the out-of-fold probabilities of a combiner fit, over the
+/// held-out examples of tune group `group` (`groups[i]` is example `i`'s;
+/// weighted so the in-domain messages count as they did in the fit):
+/// `(t, recall, false-escalation rate)`. Empty without both kinds of
+/// example.
+fn combined_curve(
+    model: &IntentModel,
+    held_out: &[Example],
+    groups: &[Option<usize>],
+    group: usize,
+    fit: &CombinerFit,
+) -> Vec<(f32, f64, f64)> {
+    let scored: Vec<(bool, f64, f32)> = fit
+        .out_of_fold
+        .iter()
+        .filter_map(|&(i, p)| {
+            let e = held_out
+                .get(i)
+                .filter(|_| groups.get(i) == Some(&Some(group)))?;
+            let gold = e.reasons.iter().any(|r| model.reasons().contains(r));
+            Some((gold, f64::from(e.weight), p))
+        })
+        .collect();
+    let positives: f64 = scored.iter().filter(|s| s.0).map(|s| s.1).sum();
+    let negatives: f64 = scored.iter().filter(|s| !s.0).map(|s| s.1).sum();
+    if positives <= 0.0 || negatives <= 0.0 {
+        return Vec::new();
+    }
+    (1..=19)
+        .map(|step| {
+            let t = step as f32 * 0.05;
+            let (mut tp, mut fp) = (0.0f64, 0.0f64);
+            for (gold, w, p) in &scored {
+                if *p >= t {
+                    if *gold {
+                        tp += w;
+                    } else {
+                        fp += w;
+                    }
+                }
+            }
+            (t, tp / positives, fp / negatives)
+        })
+        .collect()
+}
+
+/// The gate threshold from the tune groups' curves (all over the same
+/// thresholds; the first on a tie; `None` if every curve is empty): the
+/// one whose worst group does best. A group's merit at a threshold is,
+/// with `target = (R, F)`, minus its larger shortfall `max(R - recall,
+/// false escalations - F)`, which chases both targets evenly; without,
+/// recall minus false-escalation rate.
+fn pick_combined(curves: &[Vec<(f32, f64, f64)>], target: Option<(f64, f64)>) -> Option<f32> {
+    let merit = |r: f64, f: f64| match target {
+        Some((tr, tf)) => -f64::max(tr - r, f - tf),
+        None => r - f,
+    };
+    let live: Vec<&Vec<(f32, f64, f64)>> = curves.iter().filter(|c| !c.is_empty()).collect();
+    let first = live.first()?;
+    let mut best: Option<(f32, f64)> = None;
+    for (k, &(t, _, _)) in first.iter().enumerate() {
+        let worst = live
+            .iter()
+            .filter_map(|c| c.get(k).map(|&(_, r, f)| merit(r, f)))
+            .fold(f64::INFINITY, f64::min);
+        if best.is_none_or(|(_, m)| worst > m) {
+            best = Some((t, worst));
+        }
+    }
+    best.map(|(t, _)| t)
+}
+
+/// Parses `--escalation-target R,F`: two probabilities.
+fn parse_target(s: &str) -> Result<(f64, f64), String> {
+    let (r, f) = s
+        .split_once(',')
+        .ok_or_else(|| format!("{s:?}: expected RECALL,FALSE_ESCALATIONS, e.g. 0.95,0.05"))?;
+    let prob = |v: &str| -> Result<f64, String> {
+        v.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|p| (0.0..=1.0).contains(p))
+            .ok_or_else(|| format!("{v:?} is not a probability (0 to 1)"))
+    };
+    Ok((prob(r)?, prob(f)?))
+}
+
 /// Runs `switchboard train`.
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let mapping = match &args.mapping {
@@ -328,16 +459,34 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         records.extend(read_records(p)?);
     }
     let all = examples(&records, mapping.as_ref(), &weights, &args.gate_source)?;
-    let usable: Vec<&(Example, Option<String>)> = all
+    // Each record's tune group: the first `--tune-group` naming its
+    // source, or the one group when none is given.
+    let groups: Vec<Vec<&str>> = args
+        .tune_group
         .iter()
-        .filter(|(_, split)| split.as_deref() != Some("test"))
+        .map(|g| g.split(',').map(str::trim).collect())
+        .collect();
+    let tunes = records.iter().map(|r| {
+        if groups.is_empty() {
+            return Some(0);
+        }
+        let source = r.source.as_deref()?;
+        groups.iter().position(|g| g.contains(&source))
+    });
+    // (example, its split), its tune group
+    type Usable<'a> = (&'a (Example, Option<String>), Option<usize>);
+    let usable: Vec<Usable> = all
+        .iter()
+        .zip(tunes)
+        .filter(|((_, split), _)| split.as_deref() != Some("test"))
         .collect();
     if usable.is_empty() {
         bail!("no training records (every record is in a test split?)");
     }
-    let has_dev = usable.iter().any(|(_, s)| s.as_deref() == Some("dev"));
+    let has_dev = usable.iter().any(|((_, s), _)| s.as_deref() == Some("dev"));
     let (mut fit, mut held): (Vec<Example>, Vec<Example>) = (Vec::new(), Vec::new());
-    for (e, split) in usable {
+    let mut held_groups: Vec<Option<usize>> = Vec::new();
+    for ((e, split), tunes) in usable {
         let held_out = if has_dev {
             split.as_deref() == Some("dev")
         } else {
@@ -345,6 +494,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         };
         if held_out {
             held.push(e.clone());
+            held_groups.push(tunes);
         } else {
             fit.push(e.clone());
         }
@@ -408,9 +558,26 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     pb.finish_and_clear();
     let held_report = score(&model, &held);
     let gate = tune_gate(&model, &held);
-    let thresholds = match gate {
-        Some((_, head)) => vec![head; model.reasons().len()],
-        None => tune_thresholds(&model, &held),
+    let combiner_fit = if args.no_combiner {
+        None
+    } else {
+        model.fit_combiner(&held, COMBINER_L2, COMBINER_FOLDS)
+    };
+    let curves: Vec<Vec<(f32, f64, f64)>> = combiner_fit
+        .as_ref()
+        .map(|f| {
+            (0..groups.len().max(1))
+                .map(|g| combined_curve(&model, &held, &held_groups, g, f))
+                .collect()
+        })
+        .unwrap_or_default();
+    let combined = pick_combined(&curves, args.escalation_target);
+    let combiner = combiner_fit.map(|f| f.combiner);
+    model.set_combiner(combiner.clone())?;
+    let thresholds = match (combined, gate) {
+        (Some(_), _) => vec![HEAD_FLOOR; model.reasons().len()],
+        (None, Some((_, head))) => vec![head; model.reasons().len()],
+        (None, None) => tune_thresholds(&model, &held),
     };
     let temperature = model.temperature();
     if !args.no_refit && !held.is_empty() {
@@ -422,10 +589,20 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         })?;
         pb.finish_and_clear();
         model.set_temperature(temperature);
+        // The refit model has the same outputs unless an intent occurs
+        // only in the held-out part; then the combiner cannot apply.
+        if let Err(e) = model.set_combiner(combiner) {
+            eprintln!("escalation combiner dropped after the refit: {e}");
+        }
     }
     model.set_thresholds(&thresholds);
-    if let Some((t, _)) = gate {
-        model.set_gate(t);
+    match (combined, gate) {
+        (Some(t), _) if model.combiner().is_some() => model.set_gate(t),
+        (_, Some((t, head))) => {
+            model.set_gate(t);
+            model.set_thresholds(&vec![head; model.reasons().len()]);
+        }
+        _ => {}
     }
     let bytes = model.to_bytes()?;
     std::fs::write(&args.out, &bytes)
@@ -475,7 +652,25 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         writeln!(err, "  {n:<20} {t:.2}")?;
     }
     if let Some(t) = model.gate() {
-        writeln!(err, "  {:<20} {t:.2}", "(gate)")?;
+        let on = if model.combiner().is_some() {
+            "(gate, on the combiner)"
+        } else {
+            "(gate)"
+        };
+        writeln!(err, "  {on:<20} {t:.2}")?;
+    }
+    for (g, curve) in curves.iter().enumerate().filter(|(_, c)| !c.is_empty()) {
+        let name = args
+            .tune_group
+            .get(g)
+            .map_or("every gate source", String::as_str);
+        writeln!(
+            err,
+            "held-out escalation of {name} (weighted, out-of-fold) by the gate threshold on the combiner:"
+        )?;
+        for (t, r, f) in curve {
+            writeln!(err, "  {t:.2}  recall {r:.3}  false escalations {f:.3}")?;
+        }
     }
     for (name, t) in &tests {
         writeln!(
@@ -494,6 +689,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 .zip(model.thresholds().iter().copied())
                 .collect(),
             gate: model.gate(),
+            combiner: model.combiner().is_some(),
             temperature,
             test: tests,
             train_seconds,
@@ -503,4 +699,43 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_or_say_what_is_wrong() {
+        assert_eq!(parse_target("0.95,0.05"), Ok((0.95, 0.05)));
+        assert_eq!(parse_target(" 0.9 , 0.1 "), Ok((0.9, 0.1)));
+        assert!(
+            parse_target("0.95")
+                .unwrap_err()
+                .contains("RECALL,FALSE_ESCALATIONS")
+        );
+        assert!(
+            parse_target("0.95,2")
+                .unwrap_err()
+                .contains("not a probability")
+        );
+        assert!(parse_target("x,0.1").is_err());
+    }
+
+    /// The threshold serves the worst group: one group alone would pick
+    /// 0.4 (smallest shortfall), the second needs recall and pulls it to
+    /// 0.3; without targets, the worst recall minus false escalations
+    /// decides (0.86, 0.87, 0.79 for both groups; 0.92 first for `b`).
+    #[test]
+    fn the_threshold_serves_the_worst_group() {
+        let a = vec![(0.3, 0.96, 0.10), (0.4, 0.95, 0.06), (0.5, 0.90, 0.04)];
+        let b = vec![(0.3, 0.94, 0.02), (0.4, 0.88, 0.01), (0.5, 0.80, 0.01)];
+        let target = Some((0.95, 0.05));
+        assert_eq!(pick_combined(std::slice::from_ref(&a), target), Some(0.4));
+        assert_eq!(pick_combined(&[a.clone(), b.clone()], target), Some(0.3));
+        assert_eq!(pick_combined(&[a.clone(), Vec::new()], target), Some(0.4));
+        assert_eq!(pick_combined(&[a, b.clone()], None), Some(0.4));
+        assert_eq!(pick_combined(&[b], None), Some(0.3));
+        assert_eq!(pick_combined(&[], target), None);
+    }
 }

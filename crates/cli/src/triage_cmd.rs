@@ -36,6 +36,15 @@ pub struct TriageArgs {
     /// Input (JSON Lines or plain text lines); stdin when absent.
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// Add the model's raw scores to each result: `"scores": {"intents":
+    /// {name: p}, "reasons": {name: p}, "gate": p, "escalation": p}`
+    /// (probabilities in 0..=1; `gate` is the gate output's, `escalation`
+    /// the one the gate threshold applies to, the combiner's when the model
+    /// has one; both null without a gate, and `scores` is null without a
+    /// model). For checking a model on your own messages: which intents it
+    /// hesitated between, how close a head came to its threshold.
+    #[arg(long)]
+    pub scores: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,7 +150,12 @@ fn facts(history: &[Turn]) -> (History, TriageContext) {
     (h, TriageContext { bot_failures })
 }
 
-fn triage_line(engine: &TriageEngine, line: &str, now: jiff::Timestamp) -> Result<Value, String> {
+fn triage_line(
+    engine: &TriageEngine,
+    line: &str,
+    now: jiff::Timestamp,
+    scores: bool,
+) -> Result<Value, String> {
     let trimmed = line.trim();
     if trimmed.is_empty() {
         return Err("empty line".into());
@@ -170,10 +184,42 @@ fn triage_line(engine: &TriageEngine, line: &str, now: jiff::Timestamp) -> Resul
         &context,
     );
     let mut v = serde_json::to_value(&result).map_err(|e| e.to_string())?;
-    if let (Some(id), Value::Object(map)) = (parsed.id, &mut v) {
-        map.insert("id".into(), id);
+    if let Value::Object(map) = &mut v {
+        if let Some(id) = parsed.id {
+            map.insert("id".into(), id);
+        }
+        if scores {
+            let text = parsed.text.as_deref().unwrap_or("");
+            map.insert("scores".into(), model_scores(engine, text));
+        }
     }
     Ok(v)
+}
+
+/// The model's probabilities for `text`, or null without a model.
+fn model_scores(engine: &TriageEngine, text: &str) -> Value {
+    let Some(model) = engine.model() else {
+        return Value::Null;
+    };
+    let p = model.predict(text);
+    let intents: serde_json::Map<String, Value> = model
+        .intents()
+        .iter()
+        .zip(&p.intent_probs)
+        .map(|(name, &prob)| (name.clone(), json!(prob)))
+        .collect();
+    let reasons: serde_json::Map<String, Value> = model
+        .reasons()
+        .iter()
+        .zip(&p.reason_probs)
+        .map(|(reason, &prob)| (reason.as_str().to_owned(), json!(prob)))
+        .collect();
+    json!({
+        "intents": intents,
+        "reasons": reasons,
+        "gate": p.gate_prob,
+        "escalation": p.escalation_score(),
+    })
 }
 
 /// Runs `switchboard triage`.
@@ -190,7 +236,7 @@ pub fn run(args: &TriageArgs) -> anyhow::Result<()> {
     for (i, line) in input.split(b'\n').enumerate() {
         let line = line.context("cannot read input")?;
         let text = String::from_utf8_lossy(&line);
-        let value = match triage_line(&engine, &text, now) {
+        let value = match triage_line(&engine, &text, now, args.scores) {
             Ok(v) => v,
             Err(e) => json!({ "line": i + 1, "error": e }),
         };
@@ -223,23 +269,25 @@ mod tests {
     fn lines_and_errors() {
         let engine = TriageEngine::builtin().unwrap();
         let now = jiff::Timestamp::now();
-        let v = triage_line(&engine, "price kya hai?", now).unwrap();
+        let v = triage_line(&engine, "price kya hai?", now, false).unwrap();
         assert_eq!(v["intent"], "pricing");
         assert_eq!(v["language"], "hinglish");
         let v = triage_line(
             &engine,
             r#"{"id": 7, "text": "I want to talk to a person"}"#,
             now,
+            false,
         )
         .unwrap();
         assert_eq!(v["id"], 7);
         assert_eq!(v["escalate"], true);
-        assert!(triage_line(&engine, r#"{"text": "x", "bogus": 1}"#, now).is_err());
-        assert!(triage_line(&engine, "{not json", now).is_err());
+        assert!(triage_line(&engine, r#"{"text": "x", "bogus": 1}"#, now, false).is_err());
+        assert!(triage_line(&engine, "{not json", now, false).is_err());
         let v = triage_line(
             &engine,
             r#"{"text": "hello??", "history": [{"from":"bot","understood":false},{"from":"bot","understood":false}]}"#,
             now,
+            false,
         )
         .unwrap();
         assert!(
@@ -248,5 +296,23 @@ mod tests {
                 .unwrap()
                 .contains(&json!("bot_failure"))
         );
+    }
+
+    #[test]
+    fn scores_on_request() {
+        let engine = TriageEngine::builtin().unwrap();
+        let now = jiff::Timestamp::now();
+        let v = triage_line(&engine, "I want to talk to a person", now, true).unwrap();
+        let intents = v["scores"]["intents"].as_object().unwrap();
+        let total: f64 = intents.values().map(|p| p.as_f64().unwrap()).sum();
+        assert!(
+            (total - 1.0).abs() < 1e-3,
+            "intent probabilities sum to {total}"
+        );
+        let human = v["scores"]["reasons"]["human_requested"].as_f64().unwrap();
+        assert!(human > 0.5, "human_requested head at {human}");
+        assert!(v["scores"]["gate"].as_f64().is_some());
+        let v = triage_line(&engine, "price kya hai?", now, false).unwrap();
+        assert!(v.get("scores").is_none());
     }
 }

@@ -228,6 +228,130 @@ continuity_grace = "0s"
     server.wait().unwrap();
 }
 
+/// `switchboard train` with an escalation gate: the model it writes has a
+/// combiner whose threshold was chosen for the targets on held-out
+/// messages, and `switchboard triage --model … --scores` uses it.
+#[test]
+fn train_a_model_with_a_combined_gate_then_triage_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("mine.jsonl");
+    let mut lines = String::new();
+    let templates: [(&str, &str, &[&str]); 6] = [
+        ("what is the price of plan {i}", "pricing", &[]),
+        ("kitne ka hai model {i}", "pricing", &[]),
+        ("i want my money back for order {i}", "refund", &["refund"]),
+        ("refund chahiye order {i} ka, abhi", "refund", &["refund"]),
+        ("thanks a lot for order {i}", "acknowledgement", &[]),
+        (
+            "order {i} is broken and nobody replies, worst",
+            "complaint",
+            &["complaint"],
+        ),
+    ];
+    for i in 0..40 {
+        for (k, (text, intent, reasons)) in templates.iter().enumerate() {
+            let split = if (i + k) % 4 == 0 { "dev" } else { "train" };
+            lines.push_str(
+                &json!({
+                    "text": text.replace("{i}", &i.to_string()),
+                    "intent": intent,
+                    "escalation_reasons": reasons,
+                    "split": split,
+                    "source": if k % 2 == 0 { "shop" } else { "clinic" },
+                })
+                .to_string(),
+            );
+            lines.push('\n');
+        }
+    }
+    std::fs::write(&data, lines).unwrap();
+    let model = dir.path().join("mine.sbm");
+    let bin = env!("CARGO_BIN_EXE_switchboard");
+    let out = Command::new(bin)
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(&model)
+        .args([
+            "--quiet",
+            "--bits",
+            "14",
+            "--epochs",
+            "4",
+            "--gate-source",
+            "shop",
+            "--gate-source",
+            "clinic",
+            "--tune-group",
+            "shop",
+            "--tune-group",
+            "clinic",
+            "--escalation-target",
+            "0.95,0.05",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("(gate, on the combiner)"), "{err}");
+    assert!(err.contains("held-out escalation of shop"), "{err}");
+    assert!(err.contains("held-out escalation of clinic"), "{err}");
+
+    // The built-in rules name intents this toy model lacks.
+    let rules = dir.path().join("mine.toml");
+    std::fs::write(
+        &rules,
+        "version = \"mine-1\"\n[intent_reasons]\nrefund = \"refund\"\ncomplaint = \"complaint\"\n",
+    )
+    .unwrap();
+    let triage = |text: &str| -> Value {
+        let mut child = Command::new(bin)
+            .arg("triage")
+            .arg("--rules")
+            .arg(&rules)
+            .arg("--model")
+            .arg(&model)
+            .arg("--scores")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{text}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let yes = triage("mera refund chahiye order 77 ka");
+    assert_eq!(yes["escalate"], true, "{yes}");
+    assert!(yes["scores"]["escalation"].as_f64().unwrap() > 0.5, "{yes}");
+    let no = triage("kitne ka hai model 77");
+    assert_eq!(no["escalate"], false, "{no}");
+    assert!(no["scores"]["escalation"].as_f64().unwrap() < 0.5, "{no}");
+
+    let bad = Command::new(bin)
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(&model)
+        .args(["--escalation-target", "0.95"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("RECALL,FALSE_ESCALATIONS"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}
+
 /// A WhatsApp chat export replayed into a kept database, then the same
 /// database reported on and sampled, all through the real binary.
 #[test]
