@@ -33,7 +33,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::classifier::{IntentModel, ModelError};
+use crate::classifier::{IntentModel, ModelError, Prediction};
 use crate::duration::ConfigDuration;
 use crate::language::LanguageDetect;
 use crate::model::{Category, EscalationReason, Priority};
@@ -124,11 +124,14 @@ pub struct Settings {
     /// See `calm_intent_at`; default 1.1 (such heads never fire).
     pub calm_head_at: f32,
     /// Threshold of the model's escalation gate (probability; see
-    /// [`crate::classifier`]): below it, the model's reason heads,
+    /// [`crate::classifier`]; with an escalation combiner it applies to the
+    /// combiner's probability): below it, the model's reason heads,
     /// `[intent_reasons]` and the rules' `evidence` phrases do not escalate
-    /// (`phrases` still do). Default: the
-    /// threshold stored in the model, tuned by `switchboard train`; 0 turns
-    /// the gate off. No effect with a model without a gate.
+    /// (`phrases` still do); at or above it, a model with a combiner
+    /// escalates even when no single head reached its threshold, naming the
+    /// strongest head. Default: the threshold stored in the model, tuned by
+    /// `switchboard train`; 0 turns the gate off (and the combiner's own
+    /// escalations with it). No effect with a model without a gate.
     pub escalation_gate_at: Option<Probability>,
 }
 
@@ -672,16 +675,18 @@ impl TriageEngine {
             sentiment = self.sentiment.score(text, &norm);
             let model = self.model.as_deref().filter(|_| settings.use_model);
             let p = model.map(|m| m.predict_normalized(text, &norm));
-            // The gate pools every reason's evidence into "escalate at
+            // The gate (or the combiner over every output, when the model
+            // has one) pools every reason's evidence into "escalate at
             // all"; below it, what the heads and evidence phrases say is
             // kept as a reason text but does not escalate.
-            let held_back = match (model, p.as_ref().and_then(|p| p.gate_prob)) {
-                (Some(m), Some(g)) => settings
+            let gate_at = model.and_then(|m| {
+                settings
                     .escalation_gate_at
                     .map(Probability::get)
                     .or(m.gate())
-                    .filter(|t| g < *t)
-                    .map(|t| (g, t)),
+            });
+            let held_back = match (gate_at, p.as_ref().and_then(Prediction::escalation_score)) {
+                (Some(t), Some(g)) if g < t => Some((g, t)),
                 _ => None,
             };
             let n_esc = self.rules.escalation.len();
@@ -854,6 +859,25 @@ impl TriageEngine {
                         "model: intent {} {:.2} implies {reason}",
                         intent.map_or("?", String::as_str),
                         p.confidence
+                    ));
+                }
+                // The combiner decides "escalate at all" from every
+                // output together, so when it does and no single source
+                // named a reason, its strongest head names one.
+                if let (Some(e), Some(t)) = (p.escalation_prob, gate_at)
+                    && e >= t
+                    && t > 0.0
+                    && escalations.is_empty()
+                    && let Some((reason, prob)) = model
+                        .reasons()
+                        .iter()
+                        .zip(&p.reason_probs)
+                        .filter(|(r, _)| !vetoed.contains(r))
+                        .max_by(|a, b| a.1.total_cmp(b.1))
+                {
+                    escalations.push(*reason);
+                    model_reasons.push(format!(
+                        "model: escalation {e:.2} over the gate, strongest head {reason} {prob:.2}"
                     ));
                 }
                 prediction = Some(p);
@@ -1515,6 +1539,40 @@ mod tests {
             r.escalation_reasons
                 .contains(&EscalationReason::LegalRegulatory)
         );
+    }
+
+    /// The built-in model's combiner decides "escalate at all" from every
+    /// output: over the gate it escalates even when no head reached its
+    /// threshold, naming the strongest head; a threshold of 0 turns that
+    /// off with the gate.
+    #[test]
+    fn the_combiner_escalates_over_the_gate_naming_its_strongest_head() {
+        let with_gate_at = |t: &str| {
+            let rules = BUILTIN_RULES.replace(
+                "use_model = true",
+                &format!("use_model = true\nescalation_gate_at = {t}"),
+            );
+            TriageEngine::from_toml(&rules).unwrap()
+        };
+        let model = engine().model.clone().unwrap();
+        assert!(model.combiner().is_some());
+        let text = "what are your timings?";
+        let p = model.predict(text);
+        let e = p.escalation_prob.unwrap();
+        assert!(e < 0.05 && p.reason_probs.iter().all(|&h| h < 0.2), "{p:?}");
+        let calm = run_on(&engine(), text, History::default());
+        assert!(!calm.escalate, "{calm:?}");
+        // A gate just under this message's combined probability.
+        let low = with_gate_at(&format!("{}", e * 0.9));
+        let r = run_on(&low, text, History::default());
+        assert!(r.escalate, "{r:?}");
+        assert_eq!(r.escalation_reasons.len(), 1, "{r:?}");
+        assert!(
+            r.reasons.iter().any(|x| x.contains("strongest head")),
+            "{r:?}"
+        );
+        let off = run_on(&with_gate_at("0.0"), text, History::default());
+        assert!(!off.escalate, "{off:?}");
     }
 
     #[test]
