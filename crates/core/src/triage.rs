@@ -1312,6 +1312,23 @@ mod tests {
                 .escalation_reasons
                 .contains(&EscalationReason::Complaint)
         );
+        // Rules v4: requests that are never calm escalate whatever the gate.
+        for (text, reason) in [
+            ("call me plz", EscalationReason::HumanRequested),
+            ("मेरा नेट बैंकिंग हैक हो गया है", EscalationReason::SecurityFraud),
+            (
+                "please cancel my order 4411",
+                EscalationReason::Cancellation,
+            ),
+            ("कल का अपॉइंटमेंट रद्द कर दीजिए", EscalationReason::Cancellation),
+        ] {
+            let r = run(text);
+            assert!(
+                r.escalation_reasons.contains(&reason),
+                "{text}: {:?}",
+                r.reasons
+            );
+        }
     }
 
     #[test]
@@ -1323,6 +1340,9 @@ mod tests {
             // Calm uses of the rules' evidence words.
             "Does the credit card come with fraud protection cover?",
             "Do you have a panel lawyer for property registration?",
+            // An assistant command, not an order (plural "timers" too).
+            "saare timers ko cancel kardo",
+            "people call me Brad",
         ] {
             let r = run(text);
             assert!(!r.escalate, "{text}: {:?}", r.reasons);
@@ -1382,7 +1402,7 @@ mod tests {
         assert_eq!(r.language, "hinglish");
         assert!(r.confidence > 0.0 && r.confidence <= 1.0);
         assert!(!r.model_version.is_empty());
-        assert_eq!(r.rules_version, "builtin-2026.11-v3");
+        assert_eq!(r.rules_version, "builtin-2026.11-v4");
         let json = serde_json::to_value(&r).unwrap();
         for key in [
             "category",
