@@ -30,7 +30,7 @@ use std::cell::RefCell;
 
 use serde::{Deserialize, Serialize};
 
-use crate::features::{BLOCKS, Feature, Featurizer, Grouped};
+use crate::features::{BLOCKS, Feature, Featurizer, Keys};
 use crate::model::EscalationReason;
 use crate::text::normalize;
 
@@ -327,10 +327,9 @@ impl IntentModel {
             let mut fresh = Scratch::default();
             let mut borrowed = scratch.try_borrow_mut();
             let s = borrowed.as_deref_mut().unwrap_or(&mut fresh);
-            self.featurizer()
-                .extract_grouped(text, norm, &mut s.grouped);
-            self.live
-                .accumulate_grouped(&s.grouped, &mut s.starts, &mut acc);
+            self.featurizer().hash_keys(text, norm, &mut s.keys);
+            self.live.gather(&mut s.keys, &mut s.rows);
+            self.live.accumulate_grouped(&mut s.rows, &mut acc);
         });
         self.finish(acc)
     }
@@ -454,57 +453,145 @@ impl IntentModel {
 /// prediction time.
 #[derive(Default)]
 struct Scratch {
-    grouped: Grouped,
-    starts: Vec<usize>,
+    keys: Keys,
+    rows: Rows,
 }
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
+/// A message's live rows by block and raw feature value (made by
+/// [`LiveRows::gather`]), as offsets into [`LiveRows::weights`].
+#[derive(Default)]
+struct Rows {
+    /// Per block: the factor from raw to feature values.
+    scale: [f32; BLOCKS],
+    /// Per block: where it ends in `plus`, `minus` and `other`.
+    ends: [(usize, usize, usize); BLOCKS],
+    /// Rows of raw value +1, block after block (up to `ends`; longer, so
+    /// that gathering writes at an index).
+    plus: Vec<u32>,
+    /// Rows of raw value -1, as `plus`.
+    minus: Vec<u32>,
+    /// Rows of any other raw value, with that value.
+    other: Vec<(u32, f32)>,
+    /// Scratch: one block's integer sums, one per output.
+    ints: Vec<i32>,
+}
+
+impl Rows {
+    /// Block `b`'s scale and rows.
+    fn block(&self, b: usize) -> (f32, &[u32], &[u32], &[(u32, f32)]) {
+        let start = b
+            .checked_sub(1)
+            .and_then(|p| self.ends.get(p))
+            .copied()
+            .unwrap_or((0, 0, 0));
+        let end = self.ends.get(b).copied().unwrap_or(start);
+        (
+            self.scale.get(b).copied().unwrap_or(0.0),
+            self.plus.get(start.0..end.0).unwrap_or_default(),
+            self.minus.get(start.1..end.1).unwrap_or_default(),
+            self.other.get(start.2..end.2).unwrap_or_default(),
+        )
+    }
+}
+
 /// Outputs summed together in registers; packed rows are padded to a
 /// multiple of it.
 const LANES: usize = 16;
 
-/// Rows summed in `u16` before the sums widen: `256 * 255` is below
-/// `u16::MAX`.
-const U16_ROWS: usize = 256;
+/// Rows summed in one pass of [`sum_rows`]: the sums of that many weights
+/// (each within ±127) fit in an `i16`.
+const CHUNK_ROWS: usize = 256;
 
-/// The sums of `N` weights from `offset` in each row starting at one of
-/// `starts` (at most [`U16_ROWS`] rows, so no sum overflows). Not inlined:
-/// on its own the loop compiles to whole-register sign extensions and adds
-/// with the sums in registers (inlined, LLVM picked quarter-filled ones).
+/// The sums, over the rows starting at `plus` minus those at `minus` (at
+/// most [`CHUNK_ROWS`] rows in all), of the `2 * H` stored weights from
+/// `offset`: per pair of outputs, the wrapping sum of the pair read as a
+/// little-endian `u16`, and the wrapping sum of its high bytes, from which
+/// [`add_pairs`] recovers both outputs' sums. Adding whole words and then
+/// their high bytes is two SIMD additions and a shift per 16 bytes;
+/// widening the bytes to `u16` first took two unpacks and a copy more. Not
+/// inlined: on its own the loop keeps all the sums in registers.
 #[inline(never)]
-fn sum_rows<const N: usize>(w: &[u8], starts: &[usize], offset: usize) -> [u16; N] {
-    let mut sums = [0u16; N];
-    for &start in starts {
-        let Some(q) = w
-            .get(start + offset..)
-            .and_then(|row| row.first_chunk::<N>())
-        else {
-            continue;
-        };
-        for (s, &q) in sums.iter_mut().zip(q) {
-            *s += u16::from(q);
+fn sum_rows<const H: usize>(
+    w: &[u8],
+    plus: &[u32],
+    minus: &[u32],
+    offset: usize,
+) -> ([u16; H], [u16; H]) {
+    let (mut words, mut highs) = ([0u16; H], [0u16; H]);
+    let pairs = |start: u32| {
+        w.get(start as usize + offset..)
+            .and_then(|row| row.as_chunks::<2>().0.first_chunk::<H>())
+    };
+    for &start in plus {
+        let Some(q) = pairs(start) else { continue };
+        for ((s, h), &q) in words.iter_mut().zip(highs.iter_mut()).zip(q) {
+            let q = u16::from_le_bytes(q);
+            *s = s.wrapping_add(q);
+            *h = h.wrapping_add(q >> 8);
         }
     }
-    sums
+    for &start in minus {
+        let Some(q) = pairs(start) else { continue };
+        for ((s, h), &q) in words.iter_mut().zip(highs.iter_mut()).zip(q) {
+            let q = u16::from_le_bytes(q);
+            *s = s.wrapping_sub(q);
+            *h = h.wrapping_sub(q >> 8);
+        }
+    }
+    (words, highs)
 }
 
-/// `out[i] += sign * (sums[i] - BIAS * rows)`: the sums of `rows` stored
-/// weights back to the sums of the weights. Returns how many outputs that
-/// covered.
-fn add_sums(out: &mut [i32], sums: &[u16], rows: usize, sign: i32) -> usize {
-    let bias = i32::from(BIAS) * i32::try_from(rows).unwrap_or(0);
-    for (o, &s) in out.iter_mut().zip(sums) {
-        *o += sign * (i32::from(s) - bias);
+/// Adds to `out`, two outputs per pair, the sums of weights in the
+/// [`sum_rows`] of rows of which `diff` more were added than subtracted
+/// (as `u16`, wrapping); returns how many outputs that covered. Sums mod
+/// 2^16 are exact here: the true sums, of at most [`CHUNK_ROWS`] weights
+/// within ±127, fit in an `i16`.
+fn add_pairs<const H: usize>(out: &mut [i32], sums: ([u16; H], [u16; H]), diff: u16) -> usize {
+    let (words, highs) = sums;
+    // Every stored weight is `q + BIAS`, so each sum holds `BIAS` per row.
+    let bias = diff.wrapping_mul(u16::from(BIAS));
+    for ((o, &w), &h) in out.chunks_exact_mut(2).zip(&words).zip(&highs) {
+        // The low bytes' sum is the words' less 256 times the high bytes'.
+        let low = w.wrapping_sub(h << 8).wrapping_sub(bias) as i16;
+        let high = h.wrapping_sub(bias) as i16;
+        if let [a, b] = o {
+            *a += i32::from(low);
+            *b += i32::from(high);
+        }
     }
-    sums.len()
+    2 * H
+}
+
+/// Reads a byte of every cache line of the rows of `stride` bytes at
+/// `starts` (see [`LiveRows::gather`]), and returns their XOR. Rows start
+/// 16-byte aligned (an allocation is, and so is the stride), so a row of
+/// up to 80 bytes spans at most two lines, which its first and last bytes
+/// reach; longer ones take a byte every 64 in between too.
+#[inline]
+fn touch_rows(w: &[u8], starts: &[u32], stride: usize) -> u8 {
+    let byte = |at: usize| w.get(at).copied().unwrap_or(0);
+    let mut touch = 0u8;
+    for &start in starts {
+        let (start, end) = (start as usize, start as usize + stride - 1);
+        touch ^= byte(start) ^ byte(end);
+        if stride > 80 {
+            let mut at = start + 64;
+            while at < end {
+                touch ^= byte(at);
+                at += 64;
+            }
+        }
+    }
+    touch
 }
 
 /// Stored weights are `q + 128` (as `u8`): summing bytes that need no sign
 /// extension takes fewer instructions on baseline x86-64 (whose SIMD has no
-/// sign-extending load), and `U16_ROWS` of them still fit in a `u16`.
+/// sign-extending load).
 const BIAS: u8 = 0x80;
 
 /// The weight of a stored byte.
@@ -680,84 +767,126 @@ impl LiveRows {
         }
     }
 
-    /// Adds the grouped features' weighted rows to `acc` (one sum per
-    /// output, `acc.len()` outputs). Per block, rows of raw value ±1 are
-    /// summed as integers in chunks of at most [`U16_ROWS`] rows (so a
-    /// `u16` cannot overflow), the chunks into `i32` (exact in any order),
-    /// and the total times the block's scale goes into `acc`; the rows of
-    /// other raw values add `value * q` as floats. Dead buckets read the
-    /// zero row, which adds nothing.
-    fn accumulate_grouped(&self, g: &Grouped, starts: &mut Vec<usize>, acc: &mut [f32]) {
-        let stride = self.stride;
-        let w = &self.weights;
-        // Every row first, in the order the loops below read them.
-        starts.clear();
+    /// Groups the message's `keys` block by block (see [`Keys::group`])
+    /// into `rows`: the live rows of raw value +1 and -1, and the others
+    /// with their value. Dead buckets (whose rows are all zero) count in
+    /// their block's norm but add nothing, so they are left out: a fifth
+    /// of a message's buckets or more, that the sums would read in vain.
+    fn gather(&self, keys: &mut Keys, rows: &mut Rows) {
+        // Room for every key: the buffers only grow, so that placing a row
+        // is a store at an index.
+        let need = keys.len();
+        if rows.plus.len() < need {
+            rows.plus.resize(need, 0);
+        }
+        if rows.minus.len() < need {
+            rows.minus.resize(need, 0);
+        }
+        rows.other.clear();
+        let (plus, minus) = (rows.plus.as_mut_slice(), rows.minus.as_mut_slice());
+        let other = &mut rows.other;
+        let starts = self.starts.as_slice();
+        // Offsets fit in u32 (see `LiveRows::starts`).
+        let zero = (self.zero_row * self.stride) as u32;
+        let (mut np, mut nm) = (0usize, 0usize);
         for b in 0..BLOCKS {
-            let block = g.block(b);
-            let buckets = block.plus.iter().chain(block.minus);
-            for bucket in buckets.copied().chain(block.other.iter().map(|f| f.0)) {
-                starts.push(self.start_or_zero(bucket));
+            let scale = keys.group(b, |bucket, count, value| {
+                let start = starts.get(bucket as usize).copied().unwrap_or(zero);
+                // Written to both lists, kept by the one its value is for:
+                // the sign is the hash's coin toss, a branch on it would
+                // mispredict half the time.
+                if let Some(p) = plus.get_mut(np) {
+                    *p = start;
+                }
+                if let Some(m) = minus.get_mut(nm) {
+                    *m = start;
+                }
+                let live = start != zero;
+                np += usize::from(live & (count == 1));
+                nm += usize::from(live & (count == -1));
+                if count.unsigned_abs() > 1 && live {
+                    other.push((start, value));
+                }
+            });
+            if let Some(s) = rows.scale.get_mut(b) {
+                *s = scale;
+            }
+            if let Some(e) = rows.ends.get_mut(b) {
+                *e = (np, nm, other.len());
             }
         }
         // Rows not in the core's cache (a large model, the first messages)
         // make the sums wait on memory. Reading a byte of every 64-byte
-        // cache line of every row (a row of 160 bytes can span three) in a
-        // loop this short puts as many of their cache misses in flight as
-        // the core allows, instead of the few that fit beside the arithmetic.
-        // Bytes at most 64 apart from first to last reach every line; for
-        // rows of up to 128 bytes (up to 128 outputs) the middle one is
-        // enough, without a loop per row.
-        let mut touch = 0u8;
-        let byte = |at: usize| w.get(at).copied().unwrap_or(0);
-        for &start in starts.iter() {
-            let end = start + stride - 1;
-            touch ^= byte(start) ^ byte(start + stride / 2) ^ byte(end);
-            if stride > 128 {
-                let mut at = start + 64;
-                while at < end {
-                    touch ^= byte(at);
-                    at += 64;
-                }
-            }
+        // cache line of every row in a loop this short puts as many of
+        // their cache misses in flight as the core allows, instead of the
+        // few that fit beside the arithmetic.
+        let (stride, w) = (self.stride, self.weights.as_slice());
+        let mut touch = touch_rows(w, plus.get(..np).unwrap_or_default(), stride);
+        touch ^= touch_rows(w, minus.get(..nm).unwrap_or_default(), stride);
+        for &(start, _) in other.iter() {
+            touch ^= touch_rows(w, &[start], stride);
         }
         std::hint::black_box(touch);
+    }
 
-        let mut ints = vec![0i32; stride];
-        let mut at = 0usize;
+    /// Adds the gathered rows' weights times their feature values to `acc`
+    /// (one sum per output, `acc.len()` outputs). Per block, rows of raw
+    /// value ±1 are summed as integers in chunks of at most
+    /// [`CHUNK_ROWS`] rows, the chunks into `i32` (exact in any order),
+    /// and the total times the block's scale goes into `acc`; the rows of
+    /// other raw values add `value * q` as floats.
+    fn accumulate_grouped(&self, rows: &mut Rows, acc: &mut [f32]) {
+        let stride = self.stride;
+        let w = &self.weights;
+        let mut ints = std::mem::take(&mut rows.ints);
+        ints.resize(stride, 0);
         for b in 0..BLOCKS {
-            let block = g.block(b);
+            let (scale, plus, minus, other) = rows.block(b);
             ints.fill(0);
-            for (n, sign) in [(block.plus.len(), 1i32), (block.minus.len(), -1i32)] {
-                let rows = starts.get(at..at + n).unwrap_or_default();
-                at += n;
-                for chunk in rows.chunks(U16_ROWS) {
-                    // As many outputs per pass over the rows as registers
-                    // allow: the loop overhead per row is then paid once
-                    // per 64 outputs instead of once per 16.
-                    let mut offset = 0;
-                    while offset < stride {
-                        let left = stride - offset;
-                        let out = ints.get_mut(offset..).unwrap_or_default();
-                        offset += if left >= 64 {
-                            add_sums(out, &sum_rows::<64>(w, chunk, offset), chunk.len(), sign)
-                        } else if left >= 32 {
-                            add_sums(out, &sum_rows::<32>(w, chunk, offset), chunk.len(), sign)
-                        } else {
-                            add_sums(out, &sum_rows::<LANES>(w, chunk, offset), chunk.len(), sign)
-                        };
-                    }
+            if plus.len() + minus.len() <= CHUNK_ROWS {
+                self.sum_chunk(plus, minus, &mut ints);
+            } else {
+                for chunk in plus.chunks(CHUNK_ROWS) {
+                    self.sum_chunk(chunk, &[], &mut ints);
+                }
+                for chunk in minus.chunks(CHUNK_ROWS) {
+                    self.sum_chunk(&[], chunk, &mut ints);
                 }
             }
             for (a, &i) in acc.iter_mut().zip(&ints) {
-                *a += block.scale * i as f32;
+                *a += scale * i as f32;
             }
-            let rows = starts.get(at..at + block.other.len()).unwrap_or_default();
-            at += block.other.len();
-            for (&start, &(_, v)) in rows.iter().zip(block.other) {
+            for &(start, v) in other {
+                let start = start as usize;
                 if let Some(q) = w.get(start..start + stride) {
-                    add_stored_row(acc, block.scale * v, q);
+                    add_stored_row(acc, scale * v, q);
                 }
             }
+        }
+        rows.ints = ints;
+    }
+
+    /// Adds to `ints` the sums of the weights of the rows at `plus` less
+    /// those at `minus` (at most [`CHUNK_ROWS`] rows in all).
+    fn sum_chunk(&self, plus: &[u32], minus: &[u32], ints: &mut [i32]) {
+        let w = &self.weights;
+        let diff = (plus.len().wrapping_sub(minus.len())) as u16;
+        // As many outputs per pass over the rows as registers allow: the
+        // loop overhead per row is then paid once per 80 outputs (the
+        // stride of 65 to 80 outputs) instead of once per 16.
+        let mut offset = 0;
+        while offset < self.stride {
+            let left = self.stride - offset;
+            let out = ints.get_mut(offset..).unwrap_or_default();
+            offset += if left >= 80 {
+                add_pairs(out, sum_rows::<40>(w, plus, minus, offset), diff)
+            } else if left >= 64 {
+                add_pairs(out, sum_rows::<32>(w, plus, minus, offset), diff)
+            } else if left >= 32 {
+                add_pairs(out, sum_rows::<16>(w, plus, minus, offset), diff)
+            } else {
+                add_pairs(out, sum_rows::<8>(w, plus, minus, offset), diff)
+            };
         }
     }
 
@@ -1147,7 +1276,7 @@ mod tests {
         let toy = train(&toy(), &[], &cfg, "toy".into(), &mut |_, _| {}).unwrap();
         let builtin = IntentModel::from_bytes(crate::triage::BUILTIN_MODEL).unwrap();
         let long = "refund chahiye ".repeat(300);
-        // Over `U16_ROWS` distinct unit features in one block.
+        // Over `CHUNK_ROWS` distinct unit features in one block.
         let many: String = (0..600).map(|i| format!("w{i}x{} ", i * 7)).collect();
         let texts = [
             "",

@@ -154,21 +154,20 @@ impl Featurizer {
     /// and a block's feature value is its raw value times the block's
     /// scale. A bucket two blocks share appears in both rather than once
     /// with the sum, which a linear model scores the same. Duplicates are
-    /// merged with a small hash table instead of a sort, in the order
-    /// of their first occurrence.
+    /// merged by counting per bucket instead of sorting, in the order of
+    /// their first occurrence (see [`Keys::group`], which a prediction
+    /// uses directly).
     pub fn extract_grouped(&self, raw: &str, norm: &str, out: &mut Grouped) {
-        let mut keys = std::mem::take(&mut out.keys);
-        let (words_end, chars_end) = self.keys(raw, norm, &mut keys);
+        self.hash_keys(raw, norm, &mut out.keys);
         out.plus.clear();
         out.minus.clear();
         out.other.clear();
-        let (words, rest) = keys.split_at(words_end.min(keys.len()));
-        let (chars, meta) = rest.split_at(chars_end.saturating_sub(words_end).min(rest.len()));
-        for (b, (block, weight)) in [(words, 1.0), (chars, 1.0), (meta, META_WEIGHT)]
-            .into_iter()
-            .enumerate()
-        {
-            let scale = out.group_block(block, weight);
+        for b in 0..BLOCKS {
+            let scale = out.keys.group(b, |bucket, count, value| match count {
+                1 => out.plus.push(bucket),
+                -1 => out.minus.push(bucket),
+                _ => out.other.push((bucket, value)),
+            });
             if let Some(s) = out.scale.get_mut(b) {
                 *s = scale;
             }
@@ -176,12 +175,23 @@ impl Featurizer {
                 *end = (out.plus.len(), out.minus.len(), out.other.len());
             }
         }
-        out.keys = keys;
+    }
+
+    /// Hashes the keys of `raw` (whose `normalize` is `norm`) into `out`,
+    /// for [`Keys::group`] to count block by block.
+    pub(crate) fn hash_keys(&self, raw: &str, norm: &str, out: &mut Keys) {
+        let (words_end, chars_end) = self.keys(raw, norm, &mut out.keys);
+        out.ends = [words_end, chars_end, out.keys.len()];
+        out.dim = self.dim();
     }
 }
 
 /// Number of feature blocks: words, characters, surface signals.
 pub const BLOCKS: usize = 3;
+
+/// Per block: its weight relative to the others (each block's raw values
+/// are scaled to this L2 norm).
+const BLOCK_WEIGHTS: [f32; BLOCKS] = [1.0, 1.0, META_WEIGHT];
 
 /// A message's features grouped for integer weight sums (made by
 /// [`Featurizer::extract_grouped`]). Within a block every feature value is
@@ -201,14 +211,8 @@ pub struct Grouped {
     minus: Vec<u32>,
     /// Buckets with any other non-zero raw value, with that value.
     other: Vec<Feature>,
-    /// Scratch: the hashed keys of the message.
-    keys: Vec<u32>,
-    /// Scratch: open-addressing table of (bucket, signed count); empty
-    /// slots hold `u32::MAX`, which no bucket (below 2^24) equals. All
-    /// slots are empty between calls; a block uses the first ones.
-    table: Vec<(u32, i32)>,
-    /// Scratch: the table slots in order of first occurrence.
-    order: Vec<usize>,
+    /// The message's keys, and the scratch that counts them.
+    keys: Keys,
 }
 
 /// One block of a [`Grouped`]: its scale and its buckets by raw value.
@@ -241,67 +245,103 @@ impl Grouped {
             other: self.other.get(start.2..end.2).unwrap_or_default(),
         }
     }
+}
 
-    /// Counts one block's keys per bucket, appends its buckets to `plus`,
-    /// `minus` and `other`, and returns its scale: `weight` over the L2
-    /// norm of the raw values `±(1 + ln |count|)` (0 if none).
-    fn group_block(&mut self, keys: &[u32], weight: f32) -> f32 {
-        // Linear probing at most half full; keys are hashes already, the
-        // multiplication spreads buckets of few bits over a larger table.
-        let size = (2 * keys.len()).next_power_of_two().max(16);
-        let slot_mask = size - 1;
-        let shift = 32 - size.trailing_zeros().min(31);
-        // Every slot is empty between calls (the used ones are emptied
-        // again below), so only growth fills: filling the whole table per
-        // block cost more than probing it.
-        if self.table.len() < size {
-            self.table.resize(size, (u32::MAX, 0));
+/// A message's hashed keys, block after block (made by
+/// `Featurizer::hash_keys`), and the scratch that counts them per bucket
+/// ([`Keys::group`]). A prediction reuses one per thread.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Keys {
+    /// The hashed keys (see `Featurizer::keys`).
+    keys: Vec<u32>,
+    /// Per block: where it ends in `keys`.
+    ends: [usize; BLOCKS],
+    /// The number of buckets of the featurizer that made `keys`.
+    dim: usize,
+    /// Scratch: one signed count per bucket, all zero between calls (see
+    /// [`count_direct`]).
+    counts: Vec<i16>,
+    /// Scratch: open-addressing table of (bucket, signed count); empty
+    /// slots hold `u32::MAX`, which no bucket (below 2^24) equals. All
+    /// slots are empty between calls; a block uses the first ones.
+    table: Vec<(u32, i32)>,
+    /// Scratch: the buckets (or table slots) in order of first occurrence.
+    order: Vec<u32>,
+}
+
+impl Keys {
+    /// The number of keys, over all blocks.
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Counts block `b`'s keys per bucket and calls `f(bucket, count,
+    /// value)` for every bucket with a non-zero signed count, in order of
+    /// first occurrence, where `value` is the raw feature value
+    /// `±(1 + ln |count|)`; returns the block's scale: its weight over the
+    /// L2 norm of the raw values (0 if none). Leaves the scratch clean for
+    /// the next block, which must be counted apart (a bucket two blocks
+    /// share is two features with different scales).
+    ///
+    /// Taking the buckets through `f` lets a prediction sort them by
+    /// count straight into rows to sum, instead of through lists that it
+    /// then reads again.
+    #[inline]
+    pub(crate) fn group(&mut self, b: usize, mut f: impl FnMut(u32, i32, f32)) -> f32 {
+        let from = b
+            .checked_sub(1)
+            .and_then(|p| self.ends.get(p))
+            .copied()
+            .unwrap_or(0);
+        let to = self.ends.get(b).copied().unwrap_or(from);
+        let keys = self.keys.get(from..to).unwrap_or_default();
+        let weight = BLOCK_WEIGHTS.get(b).copied().unwrap_or(0.0);
+        // The order buffer only grows, so that listing a bucket is a store
+        // at an index (a `Vec::push` checks capacity and stores the length
+        // every time).
+        if self.order.len() < keys.len() {
+            self.order.resize(keys.len(), 0);
         }
-        self.order.clear();
-        for &k in keys {
-            let bucket = k >> 1;
-            // +1 or -1 without a branch on the (random) sign bit.
-            let delta = 1 - 2 * (k & 1) as i32;
-            let mut i = (bucket.wrapping_mul(0x9e37_79b1) >> shift) as usize & slot_mask;
-            while let Some(slot) = self.table.get_mut(i) {
-                if slot.0 == bucket {
-                    slot.1 += delta;
-                    break;
-                }
-                if slot.0 == u32::MAX {
-                    *slot = (bucket, delta);
-                    self.order.push(i);
-                    break;
-                }
-                i = (i + 1) & slot_mask;
+        let direct = self.dim <= DIRECT_MAX_DIM && keys.len() <= i16::MAX as usize;
+        let listed = if direct {
+            if self.counts.len() < self.dim {
+                self.counts.resize(self.dim, 0);
             }
-        }
-        // Units add exactly 1 each to the squared norm.
-        let mut units = 0u32;
+            count_direct(keys, &mut self.counts, &mut self.order)
+        } else {
+            count_hashed(keys, &mut self.table, &mut self.order)
+        };
+        // Units (counts of ±1) add exactly 1 each to the squared norm: how
+        // many is `listed` less the others, counted where they are rare.
+        let mut not_units = 0usize;
         let mut rest = 0.0f32;
-        for &i in &self.order {
-            let Some(slot) = self.table.get_mut(i) else {
-                continue;
+        let (counts, table) = (self.counts.as_mut_slice(), self.table.as_mut_slice());
+        // One loop for both ways of counting, so that `f` is inlined once.
+        for &at in self.order.get(..listed).unwrap_or_default() {
+            // Reading a count empties it, for the next block.
+            let (bucket, count) = if direct {
+                let count = counts.get_mut(at as usize).map_or(0, std::mem::take);
+                (at, i32::from(count))
+            } else {
+                table
+                    .get_mut(at as usize)
+                    .map_or((0, 0), |s| std::mem::replace(s, (u32::MAX, 0)))
             };
-            let (bucket, count) = std::mem::replace(slot, (u32::MAX, 0));
-            match count {
-                0 => {}
-                1 => {
-                    self.plus.push(bucket);
-                    units += 1;
+            let value = if count.unsigned_abs() == 1 {
+                count as f32
+            } else {
+                not_units += 1;
+                if count == 0 {
+                    continue;
                 }
-                -1 => {
-                    self.minus.push(bucket);
-                    units += 1;
-                }
-                _ => {
-                    let c = count as f32;
-                    let v = c.signum() * (1.0 + c.abs().ln());
-                    rest += v * v;
-                    self.other.push((bucket, v));
-                }
-            }
+                let c = count as f32;
+                let v = c.signum() * (1.0 + c.abs().ln());
+                rest += v * v;
+                v
+            };
+            f(bucket, count, value);
         }
+        let units = listed - not_units;
         let norm = units as f32 + rest;
         if norm > 0.0 {
             weight / norm.sqrt()
@@ -309,6 +349,76 @@ impl Grouped {
             0.0
         }
     }
+}
+
+/// Largest number of buckets counted in a direct table (2 bytes per
+/// bucket, 2 MiB per thread at most); larger hash sizes use a hash table.
+const DIRECT_MAX_DIM: usize = 1 << 20;
+
+/// Counts the keys (at most `i16::MAX`) per bucket in `counts`, one
+/// signed count per bucket (all zero before and after a block), and lists
+/// in `order` each bucket when its count leaves zero, so in order of first
+/// occurrence; returns how many it listed. A bucket whose count returns
+/// to zero and leaves it again is listed twice, the second time with a
+/// count already taken (zero). Indexing the counts by bucket is a load and
+/// a store per key, without the hashing, probing and branching of a table.
+fn count_direct(keys: &[u32], counts: &mut [i16], order: &mut [u32]) -> usize {
+    let mut listed = 0usize;
+    for &k in keys {
+        let bucket = k >> 1;
+        // +1 or -1 without a branch on the (random) sign bit.
+        let delta = 1 - 2 * (k & 1) as i16;
+        let Some(count) = counts.get_mut(bucket as usize) else {
+            continue;
+        };
+        let was = *count;
+        *count = was + delta;
+        if let Some(o) = order.get_mut(listed) {
+            *o = bucket;
+        }
+        listed += usize::from(was == 0);
+    }
+    listed
+}
+
+/// [`count_direct`] in an open-addressing table of (bucket, signed count)
+/// instead (for hash sizes too large to count directly): lists the slots
+/// in order of first occurrence and returns how many.
+fn count_hashed(keys: &[u32], table: &mut Vec<(u32, i32)>, order: &mut [u32]) -> usize {
+    // Linear probing at most half full; keys are hashes already, the
+    // multiplication spreads buckets of few bits over a larger table.
+    let size = (2 * keys.len()).next_power_of_two().max(16);
+    let slot_mask = size - 1;
+    let shift = 32 - size.trailing_zeros().min(31);
+    // Every slot is empty between calls (the used ones are emptied
+    // again after), so only growth fills: filling the whole table per
+    // block cost more than probing it.
+    if table.len() < size {
+        table.resize(size, (u32::MAX, 0));
+    }
+    let mut listed = 0usize;
+    for &k in keys {
+        let bucket = k >> 1;
+        let delta = 1 - 2 * (k & 1) as i32;
+        let mut i = (bucket.wrapping_mul(0x9e37_79b1) >> shift) as usize & slot_mask;
+        while let Some(slot) = table.get_mut(i) {
+            if slot.0 == bucket {
+                slot.1 += delta;
+                break;
+            }
+            if slot.0 == u32::MAX {
+                *slot = (bucket, delta);
+                if let Some(o) = order.get_mut(listed) {
+                    // Slots are below `2 * keys.len()`, which fits in u32.
+                    *o = i as u32;
+                }
+                listed += 1;
+                break;
+            }
+            i = (i + 1) & slot_mask;
+        }
+    }
+    listed
 }
 
 /// Appends the keys of the character n-grams of `word` (" word ") to
@@ -891,6 +1001,27 @@ mod tests {
             assert_same(&text, 10)?;
             assert_same(&text, 18)?;
         }
+    }
+
+    /// Hash sizes too large to count directly, and blocks of more keys
+    /// than an `i16` count holds, group through the hash table, the same;
+    /// and a bucket whose count returns to zero is grouped once.
+    #[test]
+    fn grouping_by_hash_table_is_the_same() {
+        for bits in [21, 24] {
+            for text in ["paisa kat gaya paisa मेरा पैसा", "a a a b b!!", ""] {
+                assert_grouped_same(text, bits).unwrap();
+            }
+        }
+        // About 40,000 character n-grams in one block.
+        let long: String = (0..3000).map(|i| format!("w{i}x ")).collect();
+        assert_grouped_same(&long, 12).unwrap();
+        let mut counts = vec![0i16; 8];
+        let mut order = vec![0u32; 8];
+        // Bucket 3 with signs +, -, +: listed twice, counted +1.
+        let listed = count_direct(&[6, 7, 4, 6], &mut counts, &mut order);
+        assert_eq!(order.get(..listed), Some(&[3, 2, 3][..]));
+        assert_eq!((counts[3], counts[2]), (1, 1));
     }
 
     /// Cached n-grams are the computed ones, after a change of hash bits
