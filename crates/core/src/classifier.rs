@@ -467,34 +467,64 @@ thread_local! {
 struct Rows {
     /// Per block: the factor from raw to feature values.
     scale: [f32; BLOCKS],
-    /// Per block: where it ends in `plus`, `minus` and `other`.
-    ends: [(usize, usize, usize); BLOCKS],
+    /// Per block: where it ends in each list.
+    ends: [Ends; BLOCKS],
     /// Rows of raw value +1, block after block (up to `ends`; longer, so
     /// that gathering writes at an index).
     plus: Vec<u32>,
     /// Rows of raw value -1, as `plus`.
     minus: Vec<u32>,
+    /// Rows whose bucket counts +2 (raw value `1 + ln 2`), block after block.
+    twice_plus: Vec<u32>,
+    /// Rows whose bucket counts -2, block after block.
+    twice_minus: Vec<u32>,
     /// Rows of any other raw value, with that value.
     other: Vec<(u32, f32)>,
     /// Scratch: one block's integer sums, one per output.
     ints: Vec<i32>,
 }
 
+/// Where a block ends in each list of [`Rows`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Ends {
+    plus: usize,
+    minus: usize,
+    twice_plus: usize,
+    twice_minus: usize,
+    other: usize,
+}
+
+/// One block of [`Rows`].
+struct BlockRows<'a> {
+    scale: f32,
+    plus: &'a [u32],
+    minus: &'a [u32],
+    twice_plus: &'a [u32],
+    twice_minus: &'a [u32],
+    other: &'a [(u32, f32)],
+}
+
 impl Rows {
     /// Block `b`'s scale and rows.
-    fn block(&self, b: usize) -> (f32, &[u32], &[u32], &[(u32, f32)]) {
+    fn block(&self, b: usize) -> BlockRows<'_> {
         let start = b
             .checked_sub(1)
             .and_then(|p| self.ends.get(p))
             .copied()
-            .unwrap_or((0, 0, 0));
+            .unwrap_or_default();
         let end = self.ends.get(b).copied().unwrap_or(start);
-        (
-            self.scale.get(b).copied().unwrap_or(0.0),
-            self.plus.get(start.0..end.0).unwrap_or_default(),
-            self.minus.get(start.1..end.1).unwrap_or_default(),
-            self.other.get(start.2..end.2).unwrap_or_default(),
-        )
+        BlockRows {
+            scale: self.scale.get(b).copied().unwrap_or(0.0),
+            plus: self.plus.get(start.plus..end.plus).unwrap_or_default(),
+            minus: self.minus.get(start.minus..end.minus).unwrap_or_default(),
+            twice_plus: (self.twice_plus)
+                .get(start.twice_plus..end.twice_plus)
+                .unwrap_or_default(),
+            twice_minus: (self.twice_minus)
+                .get(start.twice_minus..end.twice_minus)
+                .unwrap_or_default(),
+            other: self.other.get(start.other..end.other).unwrap_or_default(),
+        }
     }
 }
 
@@ -522,8 +552,12 @@ fn sum_rows<const H: usize>(
     offset: usize,
 ) -> ([u16; H], [u16; H]) {
     let (mut words, mut highs) = ([0u16; H], [0u16; H]);
+    // One comparison per row: from a `u32` start, the end cannot
+    // overflow, and the slice's length is then known.
+    let w = w.get(offset..).unwrap_or_default();
     let pairs = |start: u32| {
-        w.get(start as usize + offset..)
+        let at = start as usize;
+        w.get(at..at + 2 * H)
             .and_then(|row| row.as_chunks::<2>().0.first_chunk::<H>())
     };
     for &start in plus {
@@ -782,8 +816,11 @@ impl LiveRows {
         if rows.minus.len() < need {
             rows.minus.resize(need, 0);
         }
+        rows.twice_plus.clear();
+        rows.twice_minus.clear();
         rows.other.clear();
         let (plus, minus) = (rows.plus.as_mut_slice(), rows.minus.as_mut_slice());
+        let (twice_plus, twice_minus) = (&mut rows.twice_plus, &mut rows.twice_minus);
         let other = &mut rows.other;
         let starts = self.starts.as_slice();
         // Offsets fit in u32 (see `LiveRows::starts`).
@@ -805,14 +842,24 @@ impl LiveRows {
                 np += usize::from(live & (count == 1));
                 nm += usize::from(live & (count == -1));
                 if count.unsigned_abs() > 1 && live {
-                    other.push((start, value));
+                    match count {
+                        2 => twice_plus.push(start),
+                        -2 => twice_minus.push(start),
+                        _ => other.push((start, value)),
+                    }
                 }
             });
             if let Some(s) = rows.scale.get_mut(b) {
                 *s = scale;
             }
             if let Some(e) = rows.ends.get_mut(b) {
-                *e = (np, nm, other.len());
+                *e = Ends {
+                    plus: np,
+                    minus: nm,
+                    twice_plus: twice_plus.len(),
+                    twice_minus: twice_minus.len(),
+                    other: other.len(),
+                };
             }
         }
         // Rows not in the core's cache (a large model, the first messages)
@@ -823,6 +870,7 @@ impl LiveRows {
         let (stride, w) = (self.stride, self.weights.as_slice());
         let mut touch = touch_rows(w, plus.get(..np).unwrap_or_default(), stride);
         touch ^= touch_rows(w, minus.get(..nm).unwrap_or_default(), stride);
+        touch ^= touch_rows(w, twice_plus, stride) ^ touch_rows(w, twice_minus, stride);
         for &(start, _) in other.iter() {
             touch ^= touch_rows(w, &[start], stride);
         }
@@ -830,40 +878,56 @@ impl LiveRows {
     }
 
     /// Adds the gathered rows' weights times their feature values to `acc`
-    /// (one sum per output, `acc.len()` outputs). Per block, rows of raw
-    /// value ±1 are summed as integers in chunks of at most
-    /// [`CHUNK_ROWS`] rows, the chunks into `i32` (exact in any order),
-    /// and the total times the block's scale goes into `acc`; the rows of
-    /// other raw values add `value * q` as floats.
+    /// (one sum per output, `acc.len()` outputs). Per block, the rows of
+    /// raw value ±1 are summed as integers, the total times the block's
+    /// scale goes into `acc`, and so do those of counts ±2 (most of the
+    /// rest: a character n-gram twice in a message) times `1 + ln 2` and
+    /// the scale; the rows of other raw values add `value * q` as floats.
     fn accumulate_grouped(&self, rows: &mut Rows, acc: &mut [f32]) {
         let stride = self.stride;
         let w = &self.weights;
         let mut ints = std::mem::take(&mut rows.ints);
         ints.resize(stride, 0);
+        // The raw value of a count of 2, as `Keys::group` computes it.
+        let twice = 1.0 + 2.0f32.ln();
         for b in 0..BLOCKS {
-            let (scale, plus, minus, other) = rows.block(b);
-            ints.fill(0);
-            if plus.len() + minus.len() <= CHUNK_ROWS {
-                self.sum_chunk(plus, minus, &mut ints);
-            } else {
-                for chunk in plus.chunks(CHUNK_ROWS) {
-                    self.sum_chunk(chunk, &[], &mut ints);
-                }
-                for chunk in minus.chunks(CHUNK_ROWS) {
-                    self.sum_chunk(&[], chunk, &mut ints);
-                }
-            }
+            let r = rows.block(b);
+            self.sum_block(r.plus, r.minus, &mut ints);
             for (a, &i) in acc.iter_mut().zip(&ints) {
-                *a += scale * i as f32;
+                *a += r.scale * i as f32;
             }
-            for &(start, v) in other {
+            if !(r.twice_plus.is_empty() && r.twice_minus.is_empty()) {
+                self.sum_block(r.twice_plus, r.twice_minus, &mut ints);
+                let x = r.scale * twice;
+                for (a, &i) in acc.iter_mut().zip(&ints) {
+                    *a += x * i as f32;
+                }
+            }
+            for &(start, v) in r.other {
                 let start = start as usize;
                 if let Some(q) = w.get(start..start + stride) {
-                    add_stored_row(acc, scale * v, q);
+                    add_stored_row(acc, r.scale * v, q);
                 }
             }
         }
         rows.ints = ints;
+    }
+
+    /// Sets `ints` to the sums of the weights of the rows at `plus` less
+    /// those at `minus`, in chunks of at most [`CHUNK_ROWS`] rows (the
+    /// chunks add in `i32`, exact in any order).
+    fn sum_block(&self, plus: &[u32], minus: &[u32], ints: &mut [i32]) {
+        ints.fill(0);
+        if plus.len() + minus.len() <= CHUNK_ROWS {
+            self.sum_chunk(plus, minus, ints);
+        } else {
+            for chunk in plus.chunks(CHUNK_ROWS) {
+                self.sum_chunk(chunk, &[], ints);
+            }
+            for chunk in minus.chunks(CHUNK_ROWS) {
+                self.sum_chunk(&[], chunk, ints);
+            }
+        }
     }
 
     /// Adds to `ints` the sums of the weights of the rows at `plus` less
