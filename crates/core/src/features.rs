@@ -17,10 +17,8 @@
 //! `1 + ln(count)`), so neither drowns the other whatever the length.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
-use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::text::normalize;
 
@@ -75,12 +73,9 @@ impl Featurizer {
     /// sentiment and the model).
     pub fn extract_normalized(&self, raw: &str, norm: &str, out: &mut Vec<Feature>) {
         out.clear();
-        let mut keys: Vec<u32> = Vec::with_capacity(5 * norm.len() + 8);
-        let (words_end, chars_end) = self.keys(raw, norm, &mut keys);
-        let meta_end = keys.len();
-        let (words, rest) = keys.split_at_mut(words_end);
-        let (chars, meta) = rest.split_at_mut(chars_end - words_end);
-        debug_assert_eq!(meta.len(), meta_end - chars_end);
+        let mut keys: [Vec<u32>; BLOCKS] = Default::default();
+        self.keys(raw, norm, &mut keys);
+        let [words, chars, meta] = &mut keys;
         normalise_block(words, self.bits, 1.0, out);
         let words_len = out.len();
         normalise_block(chars, self.bits, 1.0, out);
@@ -89,37 +84,29 @@ impl Featurizer {
         merge(out, words_len, chars_len);
     }
 
-    /// Appends the hashed keys of `raw` (whose `normalize` is `norm`) to
-    /// `keys` (cleared first), block after block: word unigrams and
-    /// bigrams, character n-grams, surface signals. Returns where the
-    /// word and the character blocks end. A key is a bucket (below 2^24)
-    /// shifted left by one, the low bit set when the hash picks a negative
-    /// sign: plain integers sort and compare faster than pairs.
-    fn keys(&self, raw: &str, norm: &str, keys: &mut Vec<u32>) -> (usize, usize) {
+    /// Sets `keys` to the hashed keys of `raw` (whose `normalize` is
+    /// `norm`), block by block: word unigrams and bigrams, character
+    /// n-grams, surface signals. A key is a bucket (below 2^24) shifted
+    /// left by one, the low bit set when the hash picks a negative sign:
+    /// plain integers sort and compare faster than pairs.
+    fn keys(&self, raw: &str, norm: &str, keys: &mut [Vec<u32>; BLOCKS]) {
         let mask = (1u64 << self.bits) - 1;
-        let key = |bytes: &[u8], seed: u64| -> u32 {
-            let h = xxh3_64_with_seed(bytes, seed);
-            (((h & mask) as u32) << 1) | (h >> 63) as u32
-        };
+        let key_of = |h: u64| -> u32 { (((h & mask) as u32) << 1) | (h >> 63) as u32 };
+        let key = |bytes: &[u8], seed: u64| key_of(xxh3_64_with_seed(bytes, seed));
         let bytes = norm.as_bytes();
-        keys.clear();
+        let [words, chars, meta] = keys;
+        words.clear();
+        chars.clear();
+        meta.clear();
 
-        // Word unigrams and bigrams are contiguous slices of `norm`
-        // (" tok1 tok2 "), so no string is built per feature.
+        // One pass over the tokens. Word unigrams and bigrams are
+        // contiguous slices of `norm` (" tok1 tok2 "), so no string is
+        // built per feature. Character n-grams are those of " word " (the
+        // spaces mark the word's edges); a word's are the same every time,
+        // and chat repeats words a lot: they come from this thread's cache
+        // when it has them, found by the unigram's hash.
         let mut prev_start = None;
-        for (s, e) in Tokens::new(bytes) {
-            keys.push(key(bytes.get(s..e).unwrap_or_default(), SEED_WORD));
-            if let Some(p) = prev_start {
-                keys.push(key(bytes.get(p..e).unwrap_or_default(), SEED_BIGRAM));
-            }
-            prev_start = Some(s);
-        }
-        let tokens = Tokens::new(bytes).count();
-        let words_end = keys.len();
-
-        // Character n-grams of " word " (the spaces mark the word's edges).
-        // A word's are the same every time, and chat repeats words a lot:
-        // they come from this thread's cache when it has them.
+        let mut tokens = 0usize;
         let mut bounds: Vec<usize> = Vec::new();
         WORD_CACHE.with(|cache| {
             // Nothing below re-enters this cache; if it were borrowed the
@@ -129,22 +116,27 @@ impl Featurizer {
                 c.prepare(self.bits);
             }
             for (s, e) in Tokens::new(bytes) {
+                tokens += 1;
+                let unigram = xxh3_64_with_seed(bytes.get(s..e).unwrap_or_default(), SEED_WORD);
+                words.push(key_of(unigram));
+                if let Some(p) = prev_start {
+                    words.push(key(bytes.get(p..e).unwrap_or_default(), SEED_BIGRAM));
+                }
+                prev_start = Some(s);
                 let (s, e) = (s.saturating_sub(1), (e + 1).min(bytes.len()));
                 let Some(word) = norm.get(s..e) else { continue };
                 match cache.as_deref_mut() {
-                    Some(c) => c.char_keys(word, keys, |word, keys| {
+                    Some(c) => c.char_keys(unigram, word, chars, |word, keys| {
                         char_keys(word, &key, &mut bounds, keys);
                     }),
-                    None => char_keys(word, &key, &mut bounds, keys),
+                    None => char_keys(word, &key, &mut bounds, chars),
                 }
             }
         });
-        let chars_end = keys.len();
 
         for signal in surface_signals(raw, tokens) {
-            keys.push(key(signal.as_bytes(), SEED_META));
+            meta.push(key(signal.as_bytes(), SEED_META));
         }
-        (words_end, chars_end)
     }
 
     /// The features of `raw` (whose `normalize` is `norm`) grouped for
@@ -180,8 +172,7 @@ impl Featurizer {
     /// Hashes the keys of `raw` (whose `normalize` is `norm`) into `out`,
     /// for [`Keys::group`] to count block by block.
     pub(crate) fn hash_keys(&self, raw: &str, norm: &str, out: &mut Keys) {
-        let (words_end, chars_end) = self.keys(raw, norm, &mut out.keys);
-        out.ends = [words_end, chars_end, out.keys.len()];
+        self.keys(raw, norm, &mut out.keys);
         out.dim = self.dim();
     }
 }
@@ -252,10 +243,8 @@ impl Grouped {
 /// ([`Keys::group`]). A prediction reuses one per thread.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Keys {
-    /// The hashed keys (see `Featurizer::keys`).
-    keys: Vec<u32>,
-    /// Per block: where it ends in `keys`.
-    ends: [usize; BLOCKS],
+    /// Per block: the hashed keys (see `Featurizer::keys`).
+    keys: [Vec<u32>; BLOCKS],
     /// The number of buckets of the featurizer that made `keys`.
     dim: usize,
     /// Scratch: one signed count per bucket, all zero between calls (see
@@ -272,7 +261,7 @@ pub(crate) struct Keys {
 impl Keys {
     /// The number of keys, over all blocks.
     pub(crate) fn len(&self) -> usize {
-        self.keys.len()
+        self.keys.iter().map(Vec::len).sum()
     }
 
     /// Counts block `b`'s keys per bucket and calls `f(bucket, count,
@@ -288,13 +277,7 @@ impl Keys {
     /// then reads again.
     #[inline]
     pub(crate) fn group(&mut self, b: usize, mut f: impl FnMut(u32, i32, f32)) -> f32 {
-        let from = b
-            .checked_sub(1)
-            .and_then(|p| self.ends.get(p))
-            .copied()
-            .unwrap_or(0);
-        let to = self.ends.get(b).copied().unwrap_or(from);
-        let keys = self.keys.get(from..to).unwrap_or_default();
+        let keys = self.keys.get(b).map_or(&[][..], Vec::as_slice);
         let weight = BLOCK_WEIGHTS.get(b).copied().unwrap_or(0.0);
         // The order buffer only grows, so that listing a bucket is a store
         // at an index (a `Vec::push` checks capacity and stores the length
@@ -458,6 +441,10 @@ fn char_keys(
 /// 200 KiB of keys.
 const WORD_CACHE_WORDS: usize = 2048;
 
+/// Slots of the cache's index, four per word, so that two words rarely
+/// want the same one.
+const WORD_CACHE_SLOTS: usize = 4 * WORD_CACHE_WORDS;
+
 /// Longer words are not cached (rare, and their n-grams many).
 const WORD_CACHE_MAX_BYTES: usize = 32;
 
@@ -471,92 +458,97 @@ thread_local! {
 struct WordCache {
     /// The hash bits the keys are for.
     bits: u8,
-    /// xxh3 of the word's bytes → where its bytes and keys are.
-    index: HashMap<u64, CachedWord, BuildHasherDefault<PassThrough>>,
+    /// Index by the xxh3 of a word's token (its unigram hash, which the
+    /// features compute anyway): a word is in one of two slots picked by
+    /// different bits of that hash, or not cached. A word whose slots
+    /// others took is just computed again, which is rare with four slots
+    /// per word and two choices; a hash map's probing cost more.
+    slots: Vec<CachedWord>,
+    /// How many words were cached since the cache was last emptied.
+    words: usize,
     /// The cached words' bytes, one after another.
     bytes: Vec<u8>,
     /// The cached words' keys, one after another.
     keys: Vec<u32>,
 }
 
-/// Where one cached word's bytes and keys are (start, end).
-#[derive(Clone, Copy)]
+/// Where one cached word's bytes and keys are (start, end); all zero for
+/// an empty slot (no word is empty, so none matches it, and no cached
+/// word's bytes end at 0).
+#[derive(Clone, Copy, Default)]
 struct CachedWord {
-    bytes: (usize, usize),
-    keys: (usize, usize),
+    hash: u64,
+    bytes: (u32, u32),
+    keys: (u32, u32),
 }
 
 impl WordCache {
     /// Empties the cache if it was for other hash bits.
     fn prepare(&mut self, bits: u8) {
-        if self.bits != bits {
+        if self.bits != bits || self.slots.len() != WORD_CACHE_SLOTS {
             self.clear();
             self.bits = bits;
         }
     }
 
     fn clear(&mut self) {
-        self.index.clear();
+        self.slots.clear();
+        self.slots.resize(WORD_CACHE_SLOTS, CachedWord::default());
+        self.words = 0;
         self.bytes.clear();
         self.keys.clear();
     }
 
     /// Appends the n-gram keys of `word` to `keys`: the cached ones, or
-    /// those `compute` appends (then cached).
+    /// those `compute` appends (then cached). `hash` is any hash of `word`
+    /// that is the same for the same word (a hit compares the bytes).
     fn char_keys(
         &mut self,
+        hash: u64,
         word: &str,
         keys: &mut Vec<u32>,
         compute: impl FnOnce(&str, &mut Vec<u32>),
     ) {
         let wb = word.as_bytes();
-        let h = xxh3_64(wb);
-        if let Some(c) = self.index.get(&h)
-            && self.bytes.get(c.bytes.0..c.bytes.1) == Some(wb)
-        {
-            keys.extend_from_slice(self.keys.get(c.keys.0..c.keys.1).unwrap_or_default());
-            return;
+        // Two places a word may be in, from different bits of its hash.
+        let places = [hash, hash >> 32].map(|h| (h % WORD_CACHE_SLOTS as u64) as usize);
+        for at in places {
+            if let Some(c) = self.slots.get(at)
+                && c.hash == hash
+                && self.bytes.get(c.bytes.0 as usize..c.bytes.1 as usize) == Some(wb)
+            {
+                let cached = self.keys.get(c.keys.0 as usize..c.keys.1 as usize);
+                keys.extend_from_slice(cached.unwrap_or_default());
+                return;
+            }
         }
         let from = keys.len();
         compute(word, keys);
-        if wb.len() > WORD_CACHE_MAX_BYTES || self.index.contains_key(&h) {
-            // Too long, or another word with the same 64-bit hash.
+        if wb.len() > WORD_CACHE_MAX_BYTES {
             return;
         }
-        if self.index.len() >= WORD_CACHE_WORDS {
+        if self.words >= WORD_CACHE_WORDS {
             self.clear();
         }
-        let bytes = (self.bytes.len(), self.bytes.len() + wb.len());
-        self.bytes.extend_from_slice(wb);
         let new = keys.get(from..).unwrap_or_default();
-        let cached = (self.keys.len(), self.keys.len() + new.len());
+        // Offsets fit in u32: the cache holds at most WORD_CACHE_WORDS
+        // words of at most WORD_CACHE_MAX_BYTES bytes, and their n-grams.
+        let span = |start: usize, len: usize| (start as u32, (start + len) as u32);
+        let cached = CachedWord {
+            hash,
+            bytes: span(self.bytes.len(), wb.len()),
+            keys: span(self.keys.len(), new.len()),
+        };
+        self.bytes.extend_from_slice(wb);
         self.keys.extend_from_slice(new);
-        self.index.insert(
-            h,
-            CachedWord {
-                bytes,
-                keys: cached,
-            },
-        );
-    }
-}
-
-/// A hasher for keys that are hashes already: passes a `u64` through.
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Not used for `u64` keys; still a proper hash of anything else.
-        self.0 = xxh3_64_with_seed(bytes, self.0);
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+        // The first place if free, else the second (evicting its word).
+        let [first, second] = places;
+        let free = self.slots.get(first).is_some_and(|c| c.bytes.1 == 0);
+        let at = if free { first } else { second };
+        if let Some(slot) = self.slots.get_mut(at) {
+            *slot = cached;
+            self.words += 1;
+        }
     }
 }
 
@@ -591,40 +583,65 @@ impl Iterator for Tokens<'_> {
 }
 
 /// Signals that normalisation throws away but that carry intent or tone.
-fn surface_signals(raw: &str, tokens: usize) -> Vec<&'static str> {
-    let mut out = Vec::with_capacity(6);
-    if raw.contains('?') {
-        out.push("question");
-    }
-    if raw.contains("!!") {
-        out.push("exclaim2");
-    }
-    let (mut upper, mut lower, mut digits, mut deva) = (0usize, 0usize, 0usize, 0usize);
-    for c in raw.chars() {
-        if c.is_uppercase() {
-            upper += 1;
-        } else if c.is_lowercase() {
-            lower += 1;
-        } else if c.is_ascii_digit() {
-            digits += 1;
+/// (At most seven; an array, not a `Vec`: the allocation showed.)
+fn surface_signals(raw: &str, tokens: usize) -> impl Iterator<Item = &'static str> {
+    let mut out = [""; 7];
+    let mut n = 0usize;
+    let mut push = |signal: &'static str| {
+        if let Some(o) = out.get_mut(n) {
+            *o = signal;
+            n += 1;
         }
-        if ('\u{0900}'..='\u{097f}').contains(&c) {
-            deva += 1;
-        }
+    };
+    let bytes = raw.as_bytes();
+    if bytes.contains(&b'?') {
+        push("question");
     }
+    // Most messages have no '!' at all: one quick scan finds that.
+    if bytes.contains(&b'!') && raw.contains("!!") {
+        push("exclaim2");
+    }
+    let ascii = raw.is_ascii();
+    let (upper, lower, digits, deva) = if ascii {
+        // The same counts for ASCII, where a character is a byte: loops
+        // that LLVM vectorises instead of Unicode lookups per character.
+        let count = |f: fn(&u8) -> bool| bytes.iter().filter(|b| f(b)).count();
+        (
+            count(u8::is_ascii_uppercase),
+            count(u8::is_ascii_lowercase),
+            count(u8::is_ascii_digit),
+            0,
+        )
+    } else {
+        let (mut upper, mut lower, mut digits, mut deva) = (0usize, 0usize, 0usize, 0usize);
+        for c in raw.chars() {
+            if c.is_uppercase() {
+                upper += 1;
+            } else if c.is_lowercase() {
+                lower += 1;
+            } else if c.is_ascii_digit() {
+                digits += 1;
+            }
+            if ('\u{0900}'..='\u{097f}').contains(&c) {
+                deva += 1;
+            }
+        }
+        (upper, lower, digits, deva)
+    };
     if upper >= 8 && upper * 10 >= (upper + lower) * 8 {
-        out.push("shouting");
+        push("shouting");
     }
     if digits > 0 {
-        out.push("digits");
+        push("digits");
     }
     if deva > 0 {
-        out.push("devanagari");
+        push("devanagari");
     }
-    if raw.contains('₹') || (digits > 0 && (raw.contains("rs") || raw.contains("Rs"))) {
-        out.push("amount");
+    let rupee = !ascii && raw.contains('₹');
+    if rupee || (digits > 0 && (raw.contains("rs") || raw.contains("Rs"))) {
+        push("amount");
     }
-    out.push(match tokens {
+    push(match tokens {
         0 => "len0",
         1 => "len1",
         2..=3 => "len2_3",
@@ -632,7 +649,7 @@ fn surface_signals(raw: &str, tokens: usize) -> Vec<&'static str> {
         8..=15 => "len8_15",
         _ => "len16",
     });
-    out
+    out.into_iter().take(n)
 }
 
 /// Sorts a block of keys, counts each bucket's signed occurrences, and
