@@ -30,7 +30,7 @@ use std::cell::RefCell;
 
 use serde::{Deserialize, Serialize};
 
-use crate::features::{BLOCKS, Feature, Featurizer, Keys};
+use crate::features::{BLOCKS, Feature, Featurizer, Keys, Sink};
 use crate::model::EscalationReason;
 use crate::text::normalize;
 
@@ -600,6 +600,63 @@ fn add_pairs<const H: usize>(out: &mut [i32], sums: ([u16; H], [u16; H]), diff: 
     2 * H
 }
 
+/// [`LiveRows::gather`]'s [`Sink`]: each bucket's row into the list for
+/// its raw value, dead rows left out.
+struct Gather<'a> {
+    /// [`LiveRows::starts`].
+    starts: &'a [u32],
+    /// Where the zero row starts: a dead bucket's.
+    zero: u32,
+    /// Rows of raw value +1, the first `np` of them.
+    plus: &'a mut [u32],
+    /// Rows of raw value -1, the first `nm` of them.
+    minus: &'a mut [u32],
+    np: usize,
+    nm: usize,
+    twice_plus: &'a mut Vec<u32>,
+    twice_minus: &'a mut Vec<u32>,
+    other: &'a mut Vec<(u32, f32)>,
+}
+
+impl Sink for Gather<'_> {
+    #[inline(always)]
+    fn unit(&mut self, bucket: u32, count: i32) {
+        let start = self
+            .starts
+            .get(bucket as usize)
+            .copied()
+            .unwrap_or(self.zero);
+        // Written to both lists, kept by the one its count is for: the
+        // sign is the hash's coin toss, a branch on it would mispredict
+        // half the time.
+        if let Some(p) = self.plus.get_mut(self.np) {
+            *p = start;
+        }
+        if let Some(m) = self.minus.get_mut(self.nm) {
+            *m = start;
+        }
+        let live = usize::from(start != self.zero);
+        let negative = usize::from(count < 0);
+        self.np += live & (negative ^ 1);
+        self.nm += live & negative;
+    }
+
+    fn other(&mut self, bucket: u32, count: i32, value: f32) {
+        let start = self
+            .starts
+            .get(bucket as usize)
+            .copied()
+            .unwrap_or(self.zero);
+        if start != self.zero {
+            match count {
+                2 => self.twice_plus.push(start),
+                -2 => self.twice_minus.push(start),
+                _ => self.other.push((start, value)),
+            }
+        }
+    }
+}
+
 /// Reads a byte of every cache line of the rows of `stride` bytes at
 /// `starts` (see [`LiveRows::gather`]), and returns their XOR. Rows start
 /// 16-byte aligned (an allocation is, and so is the stride), so a row of
@@ -819,49 +876,43 @@ impl LiveRows {
         rows.twice_plus.clear();
         rows.twice_minus.clear();
         rows.other.clear();
-        let (plus, minus) = (rows.plus.as_mut_slice(), rows.minus.as_mut_slice());
-        let (twice_plus, twice_minus) = (&mut rows.twice_plus, &mut rows.twice_minus);
-        let other = &mut rows.other;
-        let starts = self.starts.as_slice();
-        // Offsets fit in u32 (see `LiveRows::starts`).
-        let zero = (self.zero_row * self.stride) as u32;
-        let (mut np, mut nm) = (0usize, 0usize);
+        let mut sink = Gather {
+            starts: self.starts.as_slice(),
+            // Offsets fit in u32 (see `LiveRows::starts`).
+            zero: (self.zero_row * self.stride) as u32,
+            plus: rows.plus.as_mut_slice(),
+            minus: rows.minus.as_mut_slice(),
+            np: 0,
+            nm: 0,
+            twice_plus: &mut rows.twice_plus,
+            twice_minus: &mut rows.twice_minus,
+            other: &mut rows.other,
+        };
         for b in 0..BLOCKS {
-            let scale = keys.group(b, |bucket, count, value| {
-                let start = starts.get(bucket as usize).copied().unwrap_or(zero);
-                // Written to both lists, kept by the one its value is for:
-                // the sign is the hash's coin toss, a branch on it would
-                // mispredict half the time.
-                if let Some(p) = plus.get_mut(np) {
-                    *p = start;
-                }
-                if let Some(m) = minus.get_mut(nm) {
-                    *m = start;
-                }
-                let live = start != zero;
-                np += usize::from(live & (count == 1));
-                nm += usize::from(live & (count == -1));
-                if count.unsigned_abs() > 1 && live {
-                    match count {
-                        2 => twice_plus.push(start),
-                        -2 => twice_minus.push(start),
-                        _ => other.push((start, value)),
-                    }
-                }
-            });
+            let scale = keys.group(b, &mut sink);
             if let Some(s) = rows.scale.get_mut(b) {
                 *s = scale;
             }
             if let Some(e) = rows.ends.get_mut(b) {
                 *e = Ends {
-                    plus: np,
-                    minus: nm,
-                    twice_plus: twice_plus.len(),
-                    twice_minus: twice_minus.len(),
-                    other: other.len(),
+                    plus: sink.np,
+                    minus: sink.nm,
+                    twice_plus: sink.twice_plus.len(),
+                    twice_minus: sink.twice_minus.len(),
+                    other: sink.other.len(),
                 };
             }
         }
+        let Gather {
+            plus,
+            minus,
+            np,
+            nm,
+            twice_plus,
+            twice_minus,
+            other,
+            ..
+        } = sink;
         // Rows not in the core's cache (a large model, the first messages)
         // make the sums wait on memory. Reading a byte of every 64-byte
         // cache line of every row in a loop this short puts as many of

@@ -155,11 +155,12 @@ impl Featurizer {
         out.minus.clear();
         out.other.clear();
         for b in 0..BLOCKS {
-            let scale = out.keys.group(b, |bucket, count, value| match count {
-                1 => out.plus.push(bucket),
-                -1 => out.minus.push(bucket),
-                _ => out.other.push((bucket, value)),
-            });
+            let mut lists = Lists {
+                plus: &mut out.plus,
+                minus: &mut out.minus,
+                other: &mut out.other,
+            };
+            let scale = out.keys.group(b, &mut lists);
             if let Some(s) = out.scale.get_mut(b) {
                 *s = scale;
             }
@@ -204,6 +205,27 @@ pub struct Grouped {
     other: Vec<Feature>,
     /// The message's keys, and the scratch that counts them.
     keys: Keys,
+}
+
+/// [`Featurizer::extract_grouped`]'s [`Sink`]: the buckets by raw value.
+struct Lists<'a> {
+    plus: &'a mut Vec<u32>,
+    minus: &'a mut Vec<u32>,
+    other: &'a mut Vec<Feature>,
+}
+
+impl Sink for Lists<'_> {
+    fn unit(&mut self, bucket: u32, count: i32) {
+        if count > 0 {
+            self.plus.push(bucket);
+        } else {
+            self.minus.push(bucket);
+        }
+    }
+
+    fn other(&mut self, bucket: u32, _count: i32, value: f32) {
+        self.other.push((bucket, value));
+    }
 }
 
 /// One block of a [`Grouped`]: its scale and its buckets by raw value.
@@ -264,19 +286,18 @@ impl Keys {
         self.keys.iter().map(Vec::len).sum()
     }
 
-    /// Counts block `b`'s keys per bucket and calls `f(bucket, count,
-    /// value)` for every bucket with a non-zero signed count, in order of
-    /// first occurrence, where `value` is the raw feature value
-    /// `±(1 + ln |count|)`; returns the block's scale: its weight over the
-    /// L2 norm of the raw values (0 if none). Leaves the scratch clean for
+    /// Counts block `b`'s keys per bucket and hands every bucket with a
+    /// non-zero signed count to `sink`, in order of first occurrence;
+    /// returns the block's scale: its weight over the L2 norm of the raw
+    /// values `±(1 + ln |count|)` (0 if none). Leaves the scratch clean for
     /// the next block, which must be counted apart (a bucket two blocks
     /// share is two features with different scales).
     ///
-    /// Taking the buckets through `f` lets a prediction sort them by
+    /// Taking the buckets through a [`Sink`] lets a prediction sort them by
     /// count straight into rows to sum, instead of through lists that it
     /// then reads again.
     #[inline]
-    pub(crate) fn group(&mut self, b: usize, mut f: impl FnMut(u32, i32, f32)) -> f32 {
+    pub(crate) fn group(&mut self, b: usize, sink: &mut impl Sink) -> f32 {
         let keys = self.keys.get(b).map_or(&[][..], Vec::as_slice);
         let weight = BLOCK_WEIGHTS.get(b).copied().unwrap_or(0.0);
         // The order buffer only grows, so that listing a bucket is a store
@@ -285,52 +306,84 @@ impl Keys {
         if self.order.len() < keys.len() {
             self.order.resize(keys.len(), 0);
         }
-        let direct = self.dim <= DIRECT_MAX_DIM && keys.len() <= i16::MAX as usize;
-        let listed = if direct {
+        // Units (counts of ±1) add exactly 1 each to the squared norm: how
+        // many is the number listed less the others, counted where they
+        // are rare.
+        let mut rare = Rare::default();
+        let listed = if self.dim <= DIRECT_MAX_DIM && keys.len() <= i16::MAX as usize {
             if self.counts.len() < self.dim {
                 self.counts.resize(self.dim, 0);
             }
-            count_direct(keys, &mut self.counts, &mut self.order)
+            let listed = count_direct(keys, &mut self.counts, &mut self.order);
+            let counts = self.counts.as_mut_slice();
+            for &bucket in self.order.get(..listed).unwrap_or_default() {
+                // Reading a count empties it, for the next block.
+                let count = counts.get_mut(bucket as usize).map_or(0, std::mem::take);
+                rare.hand(sink, bucket, i32::from(count));
+            }
+            listed
         } else {
-            count_hashed(keys, &mut self.table, &mut self.order)
+            let listed = count_hashed(keys, &mut self.table, &mut self.order);
+            let table = self.table.as_mut_slice();
+            for &slot in self.order.get(..listed).unwrap_or_default() {
+                let (bucket, count) = table
+                    .get_mut(slot as usize)
+                    .map_or((0, 0), |s| std::mem::replace(s, (u32::MAX, 0)));
+                rare.hand(sink, bucket, count);
+            }
+            listed
         };
-        // Units (counts of ±1) add exactly 1 each to the squared norm: how
-        // many is `listed` less the others, counted where they are rare.
-        let mut not_units = 0usize;
-        let mut rest = 0.0f32;
-        let (counts, table) = (self.counts.as_mut_slice(), self.table.as_mut_slice());
-        // One loop for both ways of counting, so that `f` is inlined once.
-        for &at in self.order.get(..listed).unwrap_or_default() {
-            // Reading a count empties it, for the next block.
-            let (bucket, count) = if direct {
-                let count = counts.get_mut(at as usize).map_or(0, std::mem::take);
-                (at, i32::from(count))
-            } else {
-                table
-                    .get_mut(at as usize)
-                    .map_or((0, 0), |s| std::mem::replace(s, (u32::MAX, 0)))
-            };
-            let value = if count.unsigned_abs() == 1 {
-                count as f32
-            } else {
-                not_units += 1;
-                if count == 0 {
-                    continue;
-                }
-                let c = count as f32;
-                let v = c.signum() * (1.0 + c.abs().ln());
-                rest += v * v;
-                v
-            };
-            f(bucket, count, value);
-        }
-        let units = listed - not_units;
-        let norm = units as f32 + rest;
+        let norm = (listed - rare.count) as f32 + rare.squares;
         if norm > 0.0 {
             weight / norm.sqrt()
         } else {
             0.0
         }
+    }
+}
+
+/// What [`Keys::group`] hands each bucket to.
+pub(crate) trait Sink {
+    /// A bucket counted +1 or -1 (`count`), whose raw value is `count`:
+    /// most of them (a prediction's implementation is inlined).
+    fn unit(&mut self, bucket: u32, count: i32);
+
+    /// A bucket of any other non-zero count, and its raw value.
+    fn other(&mut self, bucket: u32, count: i32, value: f32);
+}
+
+/// [`Keys::group`]'s tally of the buckets that are not units.
+#[derive(Default)]
+struct Rare {
+    /// How many (zero counts included).
+    count: usize,
+    /// The sum of their squared raw values.
+    squares: f32,
+}
+
+impl Rare {
+    /// Hands `bucket` to `sink` by its count, keeping the tally. Inlined
+    /// into both of `group`'s loops, so that `sink.unit` is too.
+    #[inline(always)]
+    fn hand(&mut self, sink: &mut impl Sink, bucket: u32, count: i32) {
+        if count.unsigned_abs() == 1 {
+            sink.unit(bucket, count);
+            return;
+        }
+        self.count += 1;
+        if count == 0 {
+            return;
+        }
+        let c = count as f32;
+        // Counts of ±2 are most of the rest: `1 + ln 2` is a constant (the
+        // same value the logarithm gives), not a `logf` call each.
+        let v = if count.unsigned_abs() == 2 {
+            c.signum() * (1.0 + 2.0f32.ln())
+        } else {
+            c.signum() * (1.0 + c.abs().ln())
+        };
+        self.squares += v * v;
+        sink.other(bucket, count, v);
     }
 }
 
