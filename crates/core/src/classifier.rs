@@ -319,7 +319,9 @@ impl IntentModel {
             self.featurizer().extract_normalized(text, norm, &mut feats);
             return self.predict_features(&feats);
         }
-        let mut acc = vec![0.0f32; self.width()];
+        // One sum per output and then to the stride: the integer sums fill
+        // whole pieces of rows (see `pieces`), and padding adds zeros.
+        let mut acc = vec![0.0f32; self.width().max(self.live.stride)];
         SCRATCH.with(|scratch| {
             // Only this thread uses its scratch, and nothing here calls
             // back into a prediction, so it is never borrowed twice; the
@@ -331,6 +333,7 @@ impl IntentModel {
             self.live.gather(&mut s.keys, &mut s.rows);
             self.live.accumulate_grouped(&mut s.rows, &mut acc);
         });
+        acc.truncate(self.width());
         self.finish(acc)
     }
 
@@ -579,25 +582,56 @@ fn sum_rows<const H: usize>(
     (words, highs)
 }
 
-/// Adds to `out`, two outputs per pair, the sums of weights in the
-/// [`sum_rows`] of rows of which `diff` more were added than subtracted
-/// (as `u16`, wrapping); returns how many outputs that covered. Sums mod
+/// The pieces a row of `stride` bytes (a multiple of [`LANES`]) is summed
+/// in, as (byte offset, pairs of outputs): as many outputs per pass over
+/// the rows as registers allow, so that the loop overhead per row is paid
+/// once per 80 outputs (the stride of 65 to 80) instead of once per 16.
+fn pieces(stride: usize) -> impl Iterator<Item = (usize, usize)> {
+    let mut offset = 0;
+    std::iter::from_fn(move || {
+        let left = stride.checked_sub(offset).filter(|&left| left > 0)?;
+        let pairs = match left {
+            80.. => 40,
+            64.. => 32,
+            32.. => 16,
+            _ => 8,
+        };
+        let piece = (offset, pairs);
+        offset += 2 * pairs;
+        Some(piece)
+    })
+}
+
+/// Adds to `out` (a piece's `2 * H` outputs, split: the even ones, then
+/// the odd ones) the sums of weights in the [`sum_rows`] of rows of which
+/// `diff` more were added than subtracted (as `u16`, wrapping). Sums mod
 /// 2^16 are exact here: the true sums, of at most [`CHUNK_ROWS`] weights
-/// within ±127, fit in an `i16`.
-fn add_pairs<const H: usize>(out: &mut [i32], sums: ([u16; H], [u16; H]), diff: u16) -> usize {
+/// within ±127, fit in an `i16`. Split, the outputs are two contiguous
+/// runs that LLVM widens and adds a register at a time; interleaved, it
+/// took two outputs at a time.
+fn add_split<const H: usize>(out: &mut [i32], sums: ([u16; H], [u16; H]), diff: u16) {
     let (words, highs) = sums;
     // Every stored weight is `q + BIAS`, so each sum holds `BIAS` per row.
     let bias = diff.wrapping_mul(u16::from(BIAS));
-    for ((o, &w), &h) in out.chunks_exact_mut(2).zip(&words).zip(&highs) {
+    let (even, odd) = out.split_at_mut(H.min(out.len()));
+    for ((e, &w), &h) in even.iter_mut().zip(&words).zip(&highs) {
         // The low bytes' sum is the words' less 256 times the high bytes'.
-        let low = w.wrapping_sub(h << 8).wrapping_sub(bias) as i16;
-        let high = h.wrapping_sub(bias) as i16;
-        if let [a, b] = o {
-            *a += i32::from(low);
-            *b += i32::from(high);
-        }
+        *e += i32::from(w.wrapping_sub(h << 8).wrapping_sub(bias) as i16);
     }
-    2 * H
+    for (o, &h) in odd.iter_mut().zip(&highs) {
+        *o += i32::from(h.wrapping_sub(bias) as i16);
+    }
+}
+
+/// `acc += x * ints` for one piece of `2 * H` outputs whose sums are
+/// split (see [`add_split`]).
+fn add_scaled_piece<const H: usize>(acc: &mut [f32], ints: &[i32], x: f32) {
+    let (even, odd) = ints.split_at(H.min(ints.len()));
+    let pairs = acc.as_chunks_mut::<2>().0.iter_mut();
+    for (([a, b], &e), &o) in pairs.zip(even).zip(odd) {
+        *a += x * e as f32;
+        *b += x * o as f32;
+    }
 }
 
 /// [`LiveRows::gather`]'s [`Sink`]: each bucket's row into the list for
@@ -980,15 +1014,10 @@ impl LiveRows {
         for b in 0..BLOCKS {
             let r = rows.block(b);
             self.sum_block(r.plus, r.minus, &mut ints);
-            for (a, &i) in acc.iter_mut().zip(&ints) {
-                *a += r.scale * i as f32;
-            }
+            self.add_scaled(acc, &ints, r.scale);
             if !(r.twice_plus.is_empty() && r.twice_minus.is_empty()) {
                 self.sum_block(r.twice_plus, r.twice_minus, &mut ints);
-                let x = r.scale * twice;
-                for (a, &i) in acc.iter_mut().zip(&ints) {
-                    *a += x * i as f32;
-                }
+                self.add_scaled(acc, &ints, r.scale * twice);
             }
             for &(start, v) in r.other {
                 let start = start as usize;
@@ -1018,26 +1047,37 @@ impl LiveRows {
     }
 
     /// Adds to `ints` the sums of the weights of the rows at `plus` less
-    /// those at `minus` (at most [`CHUNK_ROWS`] rows in all).
+    /// those at `minus` (at most [`CHUNK_ROWS`] rows in all), piece by
+    /// piece, each piece's outputs split (see [`add_split`]).
     fn sum_chunk(&self, plus: &[u32], minus: &[u32], ints: &mut [i32]) {
         let w = &self.weights;
         let diff = (plus.len().wrapping_sub(minus.len())) as u16;
-        // As many outputs per pass over the rows as registers allow: the
-        // loop overhead per row is then paid once per 80 outputs (the
-        // stride of 65 to 80 outputs) instead of once per 16.
-        let mut offset = 0;
-        while offset < self.stride {
-            let left = self.stride - offset;
-            let out = ints.get_mut(offset..).unwrap_or_default();
-            offset += if left >= 80 {
-                add_pairs(out, sum_rows::<40>(w, plus, minus, offset), diff)
-            } else if left >= 64 {
-                add_pairs(out, sum_rows::<32>(w, plus, minus, offset), diff)
-            } else if left >= 32 {
-                add_pairs(out, sum_rows::<16>(w, plus, minus, offset), diff)
-            } else {
-                add_pairs(out, sum_rows::<8>(w, plus, minus, offset), diff)
+        for (offset, pairs) in pieces(self.stride) {
+            let out = ints.get_mut(offset..offset + 2 * pairs).unwrap_or_default();
+            match pairs {
+                40 => add_split(out, sum_rows::<40>(w, plus, minus, offset), diff),
+                32 => add_split(out, sum_rows::<32>(w, plus, minus, offset), diff),
+                16 => add_split(out, sum_rows::<16>(w, plus, minus, offset), diff),
+                _ => add_split(out, sum_rows::<8>(w, plus, minus, offset), diff),
+            }
+        }
+    }
+
+    /// `acc += x * ints` for the integer sums of [`LiveRows::sum_chunk`],
+    /// whose outputs are split by piece: each piece's even outputs, then
+    /// its odd ones.
+    fn add_scaled(&self, acc: &mut [f32], ints: &[i32], x: f32) {
+        for (offset, pairs) in pieces(self.stride) {
+            let range = offset..offset + 2 * pairs;
+            let (Some(acc), Some(ints)) = (acc.get_mut(range.clone()), ints.get(range)) else {
+                continue;
             };
+            match pairs {
+                40 => add_scaled_piece::<40>(acc, ints, x),
+                32 => add_scaled_piece::<32>(acc, ints, x),
+                16 => add_scaled_piece::<16>(acc, ints, x),
+                _ => add_scaled_piece::<8>(acc, ints, x),
+            }
         }
     }
 
