@@ -218,7 +218,7 @@ impl Sink for Lists<'_> {
     fn unit(&mut self, bucket: u32, count: i32) {
         if count > 0 {
             self.plus.push(bucket);
-        } else {
+        } else if count < 0 {
             self.minus.push(bucket);
         }
     }
@@ -315,6 +315,7 @@ impl Keys {
                 self.counts.resize(self.dim, 0);
             }
             let listed = count_direct(keys, &mut self.counts, &mut self.order);
+            sink.listed(self.order.get(..listed).unwrap_or_default());
             let counts = self.counts.as_mut_slice();
             for &bucket in self.order.get(..listed).unwrap_or_default() {
                 // Reading a count empties it, for the next block.
@@ -344,8 +345,14 @@ impl Keys {
 
 /// What [`Keys::group`] hands each bucket to.
 pub(crate) trait Sink {
+    /// Called once a block is counted with the buckets about to be
+    /// handed over (not all of them, nor only them: a hint, for reading
+    /// ahead what the calls will need).
+    fn listed(&mut self, _buckets: &[u32]) {}
+
     /// A bucket counted +1 or -1 (`count`), whose raw value is `count`:
-    /// most of them (a prediction's implementation is inlined).
+    /// most of them (a prediction's implementation is inlined); or 0, a
+    /// bucket whose keys cancelled, which adds nothing.
     fn unit(&mut self, bucket: u32, count: i32);
 
     /// A bucket of any other non-zero count, and its raw value.
@@ -366,14 +373,15 @@ impl Rare {
     /// into both of `group`'s loops, so that `sink.unit` is too.
     #[inline(always)]
     fn hand(&mut self, sink: &mut impl Sink, bucket: u32, count: i32) {
-        if count.unsigned_abs() == 1 {
+        // -1, 0 or +1 in one range check: testing for ±1 let LLVM split the
+        // path by the sign, a branch the hash's coin toss mispredicts half
+        // the time.
+        if (count + 1) as u32 <= 2 {
+            self.count += usize::from(count == 0);
             sink.unit(bucket, count);
             return;
         }
         self.count += 1;
-        if count == 0 {
-            return;
-        }
         let c = count as f32;
         // Counts of ±2 are most of the rest: `1 + ln 2` is a constant (the
         // same value the logarithm gives), not a `logf` call each.
