@@ -37,7 +37,7 @@ use std::cell::RefCell;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::features::{BLOCKS, Feature, Featurizer, Grouped};
+use crate::features::{BLOCKS, Feature, Featurizer, Keys, Sink};
 use crate::model::EscalationReason;
 use crate::text::normalize;
 
@@ -563,7 +563,9 @@ impl IntentModel {
             self.featurizer().extract_normalized(text, norm, &mut feats);
             return self.predict_features(&feats);
         }
-        let mut acc = vec![0.0f32; self.width()];
+        // One sum per output and then to the stride: the integer sums fill
+        // whole pieces of rows (see `pieces`), and padding adds zeros.
+        let mut acc = vec![0.0f32; self.width().max(self.live.stride)];
         SCRATCH.with(|scratch| {
             // Only this thread uses its scratch, and nothing here calls
             // back into a prediction, so it is never borrowed twice; the
@@ -571,11 +573,11 @@ impl IntentModel {
             let mut fresh = Scratch::default();
             let mut borrowed = scratch.try_borrow_mut();
             let s = borrowed.as_deref_mut().unwrap_or(&mut fresh);
-            self.featurizer()
-                .extract_grouped(text, norm, &mut s.grouped);
-            self.live
-                .accumulate_grouped(&s.grouped, &mut s.starts, &mut acc);
+            self.featurizer().hash_keys(text, norm, &mut s.keys);
+            self.live.gather(&mut s.keys, &mut s.rows);
+            self.live.accumulate_grouped(&mut s.rows, &mut acc);
         });
+        acc.truncate(self.width());
         self.finish(acc)
     }
 
@@ -701,57 +703,280 @@ impl IntentModel {
 /// prediction time.
 #[derive(Default)]
 struct Scratch {
-    grouped: Grouped,
-    starts: Vec<usize>,
+    keys: Keys,
+    rows: Rows,
 }
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
+/// A message's live rows by block and raw feature value (made by
+/// [`LiveRows::gather`]), as offsets into [`LiveRows::weights`].
+#[derive(Default)]
+struct Rows {
+    /// Per block: the factor from raw to feature values.
+    scale: [f32; BLOCKS],
+    /// Per block: where it ends in each list.
+    ends: [Ends; BLOCKS],
+    /// Rows of raw value +1, block after block (up to `ends`; longer, so
+    /// that gathering writes at an index).
+    plus: Vec<u32>,
+    /// Rows of raw value -1, as `plus`.
+    minus: Vec<u32>,
+    /// Rows whose bucket counts +2 (raw value `1 + ln 2`), block after block.
+    twice_plus: Vec<u32>,
+    /// Rows whose bucket counts -2, block after block.
+    twice_minus: Vec<u32>,
+    /// Rows of any other raw value, with that value.
+    other: Vec<(u32, f32)>,
+    /// Scratch: one block's integer sums, one per output.
+    ints: Vec<i32>,
+}
+
+/// Where a block ends in each list of [`Rows`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Ends {
+    plus: usize,
+    minus: usize,
+    twice_plus: usize,
+    twice_minus: usize,
+    other: usize,
+}
+
+/// One block of [`Rows`].
+struct BlockRows<'a> {
+    scale: f32,
+    plus: &'a [u32],
+    minus: &'a [u32],
+    twice_plus: &'a [u32],
+    twice_minus: &'a [u32],
+    other: &'a [(u32, f32)],
+}
+
+impl Rows {
+    /// Block `b`'s scale and rows.
+    fn block(&self, b: usize) -> BlockRows<'_> {
+        let start = b
+            .checked_sub(1)
+            .and_then(|p| self.ends.get(p))
+            .copied()
+            .unwrap_or_default();
+        let end = self.ends.get(b).copied().unwrap_or(start);
+        BlockRows {
+            scale: self.scale.get(b).copied().unwrap_or(0.0),
+            plus: self.plus.get(start.plus..end.plus).unwrap_or_default(),
+            minus: self.minus.get(start.minus..end.minus).unwrap_or_default(),
+            twice_plus: (self.twice_plus)
+                .get(start.twice_plus..end.twice_plus)
+                .unwrap_or_default(),
+            twice_minus: (self.twice_minus)
+                .get(start.twice_minus..end.twice_minus)
+                .unwrap_or_default(),
+            other: self.other.get(start.other..end.other).unwrap_or_default(),
+        }
+    }
+}
+
 /// Outputs summed together in registers; packed rows are padded to a
 /// multiple of it.
 const LANES: usize = 16;
 
-/// Rows summed in `u16` before the sums widen: `256 * 255` is below
-/// `u16::MAX`.
-const U16_ROWS: usize = 256;
+/// Rows summed in one pass of [`sum_rows`]: the sums of that many weights
+/// (each within ±127) fit in an `i16`.
+const CHUNK_ROWS: usize = 256;
 
-/// The sums of `N` weights from `offset` in each row starting at one of
-/// `starts` (at most [`U16_ROWS`] rows, so no sum overflows). Not inlined:
-/// on its own the loop compiles to whole-register sign extensions and adds
-/// with the sums in registers (inlined, LLVM picked quarter-filled ones).
+/// The sums, over the rows starting at `plus` minus those at `minus` (at
+/// most [`CHUNK_ROWS`] rows in all), of the `2 * H` stored weights from
+/// `offset`: per pair of outputs, the wrapping sum of the pair read as a
+/// little-endian `u16`, and the wrapping sum of its high bytes, from which
+/// [`add_pairs`] recovers both outputs' sums. Adding whole words and then
+/// their high bytes is two SIMD additions and a shift per 16 bytes;
+/// widening the bytes to `u16` first took two unpacks and a copy more. Not
+/// inlined: on its own the loop keeps all the sums in registers.
 #[inline(never)]
-fn sum_rows<const N: usize>(w: &[u8], starts: &[usize], offset: usize) -> [u16; N] {
-    let mut sums = [0u16; N];
-    for &start in starts {
-        let Some(q) = w
-            .get(start + offset..)
-            .and_then(|row| row.first_chunk::<N>())
-        else {
-            continue;
-        };
-        for (s, &q) in sums.iter_mut().zip(q) {
-            *s += u16::from(q);
+fn sum_rows<const H: usize>(
+    w: &[u8],
+    plus: &[u32],
+    minus: &[u32],
+    offset: usize,
+) -> ([u16; H], [u16; H]) {
+    let (mut words, mut highs) = ([0u16; H], [0u16; H]);
+    // One comparison per row: from a `u32` start, the end cannot
+    // overflow, and the slice's length is then known.
+    let w = w.get(offset..).unwrap_or_default();
+    let pairs = |start: u32| {
+        let at = start as usize;
+        w.get(at..at + 2 * H)
+            .and_then(|row| row.as_chunks::<2>().0.first_chunk::<H>())
+    };
+    for &start in plus {
+        let Some(q) = pairs(start) else { continue };
+        for ((s, h), &q) in words.iter_mut().zip(highs.iter_mut()).zip(q) {
+            let q = u16::from_le_bytes(q);
+            *s = s.wrapping_add(q);
+            *h = h.wrapping_add(q >> 8);
         }
     }
-    sums
+    for &start in minus {
+        let Some(q) = pairs(start) else { continue };
+        for ((s, h), &q) in words.iter_mut().zip(highs.iter_mut()).zip(q) {
+            let q = u16::from_le_bytes(q);
+            *s = s.wrapping_sub(q);
+            *h = h.wrapping_sub(q >> 8);
+        }
+    }
+    (words, highs)
 }
 
-/// `out[i] += sign * (sums[i] - BIAS * rows)`: the sums of `rows` stored
-/// weights back to the sums of the weights. Returns how many outputs that
-/// covered.
-fn add_sums(out: &mut [i32], sums: &[u16], rows: usize, sign: i32) -> usize {
-    let bias = i32::from(BIAS) * i32::try_from(rows).unwrap_or(0);
-    for (o, &s) in out.iter_mut().zip(sums) {
-        *o += sign * (i32::from(s) - bias);
+/// The pieces a row of `stride` bytes (a multiple of [`LANES`]) is summed
+/// in, as (byte offset, pairs of outputs): as many outputs per pass over
+/// the rows as registers allow, so that the loop overhead per row is paid
+/// once per 80 outputs (the stride of 65 to 80) instead of once per 16.
+fn pieces(stride: usize) -> impl Iterator<Item = (usize, usize)> {
+    let mut offset = 0;
+    std::iter::from_fn(move || {
+        let left = stride.checked_sub(offset).filter(|&left| left > 0)?;
+        let pairs = match left {
+            80.. => 40,
+            64.. => 32,
+            32.. => 16,
+            _ => 8,
+        };
+        let piece = (offset, pairs);
+        offset += 2 * pairs;
+        Some(piece)
+    })
+}
+
+/// Adds to `out` (a piece's `2 * H` outputs, split: the even ones, then
+/// the odd ones; or sets it, if `first`) the sums of weights in the [`sum_rows`] of rows of which
+/// `diff` more were added than subtracted (as `u16`, wrapping). Sums mod
+/// 2^16 are exact here: the true sums, of at most [`CHUNK_ROWS`] weights
+/// within ±127, fit in an `i16`. Split, the outputs are two contiguous
+/// runs that LLVM widens and adds a register at a time; interleaved, it
+/// took two outputs at a time.
+fn add_split<const H: usize>(out: &mut [i32], sums: ([u16; H], [u16; H]), diff: u16, first: bool) {
+    let (words, highs) = sums;
+    // Every stored weight is `q + BIAS`, so each sum holds `BIAS` per row.
+    let bias = diff.wrapping_mul(u16::from(BIAS));
+    let (even, odd) = out.split_at_mut(H.min(out.len()));
+    let start = |o: i32| if first { 0 } else { o };
+    for ((e, &w), &h) in even.iter_mut().zip(&words).zip(&highs) {
+        // The low bytes' sum is the words' less 256 times the high bytes'.
+        *e = start(*e) + i32::from(w.wrapping_sub(h << 8).wrapping_sub(bias) as i16);
     }
-    sums.len()
+    for (o, &h) in odd.iter_mut().zip(&highs) {
+        *o = start(*o) + i32::from(h.wrapping_sub(bias) as i16);
+    }
+}
+
+/// `acc += x * ints` for one piece of `2 * H` outputs whose sums are
+/// split (see [`add_split`]).
+fn add_scaled_piece<const H: usize>(acc: &mut [f32], ints: &[i32], x: f32) {
+    let (even, odd) = ints.split_at(H.min(ints.len()));
+    let pairs = acc.as_chunks_mut::<2>().0.iter_mut();
+    for (([a, b], &e), &o) in pairs.zip(even).zip(odd) {
+        *a += x * e as f32;
+        *b += x * o as f32;
+    }
+}
+
+/// [`LiveRows::gather`]'s [`Sink`]: each bucket's row into the list for
+/// its raw value, dead rows left out.
+struct Gather<'a> {
+    /// [`LiveRows::starts`].
+    starts: &'a [u32],
+    /// Where the zero row starts: a dead bucket's.
+    zero: u32,
+    /// Rows of raw value +1, the first `np` of them.
+    plus: &'a mut [u32],
+    /// Rows of raw value -1, the first `nm` of them.
+    minus: &'a mut [u32],
+    np: usize,
+    nm: usize,
+    twice_plus: &'a mut Vec<u32>,
+    twice_minus: &'a mut Vec<u32>,
+    other: &'a mut Vec<(u32, f32)>,
+}
+
+impl Sink for Gather<'_> {
+    /// Reads every listed bucket's entry of `starts` (a megabyte at 18
+    /// bits, so mostly cache misses) in a loop of nothing else, which puts
+    /// them all in flight at once; `unit` then finds them in the cache.
+    /// Found by `unit` itself, each waited in a loop whose next stores
+    /// depended on it: an eighth of a prediction's time went there.
+    fn listed(&mut self, buckets: &[u32]) {
+        let mut touch = 0u32;
+        for &bucket in buckets {
+            touch ^= self.starts.get(bucket as usize).copied().unwrap_or(0);
+        }
+        std::hint::black_box(touch);
+    }
+
+    #[inline(always)]
+    fn unit(&mut self, bucket: u32, count: i32) {
+        let start = self
+            .starts
+            .get(bucket as usize)
+            .copied()
+            .unwrap_or(self.zero);
+        // Written to both lists, kept by the one its count is for: the
+        // sign is the hash's coin toss, a branch on it would mispredict
+        // half the time.
+        if let Some(p) = self.plus.get_mut(self.np) {
+            *p = start;
+        }
+        if let Some(m) = self.minus.get_mut(self.nm) {
+            *m = start;
+        }
+        let live = start != self.zero;
+        self.np += usize::from(live & (count == 1));
+        self.nm += usize::from(live & (count == -1));
+    }
+
+    fn other(&mut self, bucket: u32, count: i32, value: f32) {
+        let start = self
+            .starts
+            .get(bucket as usize)
+            .copied()
+            .unwrap_or(self.zero);
+        if start != self.zero {
+            match count {
+                2 => self.twice_plus.push(start),
+                -2 => self.twice_minus.push(start),
+                _ => self.other.push((start, value)),
+            }
+        }
+    }
+}
+
+/// Reads a byte of every cache line of the rows of `stride` bytes at
+/// `starts` (see [`LiveRows::gather`]), and returns their XOR. Rows start
+/// 16-byte aligned (an allocation is, and so is the stride), so a row of
+/// up to 80 bytes spans at most two lines, which its first and last bytes
+/// reach; longer ones take a byte every 64 in between too.
+#[inline]
+fn touch_rows(w: &[u8], starts: &[u32], stride: usize) -> u8 {
+    let byte = |at: usize| w.get(at).copied().unwrap_or(0);
+    let mut touch = 0u8;
+    for &start in starts {
+        let (start, end) = (start as usize, start as usize + stride - 1);
+        touch ^= byte(start) ^ byte(end);
+        if stride > 80 {
+            let mut at = start + 64;
+            while at < end {
+                touch ^= byte(at);
+                at += 64;
+            }
+        }
+    }
+    touch
 }
 
 /// Stored weights are `q + 128` (as `u8`): summing bytes that need no sign
 /// extension takes fewer instructions on baseline x86-64 (whose SIMD has no
-/// sign-extending load), and `U16_ROWS` of them still fit in a `u16`.
+/// sign-extending load).
 const BIAS: u8 = 0x80;
 
 /// The weight of a stored byte.
@@ -792,16 +1017,18 @@ fn softmax(scores: &[f32], temperature: f32) -> Vec<f32> {
 }
 
 /// [`softmax`] without a second vector, for predictions: the same
-/// operations in the same order except the exponential, which is
-/// [`exp_below_zero`] (within a few units in the last place of `f32::exp`,
-/// so probabilities move by less than 1e-6). Training and the temperature
-/// fit keep `f32::exp`, so model files do not change.
+/// operations except the exponential, which is [`exp_below_zero`] (within
+/// a few units in the last place of `f32::exp`, so probabilities move by
+/// less than 1e-6), and the order of the sum, eight running sums instead
+/// of one (a chain of dependent additions, one per intent, was a tenth of
+/// the prediction's latency after the rows). Training and the
+/// temperature fit keep `f32::exp`, so model files do not change.
 fn softmax_in_place(scores: &mut [f32], temperature: f32) {
-    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let max = max_of(scores);
     for s in scores.iter_mut() {
         *s = exp_below_zero((*s - max) / temperature);
     }
-    let sum: f32 = scores.iter().sum();
+    let sum = sum_of(scores);
     if sum > 0.0 && sum.is_finite() {
         for s in scores.iter_mut() {
             *s /= sum;
@@ -810,6 +1037,33 @@ fn softmax_in_place(scores: &mut [f32], temperature: f32) {
         let n = scores.len().max(1) as f32;
         scores.fill(1.0 / n);
     }
+}
+
+/// The largest of `v` that is not NaN (minus infinity if none): the same as
+/// a fold with `f32::max`, in eight running maxima.
+fn max_of(v: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; 8];
+    let (chunks, rest) = v.as_chunks::<8>();
+    for chunk in chunks {
+        for (m, &x) in lanes.iter_mut().zip(chunk) {
+            *m = m.max(x);
+        }
+    }
+    let max = rest.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    lanes.into_iter().fold(max, f32::max)
+}
+
+/// The sum of `v` in eight running sums.
+fn sum_of(v: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (chunks, rest) = v.as_chunks::<8>();
+    for chunk in chunks {
+        for (s, &x) in lanes.iter_mut().zip(chunk) {
+            *s += x;
+        }
+    }
+    let sum: f32 = rest.iter().sum();
+    lanes.into_iter().sum::<f32>() + sum
 }
 
 /// `e^x` for `x <= 0` (NaN stays NaN; below -87, where `f32` runs out of
@@ -848,13 +1102,20 @@ fn sigmoid(z: f32) -> f32 {
     1.0 / (1.0 + (-z).exp())
 }
 
+/// The first index of the largest value of `v` that is not NaN, and that
+/// value; `(0, -inf)` if none is above minus infinity. Found as the
+/// maximum (in running maxima) and then its first place: a fold keeping
+/// the best index was a chain of dependent compare-and-selects.
 fn argmax(v: &[f32]) -> (usize, f32) {
-    v.iter()
-        .copied()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, p)| {
-            if p > best.1 { (i, p) } else { best }
-        })
+    let max = max_of(v);
+    if max == f32::NEG_INFINITY {
+        return (0, max);
+    }
+    // The maximum is one of the values, and no NaN equals it.
+    match v.iter().position(|&p| p == max) {
+        Some(i) => (i, v.get(i).copied().unwrap_or(max)),
+        None => (0, f32::NEG_INFINITY),
+    }
 }
 
 /// The rows of a bucket-major weight table that have a non-zero weight,
@@ -927,83 +1188,155 @@ impl LiveRows {
         }
     }
 
-    /// Adds the grouped features' weighted rows to `acc` (one sum per
-    /// output, `acc.len()` outputs). Per block, rows of raw value ±1 are
-    /// summed as integers in chunks of at most [`U16_ROWS`] rows (so a
-    /// `u16` cannot overflow), the chunks into `i32` (exact in any order),
-    /// and the total times the block's scale goes into `acc`; the rows of
-    /// other raw values add `value * q` as floats. Dead buckets read the
-    /// zero row, which adds nothing.
-    fn accumulate_grouped(&self, g: &Grouped, starts: &mut Vec<usize>, acc: &mut [f32]) {
-        let stride = self.stride;
-        let w = &self.weights;
-        // Every row first, in the order the loops below read them.
-        starts.clear();
+    /// Groups the message's `keys` block by block (see [`Keys::group`])
+    /// into `rows`: the live rows of raw value +1 and -1, and the others
+    /// with their value. Dead buckets (whose rows are all zero) count in
+    /// their block's norm but add nothing, so they are left out (8% of a
+    /// banking77 message's buckets, that the sums would read in vain).
+    fn gather(&self, keys: &mut Keys, rows: &mut Rows) {
+        // Room for every key: the buffers only grow, so that placing a row
+        // is a store at an index.
+        let need = keys.len();
+        if rows.plus.len() < need {
+            rows.plus.resize(need, 0);
+        }
+        if rows.minus.len() < need {
+            rows.minus.resize(need, 0);
+        }
+        rows.twice_plus.clear();
+        rows.twice_minus.clear();
+        rows.other.clear();
+        let mut sink = Gather {
+            starts: self.starts.as_slice(),
+            // Offsets fit in u32 (see `LiveRows::starts`).
+            zero: (self.zero_row * self.stride) as u32,
+            plus: rows.plus.as_mut_slice(),
+            minus: rows.minus.as_mut_slice(),
+            np: 0,
+            nm: 0,
+            twice_plus: &mut rows.twice_plus,
+            twice_minus: &mut rows.twice_minus,
+            other: &mut rows.other,
+        };
         for b in 0..BLOCKS {
-            let block = g.block(b);
-            let buckets = block.plus.iter().chain(block.minus);
-            for bucket in buckets.copied().chain(block.other.iter().map(|f| f.0)) {
-                starts.push(self.start_or_zero(bucket));
+            let scale = keys.group(b, &mut sink);
+            if let Some(s) = rows.scale.get_mut(b) {
+                *s = scale;
+            }
+            if let Some(e) = rows.ends.get_mut(b) {
+                *e = Ends {
+                    plus: sink.np,
+                    minus: sink.nm,
+                    twice_plus: sink.twice_plus.len(),
+                    twice_minus: sink.twice_minus.len(),
+                    other: sink.other.len(),
+                };
             }
         }
+        let Gather {
+            plus,
+            minus,
+            np,
+            nm,
+            twice_plus,
+            twice_minus,
+            other,
+            ..
+        } = sink;
         // Rows not in the core's cache (a large model, the first messages)
         // make the sums wait on memory. Reading a byte of every 64-byte
-        // cache line of every row (a row of 160 bytes can span three) in a
-        // loop this short puts as many of their cache misses in flight as
-        // the core allows, instead of the few that fit beside the arithmetic.
-        // Bytes at most 64 apart from first to last reach every line; for
-        // rows of up to 128 bytes (up to 128 outputs) the middle one is
-        // enough, without a loop per row.
-        let mut touch = 0u8;
-        let byte = |at: usize| w.get(at).copied().unwrap_or(0);
-        for &start in starts.iter() {
-            let end = start + stride - 1;
-            touch ^= byte(start) ^ byte(start + stride / 2) ^ byte(end);
-            if stride > 128 {
-                let mut at = start + 64;
-                while at < end {
-                    touch ^= byte(at);
-                    at += 64;
+        // cache line of every row in a loop this short puts as many of
+        // their cache misses in flight as the core allows, instead of the
+        // few that fit beside the arithmetic.
+        let (stride, w) = (self.stride, self.weights.as_slice());
+        let mut touch = touch_rows(w, plus.get(..np).unwrap_or_default(), stride);
+        touch ^= touch_rows(w, minus.get(..nm).unwrap_or_default(), stride);
+        touch ^= touch_rows(w, twice_plus, stride) ^ touch_rows(w, twice_minus, stride);
+        for &(start, _) in other.iter() {
+            touch ^= touch_rows(w, &[start], stride);
+        }
+        std::hint::black_box(touch);
+    }
+
+    /// Adds the gathered rows' weights times their feature values to `acc`
+    /// (one sum per output, `acc.len()` outputs). Per block, the rows of
+    /// raw value ±1 are summed as integers, the total times the block's
+    /// scale goes into `acc`, and so do those of counts ±2 (most of the
+    /// rest: a character n-gram twice in a message) times `1 + ln 2` and
+    /// the scale; the rows of other raw values add `value * q` as floats.
+    fn accumulate_grouped(&self, rows: &mut Rows, acc: &mut [f32]) {
+        let stride = self.stride;
+        let w = &self.weights;
+        let mut ints = std::mem::take(&mut rows.ints);
+        ints.resize(stride, 0);
+        // The raw value of a count of 2, as `Keys::group` computes it.
+        let twice = 1.0 + 2.0f32.ln();
+        for b in 0..BLOCKS {
+            let r = rows.block(b);
+            self.sum_block(r.plus, r.minus, &mut ints);
+            self.add_scaled(acc, &ints, r.scale);
+            if !(r.twice_plus.is_empty() && r.twice_minus.is_empty()) {
+                self.sum_block(r.twice_plus, r.twice_minus, &mut ints);
+                self.add_scaled(acc, &ints, r.scale * twice);
+            }
+            for &(start, v) in r.other {
+                let start = start as usize;
+                if let Some(q) = w.get(start..start + stride) {
+                    add_stored_row(acc, r.scale * v, q);
                 }
             }
         }
-        std::hint::black_box(touch);
+        rows.ints = ints;
+    }
 
-        let mut ints = vec![0i32; stride];
-        let mut at = 0usize;
-        for b in 0..BLOCKS {
-            let block = g.block(b);
-            ints.fill(0);
-            for (n, sign) in [(block.plus.len(), 1i32), (block.minus.len(), -1i32)] {
-                let rows = starts.get(at..at + n).unwrap_or_default();
-                at += n;
-                for chunk in rows.chunks(U16_ROWS) {
-                    // As many outputs per pass over the rows as registers
-                    // allow: the loop overhead per row is then paid once
-                    // per 64 outputs instead of once per 16.
-                    let mut offset = 0;
-                    while offset < stride {
-                        let left = stride - offset;
-                        let out = ints.get_mut(offset..).unwrap_or_default();
-                        offset += if left >= 64 {
-                            add_sums(out, &sum_rows::<64>(w, chunk, offset), chunk.len(), sign)
-                        } else if left >= 32 {
-                            add_sums(out, &sum_rows::<32>(w, chunk, offset), chunk.len(), sign)
-                        } else {
-                            add_sums(out, &sum_rows::<LANES>(w, chunk, offset), chunk.len(), sign)
-                        };
-                    }
-                }
+    /// Sets `ints` to the sums of the weights of the rows at `plus` less
+    /// those at `minus`, in chunks of at most [`CHUNK_ROWS`] rows (the
+    /// chunks add in `i32`, exact in any order).
+    fn sum_block(&self, plus: &[u32], minus: &[u32], ints: &mut [i32]) {
+        if plus.len() + minus.len() <= CHUNK_ROWS {
+            self.sum_chunk(plus, minus, ints, true);
+        } else {
+            let chunks = plus.chunks(CHUNK_ROWS).map(|c| (c, &[][..]));
+            let chunks = chunks.chain(minus.chunks(CHUNK_ROWS).map(|c| (&[][..], c)));
+            for (i, (plus, minus)) in chunks.enumerate() {
+                self.sum_chunk(plus, minus, ints, i == 0);
             }
-            for (a, &i) in acc.iter_mut().zip(&ints) {
-                *a += block.scale * i as f32;
+        }
+    }
+
+    /// Adds to `ints` (or sets them to, for the `first` chunk: zeroing
+    /// them first was a `memset` call per block) the sums of the weights
+    /// of the rows at `plus` less those at `minus` (at most
+    /// [`CHUNK_ROWS`] rows in all), piece by piece, each piece's outputs
+    /// split (see [`add_split`]).
+    fn sum_chunk(&self, plus: &[u32], minus: &[u32], ints: &mut [i32], first: bool) {
+        let w = &self.weights;
+        let diff = (plus.len().wrapping_sub(minus.len())) as u16;
+        for (offset, pairs) in pieces(self.stride) {
+            let out = ints.get_mut(offset..offset + 2 * pairs).unwrap_or_default();
+            match pairs {
+                40 => add_split(out, sum_rows::<40>(w, plus, minus, offset), diff, first),
+                32 => add_split(out, sum_rows::<32>(w, plus, minus, offset), diff, first),
+                16 => add_split(out, sum_rows::<16>(w, plus, minus, offset), diff, first),
+                _ => add_split(out, sum_rows::<8>(w, plus, minus, offset), diff, first),
             }
-            let rows = starts.get(at..at + block.other.len()).unwrap_or_default();
-            at += block.other.len();
-            for (&start, &(_, v)) in rows.iter().zip(block.other) {
-                if let Some(q) = w.get(start..start + stride) {
-                    add_stored_row(acc, block.scale * v, q);
-                }
+        }
+    }
+
+    /// `acc += x * ints` for the integer sums of [`LiveRows::sum_chunk`],
+    /// whose outputs are split by piece: each piece's even outputs, then
+    /// its odd ones.
+    fn add_scaled(&self, acc: &mut [f32], ints: &[i32], x: f32) {
+        for (offset, pairs) in pieces(self.stride) {
+            let range = offset..offset + 2 * pairs;
+            let (Some(acc), Some(ints)) = (acc.get_mut(range.clone()), ints.get(range)) else {
+                continue;
+            };
+            match pairs {
+                40 => add_scaled_piece::<40>(acc, ints, x),
+                32 => add_scaled_piece::<32>(acc, ints, x),
+                16 => add_scaled_piece::<16>(acc, ints, x),
+                _ => add_scaled_piece::<8>(acc, ints, x),
             }
         }
     }
@@ -1633,7 +1966,7 @@ mod tests {
         let toy = train(&toy(), &[], &cfg, "toy".into(), &mut |_, _| {}).unwrap();
         let builtin = IntentModel::from_bytes(crate::triage::BUILTIN_MODEL).unwrap();
         let long = "refund chahiye ".repeat(300);
-        // Over `U16_ROWS` distinct unit features in one block.
+        // Over `CHUNK_ROWS` distinct unit features in one block.
         let many: String = (0..600).map(|i| format!("w{i}x{} ", i * 7)).collect();
         let texts = [
             "",
@@ -1673,6 +2006,36 @@ mod tests {
         assert_eq!(exp_below_zero(0.0), 1.0);
         assert!(exp_below_zero(f32::NEG_INFINITY) < 1e-37);
         assert!(exp_below_zero(f32::NAN).is_nan());
+    }
+
+    /// `argmax`, `max_of` and `sum_of` are the folds they replace (the sum
+    /// up to rounding), whatever the values: NaN, infinities, signed zeros,
+    /// ties, any length.
+    #[test]
+    fn argmax_max_and_sum_match_folds() {
+        use proptest::prelude::*;
+        let value = prop_oneof![
+            -2.0f32..2.0,
+            Just(f32::NAN),
+            Just(f32::NEG_INFINITY),
+            Just(f32::INFINITY),
+            Just(0.0),
+            Just(-0.0),
+            Just(1.0),
+        ];
+        proptest!(|(v in proptest::collection::vec(value, 0..40))| {
+            let fold = v.iter().copied().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, p)| {
+                if p > best.1 { (i, p) } else { best }
+            });
+            let (i, p) = argmax(&v);
+            prop_assert_eq!(i, fold.0);
+            prop_assert_eq!(p.to_bits(), fold.1.to_bits());
+            let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            prop_assert!(max_of(&v) == max || (max_of(&v).is_nan() && max.is_nan()));
+            let finite: Vec<f32> = v.iter().copied().filter(|x| x.is_finite()).collect();
+            let sum: f32 = finite.iter().sum();
+            prop_assert!((sum_of(&finite) - sum).abs() <= 1e-5);
+        });
     }
 
     #[test]

@@ -17,10 +17,8 @@
 //! `1 + ln(count)`), so neither drowns the other whatever the length.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
-use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::text::normalize;
 
@@ -75,12 +73,9 @@ impl Featurizer {
     /// sentiment and the model).
     pub fn extract_normalized(&self, raw: &str, norm: &str, out: &mut Vec<Feature>) {
         out.clear();
-        let mut keys: Vec<u32> = Vec::with_capacity(5 * norm.len() + 8);
-        let (words_end, chars_end) = self.keys(raw, norm, &mut keys);
-        let meta_end = keys.len();
-        let (words, rest) = keys.split_at_mut(words_end);
-        let (chars, meta) = rest.split_at_mut(chars_end - words_end);
-        debug_assert_eq!(meta.len(), meta_end - chars_end);
+        let mut keys: [Vec<u32>; BLOCKS] = Default::default();
+        self.keys(raw, norm, &mut keys);
+        let [words, chars, meta] = &mut keys;
         normalise_block(words, self.bits, 1.0, out);
         let words_len = out.len();
         normalise_block(chars, self.bits, 1.0, out);
@@ -89,37 +84,29 @@ impl Featurizer {
         merge(out, words_len, chars_len);
     }
 
-    /// Appends the hashed keys of `raw` (whose `normalize` is `norm`) to
-    /// `keys` (cleared first), block after block: word unigrams and
-    /// bigrams, character n-grams, surface signals. Returns where the
-    /// word and the character blocks end. A key is a bucket (below 2^24)
-    /// shifted left by one, the low bit set when the hash picks a negative
-    /// sign: plain integers sort and compare faster than pairs.
-    fn keys(&self, raw: &str, norm: &str, keys: &mut Vec<u32>) -> (usize, usize) {
+    /// Sets `keys` to the hashed keys of `raw` (whose `normalize` is
+    /// `norm`), block by block: word unigrams and bigrams, character
+    /// n-grams, surface signals. A key is a bucket (below 2^24) shifted
+    /// left by one, the low bit set when the hash picks a negative sign:
+    /// plain integers sort and compare faster than pairs.
+    fn keys(&self, raw: &str, norm: &str, keys: &mut [Vec<u32>; BLOCKS]) {
         let mask = (1u64 << self.bits) - 1;
-        let key = |bytes: &[u8], seed: u64| -> u32 {
-            let h = xxh3_64_with_seed(bytes, seed);
-            (((h & mask) as u32) << 1) | (h >> 63) as u32
-        };
+        let key_of = |h: u64| -> u32 { (((h & mask) as u32) << 1) | (h >> 63) as u32 };
+        let key = |bytes: &[u8], seed: u64| key_of(xxh3_64_with_seed(bytes, seed));
         let bytes = norm.as_bytes();
-        keys.clear();
+        let [words, chars, meta] = keys;
+        words.clear();
+        chars.clear();
+        meta.clear();
 
-        // Word unigrams and bigrams are contiguous slices of `norm`
-        // (" tok1 tok2 "), so no string is built per feature.
+        // One pass over the tokens. Word unigrams and bigrams are
+        // contiguous slices of `norm` (" tok1 tok2 "), so no string is
+        // built per feature. Character n-grams are those of " word " (the
+        // spaces mark the word's edges); a word's are the same every time,
+        // and chat repeats words a lot: they come from this thread's cache
+        // when it has them, found by the unigram's hash.
         let mut prev_start = None;
-        for (s, e) in Tokens::new(bytes) {
-            keys.push(key(bytes.get(s..e).unwrap_or_default(), SEED_WORD));
-            if let Some(p) = prev_start {
-                keys.push(key(bytes.get(p..e).unwrap_or_default(), SEED_BIGRAM));
-            }
-            prev_start = Some(s);
-        }
-        let tokens = Tokens::new(bytes).count();
-        let words_end = keys.len();
-
-        // Character n-grams of " word " (the spaces mark the word's edges).
-        // A word's are the same every time, and chat repeats words a lot:
-        // they come from this thread's cache when it has them.
+        let mut tokens = 0usize;
         let mut bounds: Vec<usize> = Vec::new();
         WORD_CACHE.with(|cache| {
             // Nothing below re-enters this cache; if it were borrowed the
@@ -129,22 +116,27 @@ impl Featurizer {
                 c.prepare(self.bits);
             }
             for (s, e) in Tokens::new(bytes) {
+                tokens += 1;
+                let unigram = xxh3_64_with_seed(bytes.get(s..e).unwrap_or_default(), SEED_WORD);
+                words.push(key_of(unigram));
+                if let Some(p) = prev_start {
+                    words.push(key(bytes.get(p..e).unwrap_or_default(), SEED_BIGRAM));
+                }
+                prev_start = Some(s);
                 let (s, e) = (s.saturating_sub(1), (e + 1).min(bytes.len()));
                 let Some(word) = norm.get(s..e) else { continue };
                 match cache.as_deref_mut() {
-                    Some(c) => c.char_keys(word, keys, |word, keys| {
+                    Some(c) => c.char_keys(unigram, word, chars, |word, keys| {
                         char_keys(word, &key, &mut bounds, keys);
                     }),
-                    None => char_keys(word, &key, &mut bounds, keys),
+                    None => char_keys(word, &key, &mut bounds, chars),
                 }
             }
         });
-        let chars_end = keys.len();
 
         for signal in surface_signals(raw, tokens) {
-            keys.push(key(signal.as_bytes(), SEED_META));
+            meta.push(key(signal.as_bytes(), SEED_META));
         }
-        (words_end, chars_end)
     }
 
     /// The features of `raw` (whose `normalize` is `norm`) grouped for
@@ -154,21 +146,21 @@ impl Featurizer {
     /// and a block's feature value is its raw value times the block's
     /// scale. A bucket two blocks share appears in both rather than once
     /// with the sum, which a linear model scores the same. Duplicates are
-    /// merged with a small hash table instead of a sort, in the order
-    /// of their first occurrence.
+    /// merged by counting per bucket instead of sorting, in the order of
+    /// their first occurrence (see [`Keys::group`], which a prediction
+    /// uses directly).
     pub fn extract_grouped(&self, raw: &str, norm: &str, out: &mut Grouped) {
-        let mut keys = std::mem::take(&mut out.keys);
-        let (words_end, chars_end) = self.keys(raw, norm, &mut keys);
+        self.hash_keys(raw, norm, &mut out.keys);
         out.plus.clear();
         out.minus.clear();
         out.other.clear();
-        let (words, rest) = keys.split_at(words_end.min(keys.len()));
-        let (chars, meta) = rest.split_at(chars_end.saturating_sub(words_end).min(rest.len()));
-        for (b, (block, weight)) in [(words, 1.0), (chars, 1.0), (meta, META_WEIGHT)]
-            .into_iter()
-            .enumerate()
-        {
-            let scale = out.group_block(block, weight);
+        for b in 0..BLOCKS {
+            let mut lists = Lists {
+                plus: &mut out.plus,
+                minus: &mut out.minus,
+                other: &mut out.other,
+            };
+            let scale = out.keys.group(b, &mut lists);
             if let Some(s) = out.scale.get_mut(b) {
                 *s = scale;
             }
@@ -176,12 +168,22 @@ impl Featurizer {
                 *end = (out.plus.len(), out.minus.len(), out.other.len());
             }
         }
-        out.keys = keys;
+    }
+
+    /// Hashes the keys of `raw` (whose `normalize` is `norm`) into `out`,
+    /// for [`Keys::group`] to count block by block.
+    pub(crate) fn hash_keys(&self, raw: &str, norm: &str, out: &mut Keys) {
+        self.keys(raw, norm, &mut out.keys);
+        out.dim = self.dim();
     }
 }
 
 /// Number of feature blocks: words, characters, surface signals.
 pub const BLOCKS: usize = 3;
+
+/// Per block: its weight relative to the others (each block's raw values
+/// are scaled to this L2 norm).
+const BLOCK_WEIGHTS: [f32; BLOCKS] = [1.0, 1.0, META_WEIGHT];
 
 /// A message's features grouped for integer weight sums (made by
 /// [`Featurizer::extract_grouped`]). Within a block every feature value is
@@ -201,14 +203,29 @@ pub struct Grouped {
     minus: Vec<u32>,
     /// Buckets with any other non-zero raw value, with that value.
     other: Vec<Feature>,
-    /// Scratch: the hashed keys of the message.
-    keys: Vec<u32>,
-    /// Scratch: open-addressing table of (bucket, signed count); empty
-    /// slots hold `u32::MAX`, which no bucket (below 2^24) equals. All
-    /// slots are empty between calls; a block uses the first ones.
-    table: Vec<(u32, i32)>,
-    /// Scratch: the table slots in order of first occurrence.
-    order: Vec<usize>,
+    /// The message's keys, and the scratch that counts them.
+    keys: Keys,
+}
+
+/// [`Featurizer::extract_grouped`]'s [`Sink`]: the buckets by raw value.
+struct Lists<'a> {
+    plus: &'a mut Vec<u32>,
+    minus: &'a mut Vec<u32>,
+    other: &'a mut Vec<Feature>,
+}
+
+impl Sink for Lists<'_> {
+    fn unit(&mut self, bucket: u32, count: i32) {
+        if count > 0 {
+            self.plus.push(bucket);
+        } else if count < 0 {
+            self.minus.push(bucket);
+        }
+    }
+
+    fn other(&mut self, bucket: u32, _count: i32, value: f32) {
+        self.other.push((bucket, value));
+    }
 }
 
 /// One block of a [`Grouped`]: its scale and its buckets by raw value.
@@ -241,74 +258,211 @@ impl Grouped {
             other: self.other.get(start.2..end.2).unwrap_or_default(),
         }
     }
+}
 
-    /// Counts one block's keys per bucket, appends its buckets to `plus`,
-    /// `minus` and `other`, and returns its scale: `weight` over the L2
-    /// norm of the raw values `±(1 + ln |count|)` (0 if none).
-    fn group_block(&mut self, keys: &[u32], weight: f32) -> f32 {
-        // Linear probing at most half full; keys are hashes already, the
-        // multiplication spreads buckets of few bits over a larger table.
-        let size = (2 * keys.len()).next_power_of_two().max(16);
-        let slot_mask = size - 1;
-        let shift = 32 - size.trailing_zeros().min(31);
-        // Every slot is empty between calls (the used ones are emptied
-        // again below), so only growth fills: filling the whole table per
-        // block cost more than probing it.
-        if self.table.len() < size {
-            self.table.resize(size, (u32::MAX, 0));
+/// A message's hashed keys, block after block (made by
+/// `Featurizer::hash_keys`), and the scratch that counts them per bucket
+/// ([`Keys::group`]). A prediction reuses one per thread.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Keys {
+    /// Per block: the hashed keys (see `Featurizer::keys`).
+    keys: [Vec<u32>; BLOCKS],
+    /// The number of buckets of the featurizer that made `keys`.
+    dim: usize,
+    /// Scratch: one signed count per bucket, all zero between calls (see
+    /// [`count_direct`]).
+    counts: Vec<i16>,
+    /// Scratch: open-addressing table of (bucket, signed count); empty
+    /// slots hold `u32::MAX`, which no bucket (below 2^24) equals. All
+    /// slots are empty between calls; a block uses the first ones.
+    table: Vec<(u32, i32)>,
+    /// Scratch: the buckets (or table slots) in order of first occurrence.
+    order: Vec<u32>,
+}
+
+impl Keys {
+    /// The number of keys, over all blocks.
+    pub(crate) fn len(&self) -> usize {
+        self.keys.iter().map(Vec::len).sum()
+    }
+
+    /// Counts block `b`'s keys per bucket and hands every bucket with a
+    /// non-zero signed count to `sink`, in order of first occurrence;
+    /// returns the block's scale: its weight over the L2 norm of the raw
+    /// values `±(1 + ln |count|)` (0 if none). Leaves the scratch clean for
+    /// the next block, which must be counted apart (a bucket two blocks
+    /// share is two features with different scales).
+    ///
+    /// Taking the buckets through a [`Sink`] lets a prediction sort them by
+    /// count straight into rows to sum, instead of through lists that it
+    /// then reads again.
+    #[inline]
+    pub(crate) fn group(&mut self, b: usize, sink: &mut impl Sink) -> f32 {
+        let keys = self.keys.get(b).map_or(&[][..], Vec::as_slice);
+        let weight = BLOCK_WEIGHTS.get(b).copied().unwrap_or(0.0);
+        // The order buffer only grows, so that listing a bucket is a store
+        // at an index (a `Vec::push` checks capacity and stores the length
+        // every time).
+        if self.order.len() < keys.len() {
+            self.order.resize(keys.len(), 0);
         }
-        self.order.clear();
-        for &k in keys {
-            let bucket = k >> 1;
-            // +1 or -1 without a branch on the (random) sign bit.
-            let delta = 1 - 2 * (k & 1) as i32;
-            let mut i = (bucket.wrapping_mul(0x9e37_79b1) >> shift) as usize & slot_mask;
-            while let Some(slot) = self.table.get_mut(i) {
-                if slot.0 == bucket {
-                    slot.1 += delta;
-                    break;
-                }
-                if slot.0 == u32::MAX {
-                    *slot = (bucket, delta);
-                    self.order.push(i);
-                    break;
-                }
-                i = (i + 1) & slot_mask;
+        // Units (counts of ±1) add exactly 1 each to the squared norm: how
+        // many is the number listed less the others, counted where they
+        // are rare.
+        let mut rare = Rare::default();
+        let listed = if self.dim <= DIRECT_MAX_DIM && keys.len() <= i16::MAX as usize {
+            if self.counts.len() < self.dim {
+                self.counts.resize(self.dim, 0);
             }
-        }
-        // Units add exactly 1 each to the squared norm.
-        let mut units = 0u32;
-        let mut rest = 0.0f32;
-        for &i in &self.order {
-            let Some(slot) = self.table.get_mut(i) else {
-                continue;
-            };
-            let (bucket, count) = std::mem::replace(slot, (u32::MAX, 0));
-            match count {
-                0 => {}
-                1 => {
-                    self.plus.push(bucket);
-                    units += 1;
-                }
-                -1 => {
-                    self.minus.push(bucket);
-                    units += 1;
-                }
-                _ => {
-                    let c = count as f32;
-                    let v = c.signum() * (1.0 + c.abs().ln());
-                    rest += v * v;
-                    self.other.push((bucket, v));
-                }
+            let listed = count_direct(keys, &mut self.counts, &mut self.order);
+            sink.listed(self.order.get(..listed).unwrap_or_default());
+            let counts = self.counts.as_mut_slice();
+            for &bucket in self.order.get(..listed).unwrap_or_default() {
+                // Reading a count empties it, for the next block.
+                let count = counts.get_mut(bucket as usize).map_or(0, std::mem::take);
+                rare.hand(sink, bucket, i32::from(count));
             }
-        }
-        let norm = units as f32 + rest;
+            listed
+        } else {
+            let listed = count_hashed(keys, &mut self.table, &mut self.order);
+            let table = self.table.as_mut_slice();
+            for &slot in self.order.get(..listed).unwrap_or_default() {
+                let (bucket, count) = table
+                    .get_mut(slot as usize)
+                    .map_or((0, 0), |s| std::mem::replace(s, (u32::MAX, 0)));
+                rare.hand(sink, bucket, count);
+            }
+            listed
+        };
+        let norm = (listed - rare.count) as f32 + rare.squares;
         if norm > 0.0 {
             weight / norm.sqrt()
         } else {
             0.0
         }
     }
+}
+
+/// What [`Keys::group`] hands each bucket to.
+pub(crate) trait Sink {
+    /// Called once a block is counted with the buckets about to be
+    /// handed over (not all of them, nor only them: a hint, for reading
+    /// ahead what the calls will need).
+    fn listed(&mut self, _buckets: &[u32]) {}
+
+    /// A bucket counted +1 or -1 (`count`), whose raw value is `count`:
+    /// most of them (a prediction's implementation is inlined); or 0, a
+    /// bucket whose keys cancelled, which adds nothing.
+    fn unit(&mut self, bucket: u32, count: i32);
+
+    /// A bucket of any other non-zero count, and its raw value.
+    fn other(&mut self, bucket: u32, count: i32, value: f32);
+}
+
+/// [`Keys::group`]'s tally of the buckets that are not units.
+#[derive(Default)]
+struct Rare {
+    /// How many (zero counts included).
+    count: usize,
+    /// The sum of their squared raw values.
+    squares: f32,
+}
+
+impl Rare {
+    /// Hands `bucket` to `sink` by its count, keeping the tally. Inlined
+    /// into both of `group`'s loops, so that `sink.unit` is too.
+    #[inline(always)]
+    fn hand(&mut self, sink: &mut impl Sink, bucket: u32, count: i32) {
+        // -1, 0 or +1 in one range check: testing for ±1 let LLVM split the
+        // path by the sign, a branch the hash's coin toss mispredicts half
+        // the time.
+        if (count + 1) as u32 <= 2 {
+            self.count += usize::from(count == 0);
+            sink.unit(bucket, count);
+            return;
+        }
+        self.count += 1;
+        let c = count as f32;
+        // Counts of ±2 are most of the rest: `1 + ln 2` is a constant (the
+        // same value the logarithm gives), not a `logf` call each.
+        let v = if count.unsigned_abs() == 2 {
+            c.signum() * (1.0 + 2.0f32.ln())
+        } else {
+            c.signum() * (1.0 + c.abs().ln())
+        };
+        self.squares += v * v;
+        sink.other(bucket, count, v);
+    }
+}
+
+/// Largest number of buckets counted in a direct table (2 bytes per
+/// bucket, 2 MiB per thread at most); larger hash sizes use a hash table.
+const DIRECT_MAX_DIM: usize = 1 << 20;
+
+/// Counts the keys (at most `i16::MAX`) per bucket in `counts`, one
+/// signed count per bucket (all zero before and after a block), and lists
+/// in `order` each bucket when its count leaves zero, so in order of first
+/// occurrence; returns how many it listed. A bucket whose count returns
+/// to zero and leaves it again is listed twice, the second time with a
+/// count already taken (zero). Indexing the counts by bucket is a load and
+/// a store per key, without the hashing, probing and branching of a table.
+fn count_direct(keys: &[u32], counts: &mut [i16], order: &mut [u32]) -> usize {
+    let mut listed = 0usize;
+    for &k in keys {
+        let bucket = k >> 1;
+        // +1 or -1 without a branch on the (random) sign bit.
+        let delta = 1 - 2 * (k & 1) as i16;
+        let Some(count) = counts.get_mut(bucket as usize) else {
+            continue;
+        };
+        let was = *count;
+        *count = was + delta;
+        if let Some(o) = order.get_mut(listed) {
+            *o = bucket;
+        }
+        listed += usize::from(was == 0);
+    }
+    listed
+}
+
+/// [`count_direct`] in an open-addressing table of (bucket, signed count)
+/// instead (for hash sizes too large to count directly): lists the slots
+/// in order of first occurrence and returns how many.
+fn count_hashed(keys: &[u32], table: &mut Vec<(u32, i32)>, order: &mut [u32]) -> usize {
+    // Linear probing at most half full; keys are hashes already, the
+    // multiplication spreads buckets of few bits over a larger table.
+    let size = (2 * keys.len()).next_power_of_two().max(16);
+    let slot_mask = size - 1;
+    let shift = 32 - size.trailing_zeros().min(31);
+    // Every slot is empty between calls (the used ones are emptied
+    // again after), so only growth fills: filling the whole table per
+    // block cost more than probing it.
+    if table.len() < size {
+        table.resize(size, (u32::MAX, 0));
+    }
+    let mut listed = 0usize;
+    for &k in keys {
+        let bucket = k >> 1;
+        let delta = 1 - 2 * (k & 1) as i32;
+        let mut i = (bucket.wrapping_mul(0x9e37_79b1) >> shift) as usize & slot_mask;
+        while let Some(slot) = table.get_mut(i) {
+            if slot.0 == bucket {
+                slot.1 += delta;
+                break;
+            }
+            if slot.0 == u32::MAX {
+                *slot = (bucket, delta);
+                if let Some(o) = order.get_mut(listed) {
+                    // Slots are below `2 * keys.len()`, which fits in u32.
+                    *o = i as u32;
+                }
+                listed += 1;
+                break;
+            }
+            i = (i + 1) & slot_mask;
+        }
+    }
+    listed
 }
 
 /// Appends the keys of the character n-grams of `word` (" word ") to
@@ -348,6 +502,10 @@ fn char_keys(
 /// 200 KiB of keys.
 const WORD_CACHE_WORDS: usize = 2048;
 
+/// Slots of the cache's index, four per word, so that two words rarely
+/// want the same one.
+const WORD_CACHE_SLOTS: usize = 4 * WORD_CACHE_WORDS;
+
 /// Longer words are not cached (rare, and their n-grams many).
 const WORD_CACHE_MAX_BYTES: usize = 32;
 
@@ -361,92 +519,97 @@ thread_local! {
 struct WordCache {
     /// The hash bits the keys are for.
     bits: u8,
-    /// xxh3 of the word's bytes → where its bytes and keys are.
-    index: HashMap<u64, CachedWord, BuildHasherDefault<PassThrough>>,
+    /// Index by the xxh3 of a word's token (its unigram hash, which the
+    /// features compute anyway): a word is in one of two slots picked by
+    /// different bits of that hash, or not cached. A word whose slots
+    /// others took is just computed again, which is rare with four slots
+    /// per word and two choices; a hash map's probing cost more.
+    slots: Vec<CachedWord>,
+    /// How many words were cached since the cache was last emptied.
+    words: usize,
     /// The cached words' bytes, one after another.
     bytes: Vec<u8>,
     /// The cached words' keys, one after another.
     keys: Vec<u32>,
 }
 
-/// Where one cached word's bytes and keys are (start, end).
-#[derive(Clone, Copy)]
+/// Where one cached word's bytes and keys are (start, end); all zero for
+/// an empty slot (no word is empty, so none matches it, and no cached
+/// word's bytes end at 0).
+#[derive(Clone, Copy, Default)]
 struct CachedWord {
-    bytes: (usize, usize),
-    keys: (usize, usize),
+    hash: u64,
+    bytes: (u32, u32),
+    keys: (u32, u32),
 }
 
 impl WordCache {
     /// Empties the cache if it was for other hash bits.
     fn prepare(&mut self, bits: u8) {
-        if self.bits != bits {
+        if self.bits != bits || self.slots.len() != WORD_CACHE_SLOTS {
             self.clear();
             self.bits = bits;
         }
     }
 
     fn clear(&mut self) {
-        self.index.clear();
+        self.slots.clear();
+        self.slots.resize(WORD_CACHE_SLOTS, CachedWord::default());
+        self.words = 0;
         self.bytes.clear();
         self.keys.clear();
     }
 
     /// Appends the n-gram keys of `word` to `keys`: the cached ones, or
-    /// those `compute` appends (then cached).
+    /// those `compute` appends (then cached). `hash` is any hash of `word`
+    /// that is the same for the same word (a hit compares the bytes).
     fn char_keys(
         &mut self,
+        hash: u64,
         word: &str,
         keys: &mut Vec<u32>,
         compute: impl FnOnce(&str, &mut Vec<u32>),
     ) {
         let wb = word.as_bytes();
-        let h = xxh3_64(wb);
-        if let Some(c) = self.index.get(&h)
-            && self.bytes.get(c.bytes.0..c.bytes.1) == Some(wb)
-        {
-            keys.extend_from_slice(self.keys.get(c.keys.0..c.keys.1).unwrap_or_default());
-            return;
+        // Two places a word may be in, from different bits of its hash.
+        let places = [hash, hash >> 32].map(|h| (h % WORD_CACHE_SLOTS as u64) as usize);
+        for at in places {
+            if let Some(c) = self.slots.get(at)
+                && c.hash == hash
+                && self.bytes.get(c.bytes.0 as usize..c.bytes.1 as usize) == Some(wb)
+            {
+                let cached = self.keys.get(c.keys.0 as usize..c.keys.1 as usize);
+                keys.extend_from_slice(cached.unwrap_or_default());
+                return;
+            }
         }
         let from = keys.len();
         compute(word, keys);
-        if wb.len() > WORD_CACHE_MAX_BYTES || self.index.contains_key(&h) {
-            // Too long, or another word with the same 64-bit hash.
+        if wb.len() > WORD_CACHE_MAX_BYTES {
             return;
         }
-        if self.index.len() >= WORD_CACHE_WORDS {
+        if self.words >= WORD_CACHE_WORDS {
             self.clear();
         }
-        let bytes = (self.bytes.len(), self.bytes.len() + wb.len());
-        self.bytes.extend_from_slice(wb);
         let new = keys.get(from..).unwrap_or_default();
-        let cached = (self.keys.len(), self.keys.len() + new.len());
+        // Offsets fit in u32: the cache holds at most WORD_CACHE_WORDS
+        // words of at most WORD_CACHE_MAX_BYTES bytes, and their n-grams.
+        let span = |start: usize, len: usize| (start as u32, (start + len) as u32);
+        let cached = CachedWord {
+            hash,
+            bytes: span(self.bytes.len(), wb.len()),
+            keys: span(self.keys.len(), new.len()),
+        };
+        self.bytes.extend_from_slice(wb);
         self.keys.extend_from_slice(new);
-        self.index.insert(
-            h,
-            CachedWord {
-                bytes,
-                keys: cached,
-            },
-        );
-    }
-}
-
-/// A hasher for keys that are hashes already: passes a `u64` through.
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Not used for `u64` keys; still a proper hash of anything else.
-        self.0 = xxh3_64_with_seed(bytes, self.0);
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+        // The first place if free, else the second (evicting its word).
+        let [first, second] = places;
+        let free = self.slots.get(first).is_some_and(|c| c.bytes.1 == 0);
+        let at = if free { first } else { second };
+        if let Some(slot) = self.slots.get_mut(at) {
+            *slot = cached;
+            self.words += 1;
+        }
     }
 }
 
@@ -481,40 +644,73 @@ impl Iterator for Tokens<'_> {
 }
 
 /// Signals that normalisation throws away but that carry intent or tone.
-fn surface_signals(raw: &str, tokens: usize) -> Vec<&'static str> {
-    let mut out = Vec::with_capacity(6);
-    if raw.contains('?') {
-        out.push("question");
-    }
-    if raw.contains("!!") {
-        out.push("exclaim2");
-    }
-    let (mut upper, mut lower, mut digits, mut deva) = (0usize, 0usize, 0usize, 0usize);
-    for c in raw.chars() {
-        if c.is_uppercase() {
-            upper += 1;
-        } else if c.is_lowercase() {
-            lower += 1;
-        } else if c.is_ascii_digit() {
-            digits += 1;
+/// (At most seven; an array, not a `Vec`: the allocation showed.)
+fn surface_signals(raw: &str, tokens: usize) -> impl Iterator<Item = &'static str> {
+    let mut out = [""; 7];
+    let mut n = 0usize;
+    let mut push = |signal: &'static str| {
+        if let Some(o) = out.get_mut(n) {
+            *o = signal;
+            n += 1;
         }
-        if ('\u{0900}'..='\u{097f}').contains(&c) {
-            deva += 1;
-        }
+    };
+    let bytes = raw.as_bytes();
+    if bytes.contains(&b'?') {
+        push("question");
     }
+    // Most messages have no '!' at all: one quick scan finds that.
+    if bytes.contains(&b'!') && raw.contains("!!") {
+        push("exclaim2");
+    }
+    let ascii = raw.is_ascii();
+    let (upper, lower, digits, deva) = if ascii {
+        // The same counts for ASCII, where a character is a byte: loops
+        // that LLVM vectorises instead of Unicode lookups per character,
+        // counting in bytes (16 to a register; in `usize` it took 2) over
+        // pieces short enough not to overflow them.
+        let count = |f: fn(&u8) -> bool| -> usize {
+            let piece = |p: &[u8]| p.iter().fold(0u8, |n, b| n + u8::from(f(b)));
+            bytes
+                .chunks(usize::from(u8::MAX))
+                .map(|p| usize::from(piece(p)))
+                .sum()
+        };
+        (
+            count(u8::is_ascii_uppercase),
+            count(u8::is_ascii_lowercase),
+            count(u8::is_ascii_digit),
+            0,
+        )
+    } else {
+        let (mut upper, mut lower, mut digits, mut deva) = (0usize, 0usize, 0usize, 0usize);
+        for c in raw.chars() {
+            if c.is_uppercase() {
+                upper += 1;
+            } else if c.is_lowercase() {
+                lower += 1;
+            } else if c.is_ascii_digit() {
+                digits += 1;
+            }
+            if ('\u{0900}'..='\u{097f}').contains(&c) {
+                deva += 1;
+            }
+        }
+        (upper, lower, digits, deva)
+    };
     if upper >= 8 && upper * 10 >= (upper + lower) * 8 {
-        out.push("shouting");
+        push("shouting");
     }
     if digits > 0 {
-        out.push("digits");
+        push("digits");
     }
     if deva > 0 {
-        out.push("devanagari");
+        push("devanagari");
     }
-    if raw.contains('₹') || (digits > 0 && (raw.contains("rs") || raw.contains("Rs"))) {
-        out.push("amount");
+    let rupee = !ascii && raw.contains('₹');
+    if rupee || (digits > 0 && (raw.contains("rs") || raw.contains("Rs"))) {
+        push("amount");
     }
-    out.push(match tokens {
+    push(match tokens {
         0 => "len0",
         1 => "len1",
         2..=3 => "len2_3",
@@ -522,7 +718,7 @@ fn surface_signals(raw: &str, tokens: usize) -> Vec<&'static str> {
         8..=15 => "len8_15",
         _ => "len16",
     });
-    out
+    out.into_iter().take(n)
 }
 
 /// Sorts a block of keys, counts each bucket's signed occurrences, and
@@ -891,6 +1087,27 @@ mod tests {
             assert_same(&text, 10)?;
             assert_same(&text, 18)?;
         }
+    }
+
+    /// Hash sizes too large to count directly, and blocks of more keys
+    /// than an `i16` count holds, group through the hash table, the same;
+    /// and a bucket whose count returns to zero is grouped once.
+    #[test]
+    fn grouping_by_hash_table_is_the_same() {
+        for bits in [21, 24] {
+            for text in ["paisa kat gaya paisa मेरा पैसा", "a a a b b!!", ""] {
+                assert_grouped_same(text, bits).unwrap();
+            }
+        }
+        // About 40,000 character n-grams in one block.
+        let long: String = (0..3000).map(|i| format!("w{i}x ")).collect();
+        assert_grouped_same(&long, 12).unwrap();
+        let mut counts = vec![0i16; 8];
+        let mut order = vec![0u32; 8];
+        // Bucket 3 with signs +, -, +: listed twice, counted +1.
+        let listed = count_direct(&[6, 7, 4, 6], &mut counts, &mut order);
+        assert_eq!(order.get(..listed), Some(&[3, 2, 3][..]));
+        assert_eq!((counts[3], counts[2]), (1, 1));
     }
 
     /// Cached n-grams are the computed ones, after a change of hash bits
