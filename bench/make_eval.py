@@ -156,7 +156,12 @@ w("## Trainer quality on standard benchmarks\n")
 w("Both trained on the official train split and scored on the official test split "
   "(CLINC150: 150 intents plus `oos` as a class, 15,100 train / 5,500 test). Baseline: "
   f"scikit-learn {base.get('sklearn', '?')} `TfidfVectorizer()` + `LogisticRegression(max_iter=1000)`. "
-  "Speed: one `predict` call per message, averaged (ours includes normalisation and feature hashing).\n")
+  "Speed: one `predict` call per message, averaged (ours includes normalisation and feature hashing). "
+  "Ours: `switchboard train --bits 16`, 2^16 buckets (2^18 until this version): on the held-out fifth "
+  "of each train split, macro-F1 at 2^15 to 2^18 buckets was banking77 0.9008 / 0.8994 / 0.8975 / "
+  "0.8979 and clinc150 (2^16 to 2^18) 0.9334 / 0.9343 / 0.9340, so the smaller table costs nothing "
+  "measurable there and fits the cache better. I had also seen banking77's test numbers at 2^16 and "
+  "2^17 (macro-F1 0.9027 and 0.9042, against 0.9038 at 2^18) before choosing.\n")
 w("| benchmark | ours accuracy | ours macro-F1 | baseline accuracy | baseline macro-F1 | ours µs/message | baseline µs/message | speed-up |\n|---|---|---|---|---|---|---|---|")
 for b in ("banking77", "clinc150"):
     t = ours[b]["test"][0][1]
@@ -258,24 +263,25 @@ ratios = ", ".join(
     f"{b} {base[b]['micros_per_message'] / ours[b]['test'][0][1]['micros_per_message']:.0f}× "
     f"({ours[b]['test'][0][1]['micros_per_message']:.1f} µs against {base[b]['micros_per_message']:.0f} µs)"
     for b in ("banking77", "clinc150"))
-w("- **Prediction speed versus scikit-learn (target 100×).** " + ratios + ". Each side is the "
-  "median of 5 timed passes (ours over the whole test split, scikit-learn's over its first 1,000 "
-  "messages), right after training. Until this version each side was one pass, whose spread was "
-  "large: between two idle runs the baseline moved from 314 to 421 µs on banking77, and ours from "
-  "6.1 to 8.7 µs (its first pass pays for the weights, 20 MB for banking77's 77 intents at 2^18 "
-  "buckets, coming into cache). Medians do not settle the baseline: in the session that "
-  "introduced them its clinc150 time was 2,067 µs inside this script and 1,014 µs in a standalone "
-  "`bench/baseline.py` run a minute later (banking77 333 and 373 µs), so read the ratios as ±2×. Done, with every intent and fired reason "
-  "unchanged on both test sets: integer sums of the 8-bit weights for features of value ±1 within "
-  "their block (stored as `q + 128` and summed unsigned: baseline x86-64 has no sign-extending byte "
-  "load), duplicates merged in a small hash table that empties only the slots it used, each word's "
-  "character n-gram hashes cached per thread, up to 64 outputs summed per pass over a row, a direct "
-  "bucket-to-row index (4 bytes per bucket) instead of a rank index that needed a software popcount, "
-  "a branch-free exponential that vectorises over the softmax (probabilities move by at most 1.2e-7; "
-  "training keeps `f32::exp`, so model files do not change), and a byte path for ASCII in "
-  "normalisation. Instructions per banking77 message (callgrind): 98k, then 61.9k, now 48.8k "
-  "(clinc150 52.3k). Left: grouping duplicate keys (~12k), the integer row sums (~8.5k), key hashing "
-  "and the word cache (~8.6k), row lookup (~7k); the target CPU stays baseline x86-64 (a project "
+b77 = base["banking77"]["micros_per_message"] / ours["banking77"]["test"][0][1]["micros_per_message"]
+w("- **Prediction speed versus scikit-learn (target 100×).** " + ratios
+  + (" (banking77 over the target in this run, but see the noise below)" if b77 >= 100 else "")
+  + ". Each side is the median of 5 timed passes (ours over the whole test split, scikit-learn's "
+  "over its first 1,000 messages), right after training. Medians do not settle the baseline: in "
+  "the session that introduced them its clinc150 time was 2,067 µs inside this script and 1,014 µs "
+  "in a standalone `bench/baseline.py` run a minute later (banking77 333 and 373 µs), so read the "
+  "ratios as ±2×. This version: duplicate keys counted in a direct table (2 bytes per bucket per "
+  "thread) instead of a hash table, with buckets handed straight to the row lists; rows counted "
+  "twice summed as integers too, in 16-bit sums per 80-byte row; the bucket-to-row index read ahead "
+  "of the loop that needs it; keys in one pass over the tokens with one hash per word shared by the "
+  "unigram and the n-gram cache; ASCII normalisation a token at a time, with chat spellings in a "
+  "table built at compile time; softmax and argmax without dependency chains. Every intent and "
+  "fired reason is unchanged on both test sets and with the built-in model; probabilities move by "
+  "at most 3.3e-6, so the built-in model's combiner, fitted on predictions, was refitted (its last "
+  "bytes changed). Instructions per banking77 message (callgrind, "
+  "`crates/core/examples/predict_count.rs`): 98k, 61.9k and 49.6k in earlier versions, now 32.2k "
+  "(about 5.5 to 3.1 µs on the same load). Most of what is left is cache misses on the model rows, "
+  "the bucket-to-row index and the count table; the target CPU stays baseline x86-64 (a project "
   "decision) and the workspace forbids `unsafe`, so no explicit SIMD.")
 if single and single > 1e-5:
     w(f"- **Triage throughput ({1 / single:,.0f}/s, target 100,000/s).** The remaining cost beyond the "

@@ -60,8 +60,12 @@ $sb eval --quiet --data target/triage-data/goemotions_test.jsonl \
   --mapping data/mapping/public.toml --format json --out "$out/goemotions_test.json"
 
 # 3. Trainer quality on the standard benchmarks, ours and scikit-learn's.
+#    2^16 buckets: on the held-out fifth of each train split (never the test
+#    split), macro-F1 at 2^15..2^18 buckets was banking77 0.9008 / 0.8994 /
+#    0.8975 / 0.8979 and clinc150 (2^16..2^18) 0.9334 / 0.9343 / 0.9340, so
+#    the smaller table costs nothing measurable and fits the cache better.
 for b in banking77 clinc150; do
-  $sb train --quiet --bits 18 --data "target/bench/${b}_train.jsonl" \
+  $sb train --quiet --bits 16 --data "target/bench/${b}_train.jsonl" \
     --test "target/bench/${b}_test.jsonl" --out "$out/$b.sbm" \
     --report "$out/${b}_ours.json" 2> "$out/${b}_ours.txt"
 done
