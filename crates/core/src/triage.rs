@@ -1517,21 +1517,23 @@ mod tests {
         assert!(r.reasons.iter().all(|x| !x.starts_with("model:")));
     }
 
+    /// The built-in engine with `settings.escalation_gate_at = t`.
+    fn engine_with_gate_at(t: &str) -> TriageEngine {
+        let rules = BUILTIN_RULES.replace(
+            "use_model = true",
+            &format!("use_model = true\nescalation_gate_at = {t}"),
+        );
+        TriageEngine::from_toml(&rules).unwrap()
+    }
+
     /// Evidence phrases escalate only when the model's escalation gate
     /// agrees; `phrases` always do; a gate threshold of 0 turns it off.
     #[test]
     fn the_escalation_gate_holds_back_evidence_but_not_phrases() {
-        let with_gate_at = |t: &str| {
-            let rules = BUILTIN_RULES.replace(
-                "use_model = true",
-                &format!("use_model = true\nescalation_gate_at = {t}"),
-            );
-            TriageEngine::from_toml(&rules).unwrap()
-        };
         let triage = |e: &TriageEngine, text: &str| run_on(e, text, History::default());
         assert!(engine().model.as_ref().unwrap().gate().is_some());
-        let closed = with_gate_at("1.0");
-        let open = with_gate_at("0.0");
+        let closed = engine_with_gate_at("1.0");
+        let open = engine_with_gate_at("0.0");
         // "scam" is evidence for security_fraud.
         let text = "got a scam call today";
         let held = triage(&closed, text);
@@ -1567,13 +1569,6 @@ mod tests {
     /// off with the gate.
     #[test]
     fn the_combiner_escalates_over_the_gate_naming_its_strongest_head() {
-        let with_gate_at = |t: &str| {
-            let rules = BUILTIN_RULES.replace(
-                "use_model = true",
-                &format!("use_model = true\nescalation_gate_at = {t}"),
-            );
-            TriageEngine::from_toml(&rules).unwrap()
-        };
         let model = engine().model.clone().unwrap();
         assert!(model.combiner().is_some());
         let text = "what are your timings?";
@@ -1583,7 +1578,7 @@ mod tests {
         let calm = run_on(&engine(), text, History::default());
         assert!(!calm.escalate, "{calm:?}");
         // A gate just under this message's combined probability.
-        let low = with_gate_at(&format!("{}", e * 0.9));
+        let low = engine_with_gate_at(&format!("{}", e * 0.9));
         let r = run_on(&low, text, History::default());
         assert!(r.escalate, "{r:?}");
         assert_eq!(r.escalation_reasons.len(), 1, "{r:?}");
@@ -1591,7 +1586,7 @@ mod tests {
             r.reasons.iter().any(|x| x.contains("strongest head")),
             "{r:?}"
         );
-        let off = run_on(&with_gate_at("0.0"), text, History::default());
+        let off = run_on(&engine_with_gate_at("0.0"), text, History::default());
         assert!(!off.escalate, "{off:?}");
     }
 
