@@ -147,7 +147,7 @@ impl Featurizer {
     /// scale. A bucket two blocks share appears in both rather than once
     /// with the sum, which a linear model scores the same. Duplicates are
     /// merged by counting per bucket instead of sorting, in the order of
-    /// their first occurrence (see [`Keys::group`], which a prediction
+    /// their first occurrence (see `Keys::group`, which a prediction
     /// uses directly).
     pub fn extract_grouped(&self, raw: &str, norm: &str, out: &mut Grouped) {
         self.hash_keys(raw, norm, &mut out.keys);

@@ -482,7 +482,8 @@ pub struct CycleFacts {
     pub automated: bool,
     /// A bot → human handoff happened.
     pub bot_handoff: bool,
-    /// Automation resolved it ([`Cycle::bot_resolved`]).
+    /// Automation resolved it: it took part, and the cycle was resolved
+    /// with no human reply and no handoff to a human.
     pub bot_resolved: bool,
     /// First response time (ms), wall clock.
     pub first_response_ms: Option<i64>,

@@ -61,7 +61,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// A database holding Switchboard's state.
 ///
 /// Cheap to clone (a pool handle). Reads run outside transactions; every
-/// multi-statement write goes through [`Store::begin`].
+/// multi-statement write goes through [`Store::write`].
 #[async_trait]
 pub trait Store: Clone + Send + Sync + 'static {
     /// The backend's write transaction.
