@@ -179,9 +179,12 @@ impl Prediction {
 ///
 /// Inputs, in order: the log-odds of every intent probability, of every
 /// escalation head, of the gate, and of the largest head (probabilities
-/// clamped to `1e-6..=1 - 1e-6` first). It is fitted by
-/// [`IntentModel::fit_combiner`] on held-out predictions, so it learns how
-/// far to trust each output on messages the model has not seen. Why: in
+/// clamped to `1e-6..=1 - 1e-6` first), then the same probabilities
+/// themselves (the log-odds alone weigh 0.001 → 0.01 like 0.5 → 0.9). It is
+/// fitted by [`IntentModel::fit_combiner`] on predictions for messages the
+/// model was not trained on (held-out ones, and cross-fitted ones with
+/// [`IntentModel::fit_combiner_with`]), so it learns how far to trust each
+/// output on messages it has not seen. Why: in
 /// cross-validation on the in-domain set (`bench/cv.py`, `EVAL.md`), the
 /// "any head over its threshold while the gate agrees" rule raised false
 /// escalations on praise and calm questions where the intent head was sure
@@ -198,13 +201,15 @@ impl Combiner {
     /// The combiner's inputs for a prediction (see [`Combiner`]).
     fn inputs(p: &Prediction) -> impl Iterator<Item = f32> + '_ {
         let top = p.reason_probs.iter().copied().fold(0.0f32, f32::max);
-        p.intent_probs
-            .iter()
-            .chain(&p.reason_probs)
-            .copied()
-            .chain(p.gate_prob)
-            .chain(std::iter::once(top))
-            .map(log_odds)
+        let probs = move || {
+            p.intent_probs
+                .iter()
+                .chain(&p.reason_probs)
+                .copied()
+                .chain(p.gate_prob)
+                .chain(std::iter::once(top))
+        };
+        probs().map(log_odds).chain(probs())
     }
 
     /// The probability for a prediction.
@@ -372,7 +377,7 @@ impl IntentModel {
 
     /// The number of inputs a combiner of this model takes.
     fn combiner_inputs(&self) -> usize {
-        self.width() + 1
+        2 * (self.width() + 1)
     }
 
     /// The intent names, in output order.
@@ -464,21 +469,48 @@ impl IntentModel {
     /// fitted and scored on the same messages, it looks better than it is.
     /// `None` for a model without a gate, or without both kinds of example.
     pub fn fit_combiner(&self, held_out: &[Example], l2: f64, folds: usize) -> Option<CombinerFit> {
+        self.fit_combiner_with(held_out, &[], l2, folds)
+    }
+
+    /// Like [`IntentModel::fit_combiner`], with more examples to fit on:
+    /// `extra` pairs an example with a prediction from a model of the same
+    /// outputs that was not trained on it (cross-fitted on the training
+    /// part, say). They join every fit but get no out-of-fold score: the
+    /// threshold is still chosen on `held_out` alone. Examples not marked
+    /// for the gate, or whose prediction has other outputs, are skipped.
+    pub fn fit_combiner_with(
+        &self,
+        held_out: &[Example],
+        extra: &[(Prediction, &Example)],
+        l2: f64,
+        folds: usize,
+    ) -> Option<CombinerFit> {
         self.gate?;
         let mut index: Vec<usize> = Vec::new();
         let mut xs: Vec<Vec<f64>> = Vec::new();
         let mut ys: Vec<f64> = Vec::new();
         let mut ws: Vec<f64> = Vec::new();
-        for (i, e) in held_out.iter().enumerate().filter(|(_, e)| e.gate) {
-            let p = self.predict(&e.text);
-            index.push(i);
-            xs.push(Combiner::inputs(&p).map(f64::from).collect());
+        let mut add = |p: &Prediction, e: &Example| {
+            xs.push(Combiner::inputs(p).map(f64::from).collect());
             ys.push(if e.reasons.iter().any(|r| self.reasons.contains(r)) {
                 1.0
             } else {
                 0.0
             });
             ws.push(f64::from(e.weight));
+        };
+        for (i, e) in held_out.iter().enumerate().filter(|(_, e)| e.gate) {
+            index.push(i);
+            add(&self.predict(&e.text), e);
+        }
+        let held = index.len();
+        for (p, e) in extra {
+            let same = p.intent_probs.len() == self.intents.len()
+                && p.reason_probs.len() == self.reasons.len()
+                && p.gate_prob.is_some();
+            if e.gate && same {
+                add(p, e);
+            }
         }
         let fit = |keep: &dyn Fn(usize) -> bool| -> Option<Combiner> {
             let pick = |v: &[f64]| -> Vec<f64> {
@@ -517,6 +549,8 @@ impl IntentModel {
             .zip(&xs)
             .map(|(&i, x)| (i, score(&combiner, x)))
             .collect();
+        // Fold k's combiner leaves out held-out fold k; extra rows (after
+        // the held-out ones) are in every fit.
         if folds >= 2 {
             let fold_of: Vec<u64> = index
                 .iter()
@@ -527,7 +561,7 @@ impl IntentModel {
                 })
                 .collect();
             for k in 0..folds as u64 {
-                let Some(c) = fit(&|j| fold_of.get(j) != Some(&k)) else {
+                let Some(c) = fit(&|j| j >= held || fold_of.get(j) != Some(&k)) else {
                     continue;
                 };
                 for ((slot, x), f) in out_of_fold.iter_mut().zip(&xs).zip(&fold_of) {
@@ -1935,6 +1969,27 @@ mod tests {
             .escalation_score()
             .unwrap();
         assert!(yes > 0.7 && no < 0.3, "{yes} {no}");
+
+        // Extra (cross-fitted) rows join the fit but get no out-of-fold
+        // score; rows with other outputs are skipped.
+        let held: Vec<Example> = data.iter().take(10).cloned().collect();
+        let extra: Vec<(Prediction, &Example)> = data
+            .iter()
+            .skip(10)
+            .map(|e| (m.predict(&e.text), e))
+            .collect();
+        let with = m.fit_combiner_with(&held, &extra, 1.0, 5).unwrap();
+        assert_eq!(with.out_of_fold.len(), held.len());
+        let alone = m.fit_combiner(&held, 1.0, 5);
+        assert_ne!(alone.map(|f| f.combiner), Some(with.combiner.clone()));
+        let mut odd = extra.clone();
+        for (p, _) in odd.iter_mut() {
+            p.intent_probs.pop();
+        }
+        assert_eq!(
+            m.fit_combiner_with(&held, &odd, 1.0, 5).map(|f| f.combiner),
+            m.fit_combiner(&held, 1.0, 5).map(|f| f.combiner)
+        );
 
         let mut plain = train(
             &data,
