@@ -214,7 +214,14 @@ impl Combiner {
 
     /// The probability for a prediction.
     fn probability(&self, p: &Prediction) -> f32 {
-        let z = Self::inputs(p)
+        self.score(Self::inputs(p))
+    }
+
+    /// The probability for inputs laid out as [`Combiner::inputs`] gives
+    /// them. Fitting scores its out-of-fold rows through this too, so the
+    /// threshold is chosen on exactly what a prediction computes.
+    fn score(&self, inputs: impl Iterator<Item = f32>) -> f32 {
+        let z = inputs
             .zip(&self.weights)
             .fold(self.bias, |z, (x, w)| z + x * w);
         sigmoid(z)
@@ -512,38 +519,27 @@ impl IntentModel {
                 add(p, e);
             }
         }
+        // A row left out of a fit weighs 0: it adds exactly nothing to the
+        // loss and its derivatives, and no copy of the rows is made.
         let fit = |keep: &dyn Fn(usize) -> bool| -> Option<Combiner> {
-            let pick = |v: &[f64]| -> Vec<f64> {
-                v.iter()
-                    .enumerate()
-                    .filter(|(j, _)| keep(*j))
-                    .map(|(_, x)| *x)
-                    .collect()
-            };
-            let (y, w) = (pick(&ys), pick(&ws));
-            if !y.contains(&1.0) || !y.contains(&0.0) {
-                return None;
-            }
-            let x: Vec<Vec<f64>> = xs
+            let w: Vec<f64> = ws
                 .iter()
                 .enumerate()
-                .filter(|(j, _)| keep(*j))
-                .map(|(_, x)| x.clone())
+                .map(|(j, w)| if keep(j) { *w } else { 0.0 })
                 .collect();
-            let (weights, bias) = fit_logistic(&x, &y, &w, l2)?;
+            let kept = |label: f64| ys.iter().zip(&w).any(|(y, w)| *y == label && *w > 0.0);
+            if !kept(1.0) || !kept(0.0) {
+                return None;
+            }
+            let (weights, bias) = fit_logistic(&xs, &ys, &w, l2)?;
             Some(Combiner {
                 weights: weights.into_iter().map(|w| w as f32).collect(),
                 bias: bias as f32,
             })
         };
         let combiner = fit(&|_| true)?;
-        let score = |c: &Combiner, x: &[f64]| -> f32 {
-            let z = x
-                .iter()
-                .zip(&c.weights)
-                .fold(f64::from(c.bias), |z, (x, w)| z + x * f64::from(*w));
-            sigmoid(z as f32)
-        };
+        // The rows hold f32 inputs widened to f64, so this narrowing is exact.
+        let score = |c: &Combiner, x: &[f64]| c.score(x.iter().map(|&v| v as f32));
         let mut out_of_fold: Vec<(usize, f32)> = index
             .iter()
             .zip(&xs)
