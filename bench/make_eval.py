@@ -190,7 +190,7 @@ if load_s:
     w(f"| model load (criterion `triage/model_load`, {dtrain['model_bytes']:,} bytes) | {load_s * 1000:.2f} ms |")
 w(f"| release binary `switchboard` (with debug line tables) | {foot['binary_bytes'] / 1e6:.1f} MB |")
 w(f"| resident memory, `switchboard triage` over {foot['messages']:,} messages | {foot['max_rss_kib'] / 1024:.1f} MiB |")
-w(f"| default model training (`switchboard train`, {dtrain['train_messages']:,} messages, six runs: held-out, four combiner folds, final) | {dtrain['train_seconds']:.0f} s |")
+w(f"| default model training (`switchboard train`, {dtrain['train_messages']:,} messages, {dtrain['training_runs']} training runs: held-out, combiner folds, final) | {dtrain['train_seconds']:.0f} s |")
 w("")
 
 w("## Held-out report of the default model\n")

@@ -150,6 +150,8 @@ struct Report {
     temperature: f32,
     test: Vec<(String, SetReport)>,
     train_seconds: f64,
+    /// Training runs behind `train_seconds`: held-out, combiner folds, refit.
+    training_runs: usize,
     model_bytes: usize,
 }
 
@@ -560,6 +562,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         config.reasons.len()
     );
     let pb = bar(args.quiet, u64::from(config.epochs), "held-out run");
+    let mut training_runs = 1usize;
     let mut model = train(&fit, &held, &config, card.clone(), &mut |e, _| {
         pb.set_position(u64::from(e))
     })?;
@@ -582,6 +585,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             let m = train(&part, &held, &config, card.clone(), &mut |e, _| {
                 pb.set_position(u64::from(e))
             })?;
+            training_runs += 1;
             pb.finish_and_clear();
             if m.intents() != model.intents() {
                 eprintln!(
@@ -623,6 +627,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         let mut both = fit.clone();
         both.extend(held.iter().cloned());
         let pb = bar(args.quiet, u64::from(config.epochs), "final run");
+        training_runs += 1;
         model = train(&both, &[], &config, card, &mut |e, _| {
             pb.set_position(u64::from(e))
         })?;
@@ -732,6 +737,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             temperature,
             test: tests,
             train_seconds,
+            training_runs,
             model_bytes: bytes.len(),
         };
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
