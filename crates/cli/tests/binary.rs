@@ -248,6 +248,13 @@ fn train_a_model_with_a_combined_gate_then_triage_with_it() {
             &["complaint"],
         ),
     ];
+    // This business counts a thank-you as a request (it answers every
+    // one): the category head learns that from the labels, where the
+    // built-in convention would call it passive.
+    let category = |intent: &str| match intent {
+        "pricing" => "fresh_high_intent",
+        _ => "information_request",
+    };
     for i in 0..40 {
         for (k, (text, intent, reasons)) in templates.iter().enumerate() {
             let split = if (i + k) % 4 == 0 { "dev" } else { "train" };
@@ -258,6 +265,7 @@ fn train_a_model_with_a_combined_gate_then_triage_with_it() {
                     "escalation_reasons": reasons,
                     "split": split,
                     "source": if k % 2 == 0 { "shop" } else { "clinic" },
+                    "category": category(intent),
                 })
                 .to_string(),
             );
@@ -289,27 +297,34 @@ fn train_a_model_with_a_combined_gate_then_triage_with_it() {
             "clinic",
             "--escalation-target",
             "0.95,0.05",
+            "--combiner-folds",
+            "2",
         ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("(gate, on the combiner)"), "{err}");
+    assert!(err.contains("held-out category recall"), "{err}");
     assert!(err.contains("held-out escalation of shop"), "{err}");
     assert!(err.contains("held-out escalation of clinic"), "{err}");
 
     // The built-in rules name intents this toy model lacks.
     let rules = dir.path().join("mine.toml");
+    let toml =
+        "version = \"mine-1\"\n[intent_reasons]\nrefund = \"refund\"\ncomplaint = \"complaint\"\n";
+    std::fs::write(&rules, toml).unwrap();
+    let by_intent = dir.path().join("by-intent.toml");
     std::fs::write(
-        &rules,
-        "version = \"mine-1\"\n[intent_reasons]\nrefund = \"refund\"\ncomplaint = \"complaint\"\n",
+        &by_intent,
+        format!("{toml}[settings]\nmodel_category = false\n"),
     )
     .unwrap();
-    let triage = |text: &str| -> Value {
+    let triage_with = |rules: &std::path::Path, text: &str| -> Value {
         let mut child = Command::new(bin)
             .arg("triage")
             .arg("--rules")
-            .arg(&rules)
+            .arg(rules)
             .arg("--model")
             .arg(&model)
             .arg("--scores")
@@ -328,12 +343,20 @@ fn train_a_model_with_a_combined_gate_then_triage_with_it() {
         assert!(out.status.success());
         serde_json::from_slice(&out.stdout).unwrap()
     };
+    let triage = |text: &str| triage_with(&rules, text);
     let yes = triage("mera refund chahiye order 77 ka");
     assert_eq!(yes["escalate"], true, "{yes}");
     assert!(yes["scores"]["escalation"].as_f64().unwrap() > 0.5, "{yes}");
     let no = triage("kitne ka hai model 77");
     assert_eq!(no["escalate"], false, "{no}");
     assert!(no["scores"]["escalation"].as_f64().unwrap() < 0.5, "{no}");
+    assert_eq!(no["category"], "fresh_high_intent", "{no}");
+    let thanks = triage("thanks a lot for order 77");
+    assert_eq!(thanks["intent"], "acknowledgement", "{thanks}");
+    assert_eq!(thanks["category"], "information_request", "{thanks}");
+    // Switched off, the category follows the intent again.
+    let thanks = triage_with(&by_intent, "thanks a lot for order 77");
+    assert_eq!(thanks["category"], "passive_engagement", "{thanks}");
 
     let bad = Command::new(bin)
         .arg("train")

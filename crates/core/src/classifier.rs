@@ -22,6 +22,12 @@
 //!   the one the gate threshold applies to. The linear model cannot say
 //!   "a complaint head at 0.4 means little when the intent head is sure
 //!   this is praise"; a model of its outputs can.
+//! - optionally a **category head** ([`CategoryHead`]): one such logistic
+//!   regression per seeds' category (`fresh_high_intent`, …), fitted the
+//!   same way on messages labelled with a category. A buying signal that
+//!   asks for a call ("interested in the 3BHK, can your sales person call
+//!   me?") has intent `human_agent`, which alone reads as an information
+//!   request; the intent probabilities together say more.
 //!
 //! Training is AdaGrad over the examples in an order fixed by a seed, on
 //! one thread, so the same data and settings give the same model bytes.
@@ -42,7 +48,10 @@ use crate::model::EscalationReason;
 use crate::text::normalize;
 
 /// Format tag at the start of every model file.
-pub const MODEL_FORMAT: &str = "switchboard-intent-model/3";
+pub const MODEL_FORMAT: &str = "switchboard-intent-model/4";
+
+/// The third format (no category head); still loaded.
+const MODEL_FORMAT_V3: &str = "switchboard-intent-model/3";
 
 /// The second format (no escalation combiner); still loaded.
 const MODEL_FORMAT_V2: &str = "switchboard-intent-model/2";
@@ -78,6 +87,9 @@ pub struct Example {
     /// Whether the escalation gate learns from this example (see
     /// [`TrainConfig::gate`]).
     pub gate: bool,
+    /// Its seeds' category (`fresh_high_intent`, `information_request`,
+    /// `passive_engagement`), when labelled: what a [`CategoryHead`] learns.
+    pub category: Option<String>,
 }
 
 /// Training settings. The defaults are the ones the default model uses.
@@ -141,6 +153,8 @@ pub struct IntentModel {
     gate: Option<f32>,
     /// The escalation combiner, if fitted (needs a gate).
     combiner: Option<Combiner>,
+    /// The category head, if fitted.
+    categories: Option<CategoryHead>,
     /// The non-zero rows of `weights`, packed, built when the model is
     /// loaded or trained (not stored in the file).
     #[serde(skip)]
@@ -163,6 +177,10 @@ pub struct Prediction {
     /// The escalation combiner's probability that the message should
     /// escalate at all, if the model has a combiner.
     pub escalation_prob: Option<f32>,
+    /// Each category's probability from the category head, in
+    /// [`CategoryHead::names`] order (one-vs-rest, so they need not sum to
+    /// 1); empty for a model without one.
+    pub category_probs: Vec<f32>,
 }
 
 impl Prediction {
@@ -212,11 +230,6 @@ impl Combiner {
         probs().map(log_odds).chain(probs())
     }
 
-    /// The probability for a prediction.
-    fn probability(&self, p: &Prediction) -> f32 {
-        self.score(Self::inputs(p))
-    }
-
     /// The probability for inputs laid out as [`Combiner::inputs`] gives
     /// them. Fitting scores its out-of-fold rows through this too, so the
     /// threshold is chosen on exactly what a prediction computes.
@@ -226,6 +239,45 @@ impl Combiner {
             .fold(self.bias, |z, (x, w)| z + x * w);
         sigmoid(z)
     }
+}
+
+/// The category head: one [`Combiner`] per seeds' category, each a
+/// one-vs-rest logistic regression over the model's outputs (the
+/// escalation combiner's inputs), fitted by [`IntentModel::fit_categories`]
+/// on predictions for messages the model did not train on. The category
+/// is the one with the highest probability.
+///
+/// Why: the engine used to take the category from the intent alone
+/// (`purchase` is high intent, `human_agent` an information request), so a
+/// buying signal that asks for a call, or a purchase worded as a paperwork
+/// question ("credit card chahiye, kaunsa form bharna hoga?"), lost its
+/// high intent. In cross-validation on the in-domain set (`bench/cv.py`,
+/// `EVAL.md`) a head over every intent probability recovered most of them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CategoryHead {
+    /// Category names as the training data spells them, sorted.
+    names: Vec<String>,
+    /// One combiner per name, in the same order.
+    combiners: Vec<Combiner>,
+}
+
+impl CategoryHead {
+    /// The category names, in [`Prediction::category_probs`] order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+}
+
+/// What [`IntentModel::fit_categories`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CategoryFit {
+    /// The head fitted on every labelled example.
+    pub head: CategoryHead,
+    /// For each labelled held-out example, in order: its index in the
+    /// held-out slice and the index (in [`CategoryHead::names`]) of the
+    /// category a head fitted without its fold picks (the full head's when
+    /// `folds < 2` or a fold lacked a category).
+    pub out_of_fold: Vec<(usize, usize)>,
 }
 
 /// What [`IntentModel::fit_combiner`] returns.
@@ -246,7 +298,24 @@ fn log_odds(p: f32) -> f32 {
     (p / (1.0 - p)).ln()
 }
 
-/// The second model format: the current one without the combiner.
+/// The third model format: the current one without the category head.
+#[derive(Deserialize)]
+struct IntentModelV3 {
+    _format: String,
+    card: String,
+    bits: u8,
+    intents: Vec<String>,
+    reasons: Vec<EscalationReason>,
+    weights: Vec<i8>,
+    scales: Vec<f32>,
+    bias: Vec<f32>,
+    temperature: f32,
+    thresholds: Vec<f32>,
+    gate: Option<f32>,
+    combiner: Option<Combiner>,
+}
+
+/// The second model format: the third without the combiner.
 #[derive(Deserialize)]
 struct IntentModelV2 {
     _format: String,
@@ -289,6 +358,25 @@ impl IntentModel {
         let (format, _) = postcard::take_from_bytes::<String>(bytes).map_err(format_error)?;
         let model: IntentModel = match format.as_str() {
             MODEL_FORMAT => postcard::from_bytes(bytes).map_err(format_error)?,
+            MODEL_FORMAT_V3 => {
+                let v3: IntentModelV3 = postcard::from_bytes(bytes).map_err(format_error)?;
+                IntentModel {
+                    format: MODEL_FORMAT.into(),
+                    card: v3.card,
+                    bits: v3.bits,
+                    intents: v3.intents,
+                    reasons: v3.reasons,
+                    weights: v3.weights,
+                    scales: v3.scales,
+                    bias: v3.bias,
+                    temperature: v3.temperature,
+                    thresholds: v3.thresholds,
+                    gate: v3.gate,
+                    combiner: v3.combiner,
+                    categories: None,
+                    live: LiveRows::default(),
+                }
+            }
             MODEL_FORMAT_V2 => {
                 let v2: IntentModelV2 = postcard::from_bytes(bytes).map_err(format_error)?;
                 IntentModel {
@@ -304,6 +392,7 @@ impl IntentModel {
                     thresholds: v2.thresholds,
                     gate: v2.gate,
                     combiner: None,
+                    categories: None,
                     live: LiveRows::default(),
                 }
             }
@@ -322,6 +411,7 @@ impl IntentModel {
                     thresholds: v1.thresholds,
                     gate: None,
                     combiner: None,
+                    categories: None,
                     live: LiveRows::default(),
                 }
             }
@@ -374,6 +464,15 @@ impl IntentModel {
             if c.weights.len() != self.combiner_inputs() {
                 return Err(ModelError::Inconsistent("combiner size".into()));
             }
+        }
+        if let Some(h) = &self.categories
+            && (h.names.len() < 2
+                || h.names.len() != h.combiners.len()
+                || h.combiners
+                    .iter()
+                    .any(|c| c.weights.len() != self.combiner_inputs()))
+        {
+            return Err(ModelError::Inconsistent("category head size".into()));
         }
         Ok(())
     }
@@ -461,6 +560,169 @@ impl IntentModel {
             return Err(e);
         }
         Ok(())
+    }
+
+    /// The category head, if the model has one.
+    pub fn categories(&self) -> Option<&CategoryHead> {
+        self.categories.as_ref()
+    }
+
+    /// The category the head picks for a prediction and its probability;
+    /// `None` without a head.
+    pub fn category(&self, p: &Prediction) -> Option<(&str, f32)> {
+        let names = &self.categories.as_ref()?.names;
+        let (i, prob) = p
+            .category_probs
+            .iter()
+            .copied()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(&b.1))?;
+        Some((names.get(i)?.as_str(), prob))
+    }
+
+    /// Replaces the category head (`None` removes it).
+    ///
+    /// # Errors
+    /// [`ModelError::Inconsistent`] if the head was fitted for a model with
+    /// other outputs.
+    pub fn set_categories(&mut self, head: Option<CategoryHead>) -> Result<(), ModelError> {
+        let old = std::mem::replace(&mut self.categories, head);
+        if let Err(e) = self.check() {
+            self.categories = old;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Fits a category head on this model's predictions for `held_out`
+    /// and for the cross-fitted `extra` ones (as
+    /// [`IntentModel::fit_combiner_with`] does), using every example with a
+    /// category: one penalised logistic regression per category, that
+    /// category against the rest, each by Newton's method in `f64`.
+    ///
+    /// `balance` (0 to 1) evens out the categories: in each fit the rows of
+    /// the category and of the rest are weighted by `(total / (2 *
+    /// side))^balance`, so 0 keeps the sample weights (the rare category
+    /// loses every close call) and 1 makes both sides weigh the same.
+    /// With `folds >= 2` every held-out example also gets the category of
+    /// a head fitted without its fold. `None` with fewer than two
+    /// categories among the examples.
+    pub fn fit_categories<'a>(
+        &self,
+        held_out: &'a [Example],
+        extra: &[(Prediction, &'a Example)],
+        l2: f64,
+        balance: f64,
+        folds: usize,
+    ) -> Option<CategoryFit> {
+        let mut index: Vec<usize> = Vec::new();
+        let mut xs: Vec<Vec<f64>> = Vec::new();
+        let mut labels: Vec<&str> = Vec::new();
+        let mut ws: Vec<f64> = Vec::new();
+        let mut add = |p: &Prediction, e: &'a Example, label: &'a str| {
+            xs.push(Combiner::inputs(p).map(f64::from).collect());
+            ws.push(f64::from(e.weight));
+            labels.push(label);
+        };
+        for (i, e) in held_out.iter().enumerate() {
+            if let Some(c) = &e.category {
+                index.push(i);
+                add(&self.predict(&e.text), e, c);
+            }
+        }
+        let held = index.len();
+        for (p, e) in extra {
+            let same = p.intent_probs.len() == self.intents.len()
+                && p.reason_probs.len() == self.reasons.len()
+                && p.gate_prob.is_some() == self.gate.is_some();
+            if let (Some(c), true) = (&e.category, same) {
+                add(p, e, c);
+            }
+        }
+        let mut names: Vec<String> = labels.iter().map(|l| (*l).to_owned()).collect();
+        names.sort();
+        names.dedup();
+        if names.len() < 2 {
+            return None;
+        }
+        let fit = |keep: &dyn Fn(usize) -> bool| -> Option<Vec<Combiner>> {
+            names
+                .iter()
+                .map(|name| {
+                    let ys: Vec<f64> = labels
+                        .iter()
+                        .map(|l| if l == name { 1.0 } else { 0.0 })
+                        .collect();
+                    let side = |y: f64| -> f64 {
+                        ys.iter()
+                            .zip(&ws)
+                            .enumerate()
+                            .filter(|(j, (l, _))| **l == y && keep(*j))
+                            .map(|(_, (_, w))| w)
+                            .sum()
+                    };
+                    let (pos, neg) = (side(1.0), side(0.0));
+                    if pos <= 0.0 || neg <= 0.0 {
+                        return None;
+                    }
+                    let scale = |side: f64| ((pos + neg) / (2.0 * side)).powf(balance);
+                    let (sp, sn) = (scale(pos), scale(neg));
+                    let w: Vec<f64> = ws
+                        .iter()
+                        .zip(&ys)
+                        .enumerate()
+                        .map(|(j, (w, y))| match (keep(j), *y > 0.5) {
+                            (false, _) => 0.0,
+                            (true, true) => w * sp,
+                            (true, false) => w * sn,
+                        })
+                        .collect();
+                    let (weights, bias) = fit_logistic(&xs, &ys, &w, l2)?;
+                    Some(Combiner {
+                        weights: weights.into_iter().map(|w| w as f32).collect(),
+                        bias: bias as f32,
+                    })
+                })
+                .collect()
+        };
+        // The rows hold f32 inputs widened to f64, so this narrowing is exact.
+        let pick = |cs: &[Combiner], x: &[f64]| -> usize {
+            cs.iter()
+                .map(|c| c.score(x.iter().map(|&v| v as f32)))
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map_or(0, |(i, _)| i)
+        };
+        let combiners = fit(&|_| true)?;
+        let mut out_of_fold: Vec<(usize, usize)> = index
+            .iter()
+            .zip(&xs)
+            .map(|(&i, x)| (i, pick(&combiners, x)))
+            .collect();
+        if folds >= 2 {
+            let fold_of: Vec<u64> = index
+                .iter()
+                .map(|&i| {
+                    held_out
+                        .get(i)
+                        .map_or(0, |e| xxh3_64(e.text.as_bytes()) % folds as u64)
+                })
+                .collect();
+            for k in 0..folds as u64 {
+                let Some(cs) = fit(&|j| j >= held || fold_of.get(j) != Some(&k)) else {
+                    continue;
+                };
+                for ((slot, x), f) in out_of_fold.iter_mut().zip(&xs).zip(&fold_of) {
+                    if *f == k {
+                        slot.1 = pick(&cs, x);
+                    }
+                }
+            }
+        }
+        Some(CategoryFit {
+            head: CategoryHead { names, combiners },
+            out_of_fold,
+        })
     }
 
     /// Fits an escalation combiner on this model's predictions for
@@ -648,8 +910,16 @@ impl IntentModel {
             reason_probs,
             gate_prob,
             escalation_prob: None,
+            category_probs: Vec::new(),
         };
-        p.escalation_prob = self.combiner.as_ref().map(|c| c.probability(&p));
+        if self.combiner.is_some() || self.categories.is_some() {
+            let inputs: Vec<f32> = Combiner::inputs(&p).collect();
+            let score = |c: &Combiner| c.score(inputs.iter().copied());
+            p.escalation_prob = self.combiner.as_ref().map(score);
+            if let Some(h) = &self.categories {
+                p.category_probs = h.combiners.iter().map(score).collect();
+            }
+        }
         p
     }
 
@@ -1548,6 +1818,7 @@ pub fn train(
         thresholds: vec![0.5; reasons.len()],
         gate: gate.then_some(0.5),
         combiner: None,
+        categories: None,
         intents,
         reasons,
         weights,
@@ -1760,6 +2031,7 @@ mod tests {
             reasons: reasons.to_vec(),
             weight: 1.0,
             gate: true,
+            category: None,
         }
     }
 
@@ -2002,6 +2274,111 @@ mod tests {
         let wrong = m.combiner().cloned();
         assert!(plain.set_combiner(wrong).is_err());
         assert_eq!(plain.combiner(), None);
+    }
+
+    /// A category head learns the categories of labelled examples (and
+    /// only theirs), round-trips in the file, is checked against the
+    /// model's outputs, and a third-format file (no head) still loads.
+    #[test]
+    fn category_head_fits_round_trips_and_v3_files_load() {
+        let cfg = TrainConfig {
+            bits: 14,
+            epochs: 5,
+            reasons: vec![EscalationReason::Refund],
+            gate: true,
+            ..TrainConfig::default()
+        };
+        let category = |e: &Example| match e.intent.as_str() {
+            "acknowledgement" => "passive_engagement",
+            _ => "information_request",
+        };
+        let data: Vec<Example> = toy()
+            .into_iter()
+            .map(|e| Example {
+                category: Some(category(&e).into()),
+                ..e
+            })
+            .collect();
+        let mut m = train(&data, &[], &cfg, "toy".into(), &mut |_, _| {}).unwrap();
+        let fit = m.fit_combiner(&data, 1.0, 5).unwrap();
+        m.set_combiner(Some(fit.combiner)).unwrap();
+        let before = m.predict("thanks a lot 99");
+        assert!(before.category_probs.is_empty());
+        assert_eq!(m.category(&before), None);
+        let v3 = postcard::to_stdvec(&(
+            MODEL_FORMAT_V3,
+            &m.card,
+            m.bits,
+            &m.intents,
+            &m.reasons,
+            &m.weights,
+            &m.scales,
+            &m.bias,
+            m.temperature,
+            &m.thresholds,
+            m.gate,
+            &m.combiner,
+        ))
+        .unwrap();
+        let loaded = IntentModel::from_bytes(&v3).unwrap();
+        assert_eq!(loaded.categories(), None);
+        assert_eq!(loaded.predict("thanks a lot 99"), before);
+
+        // Unlabelled examples take no part.
+        let mut mixed = data.clone();
+        mixed.push(ex("what is the price of plan 99", "pricing", &[]));
+        let fit = m.fit_categories(&mixed, &[], 1.0, 0.5, 5).unwrap();
+        assert_eq!(m.fit_categories(&data, &[], 1.0, 0.5, 5), Some(fit.clone()));
+        assert_eq!(
+            fit.head.names(),
+            ["information_request", "passive_engagement"]
+        );
+        assert_eq!(fit.out_of_fold.len(), data.len());
+        let right = fit
+            .out_of_fold
+            .iter()
+            .filter(|(i, c)| fit.head.names()[*c] == category(&data[*i]))
+            .count();
+        assert!(right >= data.len() * 9 / 10, "{right} of {}", data.len());
+        m.set_categories(Some(fit.head.clone())).unwrap();
+        let m = IntentModel::from_bytes(&m.to_bytes().unwrap()).unwrap();
+        assert_eq!(m.categories(), Some(&fit.head));
+        let p = m.predict("thanks a lot 7");
+        assert_eq!(p.category_probs.len(), 2);
+        assert_eq!(m.category(&p).map(|c| c.0), Some("passive_engagement"));
+        let p = m.predict("kitne ka hai model 7");
+        assert_eq!(m.category(&p).map(|c| c.0), Some("information_request"));
+        // The escalation combiner's probability is unchanged by the head.
+        assert_eq!(
+            p.escalation_prob,
+            loaded.predict("kitne ka hai model 7").escalation_prob
+        );
+
+        // One category is no head; a head for other outputs is refused.
+        let one: Vec<Example> = toy()
+            .into_iter()
+            .map(|e| Example {
+                category: Some("information_request".into()),
+                ..e
+            })
+            .collect();
+        assert_eq!(m.fit_categories(&one, &[], 1.0, 0.5, 5), None);
+        let mut plain = train(
+            &data,
+            &[],
+            &TrainConfig {
+                gate: false,
+                ..cfg.clone()
+            },
+            "toy".into(),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        assert!(plain.set_categories(Some(fit.head)).is_err());
+        assert_eq!(plain.categories(), None);
+        // Without a gate a head still fits (it needs no escalation output).
+        let own = plain.fit_categories(&data, &[], 1.0, 0.5, 0).unwrap();
+        plain.set_categories(Some(own.head)).unwrap();
     }
 
     /// The integer-sum prediction is the float one of the sorted features

@@ -133,6 +133,11 @@ pub struct Settings {
     /// `switchboard train`; 0 turns the gate off (and the combiner's own
     /// escalations with it). No effect with a model without a gate.
     pub escalation_gate_at: Option<Probability>,
+    /// Take the category from the model's category head (see
+    /// [`crate::classifier::CategoryHead`]) when the intent comes from the
+    /// model and the model has one; default true. False: the category
+    /// always follows the intent (policy row, intent rule, convention).
+    pub model_category: bool,
 }
 
 impl Default for Settings {
@@ -150,6 +155,7 @@ impl Default for Settings {
             calm_intent_at: 1.1,
             calm_head_at: 1.1,
             escalation_gate_at: None,
+            model_category: true,
         }
     }
 }
@@ -192,6 +198,21 @@ pub enum IntentCategory {
     InformationRequest,
     /// Acknowledgement, greeting, broadcast reply.
     PassiveEngagement,
+}
+
+impl IntentCategory {
+    /// Reads a category as labelled data spells it: the seeds' names
+    /// (`fresh_high_intent`, `high_intent_return`, `information_request`,
+    /// `passive_engagement`) or this enum's (`high_intent`); `None` for
+    /// anything else.
+    pub fn from_label(label: &str) -> Option<Self> {
+        match label {
+            "high_intent" | "fresh_high_intent" | "high_intent_return" => Some(Self::HighIntent),
+            "information_request" => Some(Self::InformationRequest),
+            "passive_engagement" => Some(Self::PassiveEngagement),
+            _ => None,
+        }
+    }
 }
 
 /// One intent rule (`[[intent]]`).
@@ -911,17 +932,17 @@ impl TriageEngine {
             let r = self.rules.intent.get(*i)?;
             Some((r, phrase.as_str()))
         });
-        let (intent_name, confidence) = match (rule_hit, &model_intent) {
+        let (intent_name, confidence, from_model) = match (rule_hit, &model_intent) {
             (Some((r, phrase)), _) if r.wins => {
                 reasons.push(format!(
                     "rule: intent {} matched '{phrase}' (always wins)",
                     r.name
                 ));
-                (r.name.clone(), 1.0)
+                (r.name.clone(), 1.0, false)
             }
             (None, Some((name, conf))) => {
                 model_reasons.insert(0, format!("model: intent {name} {conf:.2}"));
-                (name.clone(), *conf)
+                (name.clone(), *conf, true)
             }
             // "Nothing for us" is no evidence against a phrase that names
             // what the customer wants, so out_of_scope never beats a rule.
@@ -930,24 +951,32 @@ impl TriageEngine {
             {
                 reasons.push(format!("rule: intent {} matched '{phrase}'", r.name));
                 model_reasons.insert(0, format!("model: intent {name} {conf:.2}"));
-                (name.clone(), *conf)
+                (name.clone(), *conf, true)
             }
             (Some((r, phrase)), Some((name, conf))) => {
                 reasons.push(format!(
                     "rule: intent {} matched '{phrase}' (model unsure: {name} {conf:.2})",
                     r.name
                 ));
-                (r.name.clone(), *conf)
+                (r.name.clone(), *conf, false)
             }
             (Some((r, phrase)), None) => {
                 reasons.push(format!("rule: intent {} matched '{phrase}'", r.name));
-                (r.name.clone(), 1.0)
+                (r.name.clone(), 1.0, false)
             }
             (None, None) => {
                 let (name, _) = fallback_intent(text, input.message_type, &mut reasons);
-                (name, if text.is_some() { 0.0 } else { 1.0 })
+                (name, if text.is_some() { 0.0 } else { 1.0 }, false)
             }
         };
+        // The category head reads every intent probability at once, so a
+        // buying signal that asks for a call keeps its high intent; it
+        // speaks only for an intent the model chose.
+        let head_category = model
+            .filter(|_| from_model && settings.model_category)
+            .zip(prediction.as_ref())
+            .and_then(|(m, p)| m.category(p))
+            .and_then(|(label, prob)| Some((IntentCategory::from_label(label)?, label, prob)));
         let mut intent_category = self.category_of(&intent_name);
 
         // A message that already escalates for its own reason goes to a
@@ -984,6 +1013,12 @@ impl TriageEngine {
             }
             _ => intent_name,
         };
+        if let Some((c, label, prob)) = head_category {
+            if c != intent_category {
+                reasons.push(format!("model: category {label} {prob:.2}"));
+            }
+            intent_category = c;
+        }
         // A rude opt-out ("stop these bakwas offers") still asks for no
         // answer, only for the messages to stop: it stays passive
         // (`data/triage/README.md`).
