@@ -1552,6 +1552,37 @@ mod tests {
         assert!(r.reasons.iter().all(|x| !x.starts_with("model:")));
     }
 
+    /// The built-in model's category head keeps a buying signal that
+    /// asks for a call high intent, where its intent (`human_agent`) alone
+    /// says information request, and says so in `reasons`; with
+    /// `model_category = false` the category follows the intent again.
+    #[test]
+    fn category_head_keeps_a_buying_signal_that_asks_for_a_call() {
+        let text =
+            "interested in the 3BHK corner flat, can your sales person call me tomorrow evening?";
+        let r = run_with(text, History::default());
+        assert_eq!(r.intent, "human_agent", "{r:?}");
+        assert_eq!(r.escalation_reasons, [EscalationReason::HumanRequested]);
+        assert_eq!(r.category, Category::FreshHighIntent, "{r:?}");
+        assert!(
+            r.reasons
+                .iter()
+                .any(|x| x.starts_with("model: category fresh_high_intent")),
+            "{r:?}"
+        );
+        let rules = BUILTIN_RULES.replace("model_category = true", "model_category = false");
+        let off = run_on(
+            &TriageEngine::from_toml(&rules).unwrap(),
+            text,
+            History::default(),
+        );
+        assert_eq!(off.category, Category::InformationRequest, "{off:?}");
+        // A calm question keeps the intent's category, said nowhere.
+        let q = run_with("what are the clinic timings on sunday?", History::default());
+        assert_eq!(q.category, Category::InformationRequest, "{q:?}");
+        assert!(!q.reasons.iter().any(|x| x.contains("category")), "{q:?}");
+    }
+
     /// The built-in engine with `settings.escalation_gate_at = t`.
     fn engine_with_gate_at(t: &str) -> TriageEngine {
         let rules = BUILTIN_RULES.replace(
