@@ -630,7 +630,6 @@ impl IntentModel {
                 add(&self.predict(&e.text), e, c);
             }
         }
-        let held = index.len();
         for (p, e) in extra {
             let same = p.intent_probs.len() == self.intents.len()
                 && p.reason_probs.len() == self.reasons.len()
@@ -686,39 +685,14 @@ impl IntentModel {
                 .collect()
         };
         // The rows hold f32 inputs widened to f64, so this narrowing is exact.
-        let pick = |cs: &[Combiner], x: &[f64]| -> usize {
+        let pick = |cs: &Vec<Combiner>, x: &[f64]| -> usize {
             cs.iter()
                 .map(|c| c.score(x.iter().map(|&v| v as f32)))
                 .enumerate()
                 .max_by(|a, b| a.1.total_cmp(&b.1))
                 .map_or(0, |(i, _)| i)
         };
-        let combiners = fit(&|_| true)?;
-        let mut out_of_fold: Vec<(usize, usize)> = index
-            .iter()
-            .zip(&xs)
-            .map(|(&i, x)| (i, pick(&combiners, x)))
-            .collect();
-        if folds >= 2 {
-            let fold_of: Vec<u64> = index
-                .iter()
-                .map(|&i| {
-                    held_out
-                        .get(i)
-                        .map_or(0, |e| xxh3_64(e.text.as_bytes()) % folds as u64)
-                })
-                .collect();
-            for k in 0..folds as u64 {
-                let Some(cs) = fit(&|j| j >= held || fold_of.get(j) != Some(&k)) else {
-                    continue;
-                };
-                for ((slot, x), f) in out_of_fold.iter_mut().zip(&xs).zip(&fold_of) {
-                    if *f == k {
-                        slot.1 = pick(&cs, x);
-                    }
-                }
-            }
-        }
+        let (combiners, out_of_fold) = cross_fit(held_out, &index, &xs, folds, fit, pick)?;
         Some(CategoryFit {
             head: CategoryHead { names, combiners },
             out_of_fold,
@@ -772,7 +746,6 @@ impl IntentModel {
             index.push(i);
             add(&self.predict(&e.text), e);
         }
-        let held = index.len();
         for (p, e) in extra {
             let same = p.intent_probs.len() == self.intents.len()
                 && p.reason_probs.len() == self.reasons.len()
@@ -799,36 +772,9 @@ impl IntentModel {
                 bias: bias as f32,
             })
         };
-        let combiner = fit(&|_| true)?;
         // The rows hold f32 inputs widened to f64, so this narrowing is exact.
         let score = |c: &Combiner, x: &[f64]| c.score(x.iter().map(|&v| v as f32));
-        let mut out_of_fold: Vec<(usize, f32)> = index
-            .iter()
-            .zip(&xs)
-            .map(|(&i, x)| (i, score(&combiner, x)))
-            .collect();
-        // Fold k's combiner leaves out held-out fold k; extra rows (after
-        // the held-out ones) are in every fit.
-        if folds >= 2 {
-            let fold_of: Vec<u64> = index
-                .iter()
-                .map(|&i| {
-                    held_out
-                        .get(i)
-                        .map_or(0, |e| xxh3_64(e.text.as_bytes()) % folds as u64)
-                })
-                .collect();
-            for k in 0..folds as u64 {
-                let Some(c) = fit(&|j| j >= held || fold_of.get(j) != Some(&k)) else {
-                    continue;
-                };
-                for ((slot, x), f) in out_of_fold.iter_mut().zip(&xs).zip(&fold_of) {
-                    if *f == k {
-                        slot.1 = score(&c, x);
-                    }
-                }
-            }
-        }
+        let (combiner, out_of_fold) = cross_fit(held_out, &index, &xs, folds, fit, score)?;
         Some(CombinerFit {
             combiner,
             out_of_fold,
@@ -1830,6 +1776,53 @@ pub fn train(
     model.live = LiveRows::build(&model.weights, model.width());
     model.temperature = fit_temperature(&model, calibration);
     Ok(model)
+}
+
+/// Fits on every row, then (with `folds >= 2`) refits once per fold of the
+/// held-out rows without that fold and rescores the fold's rows with it.
+///
+/// `xs` holds the held-out rows first (row `j` is `held_out[index[j]]`),
+/// then rows that join every fit; `fit(keep)` fits on the rows `keep`
+/// accepts, `score` reads one row. Folds are by a hash of the text. Returns
+/// the full fit and, per held-out row, `(index into held_out, score)`, the
+/// full fit's score where a fold could not be fitted. `None` if the full
+/// fit fails.
+fn cross_fit<M, T>(
+    held_out: &[Example],
+    index: &[usize],
+    xs: &[Vec<f64>],
+    folds: usize,
+    fit: impl Fn(&dyn Fn(usize) -> bool) -> Option<M>,
+    score: impl Fn(&M, &[f64]) -> T,
+) -> Option<(M, Vec<(usize, T)>)> {
+    let full = fit(&|_| true)?;
+    let mut out_of_fold: Vec<(usize, T)> = index
+        .iter()
+        .zip(xs)
+        .map(|(&i, x)| (i, score(&full, x)))
+        .collect();
+    if folds >= 2 {
+        let held = index.len();
+        let fold_of: Vec<u64> = index
+            .iter()
+            .map(|&i| {
+                held_out
+                    .get(i)
+                    .map_or(0, |e| xxh3_64(e.text.as_bytes()) % folds as u64)
+            })
+            .collect();
+        for k in 0..folds as u64 {
+            let Some(m) = fit(&|j| j >= held || fold_of.get(j) != Some(&k)) else {
+                continue;
+            };
+            for ((slot, x), f) in out_of_fold.iter_mut().zip(xs).zip(&fold_of) {
+                if *f == k {
+                    slot.1 = score(&m, x);
+                }
+            }
+        }
+    }
+    Some((full, out_of_fold))
 }
 
 /// Weighted logistic regression with an L2 penalty `l2 * |w|^2 / 2` on the
