@@ -1230,9 +1230,11 @@ impl Sink for Gather<'_> {
         if let Some(m) = self.minus.get_mut(self.nm) {
             *m = start;
         }
-        let live = start != self.zero;
-        self.np += usize::from(live & (count == 1));
-        self.nm += usize::from(live & (count == -1));
+        let live = usize::from(start != self.zero);
+        // The count is +1 or -1: its sign bit says which list keeps it.
+        let down = (count as u32 >> 31) as usize;
+        self.np += live & (down ^ 1);
+        self.nm += live & down;
     }
 
     fn other(&mut self, bucket: u32, count: i32, value: f32) {

@@ -314,12 +314,19 @@ impl Keys {
             if self.counts.len() < self.dim {
                 self.counts.resize(self.dim, 0);
             }
-            let listed = count_direct(keys, &mut self.counts, &mut self.order);
-            sink.listed(self.order.get(..listed).unwrap_or_default());
-            let counts = self.counts.as_mut_slice();
-            for &bucket in self.order.get(..listed).unwrap_or_default() {
+            // Exactly `dim` counts (a power of two), so that a bucket
+            // masked by `dim - 1` is in range without a bounds check; the
+            // mask changes no bucket, all are below `dim`.
+            let counts = self.counts.get_mut(..self.dim).unwrap_or_default();
+            let listed = count_direct(keys, counts, &mut self.order);
+            let order = self.order.get(..listed).unwrap_or_default();
+            sink.listed(order);
+            let mask = counts.len().wrapping_sub(1);
+            for &bucket in order {
                 // Reading a count empties it, for the next block.
-                let count = counts.get_mut(bucket as usize).map_or(0, std::mem::take);
+                let count = counts
+                    .get_mut(bucket as usize & mask)
+                    .map_or(0, std::mem::take);
                 rare.hand(sink, bucket, i32::from(count));
             }
             listed
@@ -351,8 +358,8 @@ pub(crate) trait Sink {
     fn listed(&mut self, _buckets: &[u32]) {}
 
     /// A bucket counted +1 or -1 (`count`), whose raw value is `count`:
-    /// most of them (a prediction's implementation is inlined); or 0, a
-    /// bucket whose keys cancelled, which adds nothing.
+    /// most of them (a prediction's implementation is inlined). A bucket
+    /// whose keys cancelled (count 0) is not handed over.
     fn unit(&mut self, bucket: u32, count: i32);
 
     /// A bucket of any other non-zero count, and its raw value.
@@ -373,15 +380,18 @@ impl Rare {
     /// into both of `group`'s loops, so that `sink.unit` is too.
     #[inline(always)]
     fn hand(&mut self, sink: &mut impl Sink, bucket: u32, count: i32) {
-        // -1, 0 or +1 in one range check: testing for ±1 let LLVM split the
-        // path by the sign, a branch the hash's coin toss mispredicts half
-        // the time.
-        if (count + 1) as u32 <= 2 {
-            self.count += usize::from(count == 0);
+        // -1 or +1 in one test (`count + 1` is 0 or 2): testing for each
+        // let LLVM split the path by the sign, a branch the hash's coin
+        // toss mispredicts half the time.
+        if count.wrapping_add(1) & !2 == 0 {
             sink.unit(bucket, count);
             return;
         }
         self.count += 1;
+        if count == 0 {
+            // Keys that cancelled (rare): no value, nothing to the norm.
+            return;
+        }
         let c = count as f32;
         // Counts of ±2 are most of the rest: `1 + ln 2` is a constant (the
         // same value the logarithm gives), not a `logf` call each.
@@ -406,13 +416,20 @@ const DIRECT_MAX_DIM: usize = 1 << 20;
 /// to zero and leaves it again is listed twice, the second time with a
 /// count already taken (zero). Indexing the counts by bucket is a load and
 /// a store per key, without the hashing, probing and branching of a table.
+///
+/// `counts.len()` is a power of two above every bucket: a bucket masked by
+/// `len - 1` is then the bucket itself, and needs no bounds check (the
+/// check, and the registers it kept, were a third of the loop). Not
+/// inlined: alone, the loop keeps everything in registers.
+#[inline(never)]
 fn count_direct(keys: &[u32], counts: &mut [i16], order: &mut [u32]) -> usize {
     let mut listed = 0usize;
+    let mask = counts.len().wrapping_sub(1);
     for &k in keys {
         let bucket = k >> 1;
         // +1 or -1 without a branch on the (random) sign bit.
         let delta = 1 - 2 * (k & 1) as i16;
-        let Some(count) = counts.get_mut(bucket as usize) else {
+        let Some(count) = counts.get_mut(bucket as usize & mask) else {
             continue;
         };
         let was = *count;
