@@ -45,7 +45,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::features::{BLOCKS, Feature, Featurizer, Keys, Sink};
 use crate::model::EscalationReason;
-use crate::text::normalize;
+use crate::text::{normalize, normalize_into};
 
 /// Format tag at the start of every model file.
 pub const MODEL_FORMAT: &str = "switchboard-intent-model/4";
@@ -837,7 +837,15 @@ impl IntentModel {
 
     /// Predicts from text.
     pub fn predict(&self, text: &str) -> Prediction {
-        self.predict_normalized(text, &normalize(text))
+        // Normalised into this thread's buffer (nothing here predicts
+        // again, so it is never borrowed twice; if it were, a fresh string).
+        NORM.with(|norm| match norm.try_borrow_mut() {
+            Ok(mut norm) => {
+                normalize_into(text, &mut norm);
+                self.predict_normalized(text, &norm)
+            }
+            Err(_) => self.predict_normalized(text, &normalize(text)),
+        })
     }
 
     /// Predicts from text and its `normalize(text)`.
@@ -1009,6 +1017,8 @@ struct Scratch {
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+    /// The normalised text of the message [`IntentModel::predict`] is on.
+    static NORM: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 /// A message's live rows by block and raw feature value (made by

@@ -20,18 +20,35 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 /// "hai", "thx" → "thanks", "bohot"/"bhot" → "bahut", "vapas" → "wapas",
 /// "chaiye" → "chahiye", "dont" → "don t" as an apostrophe would give).
 pub fn normalize(text: &str) -> String {
+    let mut out = String::new();
+    normalize_into(text, &mut out);
+    out
+}
+
+/// [`normalize`] into `out` (replacing its contents), reusing its buffer:
+/// a prediction normalises into a buffer kept per thread, instead of
+/// allocating and freeing a string per message.
+pub(crate) fn normalize_into(text: &str, out: &mut String) {
+    out.clear();
+    out.reserve(text.len() + 2);
+    // NFKC leaves ASCII unchanged, and leaves any text that is already NFKC
+    // unchanged, so the (slow) composing iterator runs only when needed.
+    if text.is_ascii() {
+        let mut bytes = std::mem::take(out).into_bytes();
+        normalize_ascii(text.as_bytes(), &mut bytes);
+        // ASCII throughout (the canonical spellings are ASCII too), so
+        // never the empty default.
+        *out = String::from_utf8(bytes).unwrap_or_default();
+        return;
+    }
     let mut n = Normalizer {
-        out: String::with_capacity(text.len() + 2),
+        out: std::mem::take(out),
         token: 1,
         last: None,
         run: 0,
     };
     n.out.push(' ');
-    // NFKC leaves ASCII unchanged, and leaves any text that is already NFKC
-    // unchanged, so the (slow) composing iterator runs only when needed.
-    if text.is_ascii() {
-        return normalize_ascii(text.as_bytes());
-    } else if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+    if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
         for c in text.chars().flat_map(char::to_lowercase) {
             n.feed(c);
         }
@@ -41,7 +58,7 @@ pub fn normalize(text: &str) -> String {
         }
     }
     n.end_token();
-    n.out
+    *out = n.out;
 }
 
 /// [`normalize`] of ASCII text, a token at a time. Most messages are
@@ -50,8 +67,7 @@ pub fn normalize(text: &str) -> String {
 /// [`Normalizer`], which feeding a character at a time into a `String`
 /// (encoding each `char`, comparing `Option<char>` runs) made about 45
 /// instructions a byte.
-fn normalize_ascii(text: &[u8]) -> String {
-    let mut out: Vec<u8> = Vec::with_capacity(text.len() + 2);
+fn normalize_ascii(text: &[u8], out: &mut Vec<u8>) {
     out.push(b' ');
     let mut rest = text;
     while let Some(start) = rest.iter().position(u8::is_ascii_alphanumeric) {
@@ -75,7 +91,7 @@ fn normalize_ascii(text: &[u8]) -> String {
         if runs.into_iter().any(triple) {
             let lowered: Vec<u8> = token.to_vec();
             out.truncate(from);
-            collapse_runs(&lowered, &mut out);
+            collapse_runs(&lowered, out);
         }
         if let Some(canonical) = canonical_spelling(out.get(from..).unwrap_or_default()) {
             out.truncate(from);
@@ -83,9 +99,6 @@ fn normalize_ascii(text: &[u8]) -> String {
         }
         out.push(b' ');
     }
-    // ASCII throughout (the canonical spellings are ASCII too), so never
-    // the empty default.
-    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Appends `token` to `out` with the third and later of every run of one
