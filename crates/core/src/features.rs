@@ -316,9 +316,7 @@ impl Keys {
             }
             let counts = self.counts.as_mut_slice();
             let listed = count_direct(keys, counts, &mut self.order);
-            let order = self.order.get(..listed).unwrap_or_default();
-            sink.listed(order);
-            for &bucket in order {
+            for &bucket in self.order.get(..listed).unwrap_or_default() {
                 // Reading a count empties it, for the next block.
                 let count = counts.get_mut(bucket as usize).map_or(0, std::mem::take);
                 rare.hand(sink, bucket, i32::from(count));
@@ -346,11 +344,6 @@ impl Keys {
 
 /// What [`Keys::group`] hands each bucket to.
 pub(crate) trait Sink {
-    /// Called once a block is counted with the buckets about to be
-    /// handed over (not all of them, nor only them: a hint, for reading
-    /// ahead what the calls will need).
-    fn listed(&mut self, _buckets: &[u32]) {}
-
     /// A bucket counted +1 or -1 (`count`), whose raw value is `count`:
     /// most of them (a prediction's implementation is inlined). A bucket
     /// whose keys cancelled (count 0) is not handed over.
