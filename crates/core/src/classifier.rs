@@ -1195,6 +1195,22 @@ fn add_split<const H: usize>(out: &mut [i32], sums: ([u16; H], [u16; H]), diff: 
     }
 }
 
+/// `acc += x * sums` for one piece of `2 * H` outputs, from the
+/// [`sum_rows`] of rows of which `diff` more were added than subtracted:
+/// each output's integer sum as [`add_split`] recovers it, then as
+/// [`add_scaled_piece`] adds it.
+fn add_sums<const H: usize>(acc: &mut [f32], sums: ([u16; H], [u16; H]), diff: u16, x: f32) {
+    let (words, highs) = sums;
+    let bias = diff.wrapping_mul(u16::from(BIAS));
+    let pairs = acc.as_chunks_mut::<2>().0.iter_mut();
+    for (([a, b], &w), &h) in pairs.zip(&words).zip(&highs) {
+        let even = w.wrapping_sub(h << 8).wrapping_sub(bias) as i16;
+        let odd = h.wrapping_sub(bias) as i16;
+        *a += x * f32::from(even);
+        *b += x * f32::from(odd);
+    }
+}
+
 /// `acc += x * ints` for one piece of `2 * H` outputs whose sums are
 /// split (see [`add_split`]).
 fn add_scaled_piece<const H: usize>(acc: &mut [f32], ints: &[i32], x: f32) {
@@ -1594,11 +1610,9 @@ impl LiveRows {
         let twice = 1.0 + 2.0f32.ln();
         for b in 0..BLOCKS {
             let r = rows.block(b);
-            self.sum_block(r.plus, r.minus, &mut ints);
-            self.add_scaled(acc, &ints, r.scale);
+            self.add_block(acc, r.plus, r.minus, r.scale, &mut ints);
             if !(r.twice_plus.is_empty() && r.twice_minus.is_empty()) {
-                self.sum_block(r.twice_plus, r.twice_minus, &mut ints);
-                self.add_scaled(acc, &ints, r.scale * twice);
+                self.add_block(acc, r.twice_plus, r.twice_minus, r.scale * twice, &mut ints);
             }
             for &(start, v) in r.other {
                 let start = start as usize;
@@ -1608,6 +1622,32 @@ impl LiveRows {
             }
         }
         rows.ints = ints;
+    }
+
+    /// `acc += x * sums`, the sums of the weights of the rows at `plus`
+    /// less those at `minus` (`ints` is scratch). Up to [`CHUNK_ROWS`] rows
+    /// (nearly always), each piece's sums go straight into `acc`, the same
+    /// operations without storing them as `i32` and reading them again
+    /// (2% of a banking77 prediction went to that round trip).
+    fn add_block(&self, acc: &mut [f32], plus: &[u32], minus: &[u32], x: f32, ints: &mut [i32]) {
+        if plus.len() + minus.len() > CHUNK_ROWS {
+            self.sum_block(plus, minus, ints);
+            self.add_scaled(acc, ints, x);
+            return;
+        }
+        let w = &self.weights;
+        let diff = (plus.len().wrapping_sub(minus.len())) as u16;
+        for (offset, pairs) in pieces(self.stride) {
+            let Some(acc) = acc.get_mut(offset..offset + 2 * pairs) else {
+                continue;
+            };
+            match pairs {
+                40 => add_sums(acc, sum_rows::<40>(w, plus, minus, offset), diff, x),
+                32 => add_sums(acc, sum_rows::<32>(w, plus, minus, offset), diff, x),
+                16 => add_sums(acc, sum_rows::<16>(w, plus, minus, offset), diff, x),
+                _ => add_sums(acc, sum_rows::<8>(w, plus, minus, offset), diff, x),
+            }
+        }
     }
 
     /// Sets `ints` to the sums of the weights of the rows at `plus` less
