@@ -409,10 +409,10 @@ const DIRECT_MAX_DIM: usize = 1 << 20;
 #[inline(never)]
 fn count_direct(keys: &[u32], counts: &mut [i16], order: &mut [u32]) -> usize {
     let mut listed = 0usize;
-    for &k in keys {
+    let mut count_key = |k: u32| {
         let bucket = k >> 1;
         let Some(count) = counts.get_mut(bucket as usize) else {
-            continue;
+            return;
         };
         let was = *count;
         // +1 or -1 by the sign bit, looked up: no branch on the (random)
@@ -422,7 +422,14 @@ fn count_direct(keys: &[u32], counts: &mut [i16], order: &mut [u32]) -> usize {
             *o = bucket;
         }
         listed += usize::from(was == 0);
+    };
+    // Two keys an iteration, for fewer loop instructions per key.
+    let (twos, one) = keys.as_chunks::<2>();
+    for &[a, b] in twos {
+        count_key(a);
+        count_key(b);
     }
+    one.iter().for_each(|&k| count_key(k));
     listed
 }
 
