@@ -70,11 +70,14 @@ pub(crate) fn normalize_into(text: &str, out: &mut String) {
 fn normalize_ascii(text: &[u8], out: &mut Vec<u8>) {
     out.push(b' ');
     let mut rest = text;
-    while let Some(start) = rest.iter().position(u8::is_ascii_alphanumeric) {
+    // Letters and digits found by a table lookup a byte: testing the two
+    // ranges took twice the instructions of the scans.
+    let word_byte = |b: &u8| WORD_BYTES[usize::from(*b)];
+    while let Some(start) = rest.iter().position(word_byte) {
         let word = rest.get(start..).unwrap_or_default();
         let len = word
             .iter()
-            .position(|b| !b.is_ascii_alphanumeric())
+            .position(|b| !word_byte(b))
             .unwrap_or(word.len());
         let (word, tail) = word.split_at(len);
         rest = tail;
@@ -100,6 +103,17 @@ fn normalize_ascii(text: &[u8], out: &mut Vec<u8>) {
         out.push(b' ');
     }
 }
+
+/// Per byte value: whether it is an ASCII letter or digit.
+const WORD_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    table
+};
 
 /// Appends `token` to `out` with the third and later of every run of one
 /// letter dropped, together with the second ("eee" → "e"), as
