@@ -1249,11 +1249,13 @@ impl Sink for Gather<'_> {
     // time shorter.
     #[inline(always)]
     fn unit(&mut self, bucket: u32, count: i32) {
-        let start = self
-            .starts
-            .get(bucket as usize)
-            .copied()
-            .unwrap_or(self.zero);
+        // Every bucket has an entry (a featurizer's buckets are below
+        // `starts.len()`); one without would have no row, and adds
+        // nothing. (Not the zero row's start as a default: holding it in
+        // a register for this made the loop spill others.)
+        let Some(&start) = self.starts.get(bucket as usize) else {
+            return;
+        };
         // Written to both lists, kept by the one its count is for: the
         // sign is the hash's coin toss, a branch on it would mispredict
         // half the time. A dead bucket's row is the zero row, which is
