@@ -909,8 +909,13 @@ impl IntentModel {
             None
         };
         intent_probs.truncate(k);
-        softmax_in_place(&mut intent_probs, self.temperature);
-        let (intent, confidence) = argmax(&intent_probs);
+        let top = softmax_in_place(&mut intent_probs, self.temperature);
+        // The first intent of the largest probability, as `argmax` finds
+        // it, without a pass to find the largest.
+        let (intent, confidence) = match intent_probs.iter().position(|&p| p == top) {
+            Some(i) => (i, top),
+            None => (0, f32::NEG_INFINITY),
+        };
         let mut p = Prediction {
             intent,
             confidence,
@@ -1362,7 +1367,12 @@ fn softmax(scores: &[f32], temperature: f32) -> Vec<f32> {
 /// of one (a chain of dependent additions, one per intent, was a tenth of
 /// the prediction's latency after the rows). Training and the
 /// temperature fit keep `f32::exp`, so model files do not change.
-fn softmax_in_place(scores: &mut [f32], temperature: f32) {
+///
+/// Returns the largest probability: `1 / sum`, because the largest
+/// score's exponential is exactly 1 (`exp_below_zero(0.0)`) and dividing
+/// by the same sum keeps the order (no NaN gets there: it would make the
+/// sum NaN); or, when the sum is not usable, the uniform probability.
+fn softmax_in_place(scores: &mut [f32], temperature: f32) -> f32 {
     let max = max_of(scores);
     for s in scores.iter_mut() {
         *s = exp_below_zero((*s - max) / temperature);
@@ -1372,9 +1382,11 @@ fn softmax_in_place(scores: &mut [f32], temperature: f32) {
         for s in scores.iter_mut() {
             *s /= sum;
         }
+        1.0 / sum
     } else {
         let n = scores.len().max(1) as f32;
         scores.fill(1.0 / n);
+        1.0 / n
     }
 }
 
@@ -1444,7 +1456,10 @@ fn sigmoid(z: f32) -> f32 {
 /// The first index of the largest value of `v` that is not NaN, and that
 /// value; `(0, -inf)` if none is above minus infinity. Found as the
 /// maximum (in running maxima) and then its first place: a fold keeping
-/// the best index was a chain of dependent compare-and-selects.
+/// the best index was a chain of dependent compare-and-selects. (A
+/// prediction takes the maximum from [`softmax_in_place`] instead; the
+/// tests check the two agree.)
+#[cfg(test)]
 fn argmax(v: &[f32]) -> (usize, f32) {
     let max = max_of(v);
     if max == f32::NEG_INFINITY {
@@ -2502,6 +2517,29 @@ mod tests {
     /// `argmax`, `max_of` and `sum_of` are the folds they replace (the sum
     /// up to rounding), whatever the values: NaN, infinities, signed zeros,
     /// ties, any length.
+    /// The largest probability `softmax_in_place` reports is the one
+    /// `argmax` finds, at the same first place.
+    #[test]
+    fn softmax_reports_its_largest_probability() {
+        use proptest::prelude::*;
+        let value = prop_oneof![
+            -30.0f32..30.0,
+            Just(f32::NAN),
+            Just(f32::INFINITY),
+            Just(0.0),
+            Just(1.0),
+        ];
+        let temperature = prop_oneof![0.05f32..5.0, Just(1.0)];
+        proptest!(|(v in proptest::collection::vec(value, 0..90), t in temperature)| {
+            let mut p = v.clone();
+            let top = softmax_in_place(&mut p, t);
+            let (i, best) = argmax(&p);
+            let first = p.iter().position(|&x| x == top).map_or((0, f32::NEG_INFINITY), |j| (j, top));
+            prop_assert_eq!(first.0, i);
+            prop_assert_eq!(first.1.to_bits(), best.to_bits());
+        });
+    }
+
     #[test]
     fn argmax_max_and_sum_match_folds() {
         use proptest::prelude::*;
