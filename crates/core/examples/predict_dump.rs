@@ -5,7 +5,8 @@
 //! MODEL is a `.sbm` file or `builtin`. One output line per message (whose
 //! `split` equals SPLIT when given): the predicted intent, the top
 //! probability rounded to 1e-5, the fired escalation reasons, then the exact
-//! bits of every probability. The mean time of one `predict` call (the loop
+//! bits of every probability (intents, reasons, gate, combiner, categories),
+//! so that two builds' outputs can be compared with `cmp`. The mean time of one `predict` call (the loop
 //! `switchboard train --test` times) goes to stderr.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -49,7 +50,11 @@ fn main() {
             fired.join(",")
         )
         .unwrap();
-        for x in p.intent_probs.iter().chain(&p.reason_probs) {
+        let (gate, escalation) = (p.gate_prob, p.escalation_prob);
+        for x in (p.intent_probs.iter().chain(&p.reason_probs))
+            .chain(gate.iter().chain(&escalation))
+            .chain(&p.category_probs)
+        {
             write!(out, "{:08x}", x.to_bits()).unwrap();
         }
         out.push('\n');
