@@ -200,18 +200,27 @@ pub enum IntentCategory {
     PassiveEngagement,
 }
 
-impl IntentCategory {
-    /// Reads a category as labelled data spells it: the seeds' names
-    /// (`fresh_high_intent`, `high_intent_return`, `information_request`,
-    /// `passive_engagement`) or this enum's (`high_intent`); `None` for
-    /// anything else.
-    pub fn from_label(label: &str) -> Option<Self> {
-        match label {
-            "high_intent" | "fresh_high_intent" | "high_intent_return" => Some(Self::HighIntent),
-            "information_request" => Some(Self::InformationRequest),
-            "passive_engagement" => Some(Self::PassiveEngagement),
-            _ => None,
+impl From<Category> for IntentCategory {
+    /// Both high-intent categories are a buying signal; which one a
+    /// message gets depends on the contact's history, not on the text.
+    fn from(c: Category) -> Self {
+        match c {
+            Category::HighIntentReturn | Category::FreshHighIntent => Self::HighIntent,
+            Category::InformationRequest => Self::InformationRequest,
+            Category::PassiveEngagement => Self::PassiveEngagement,
         }
+    }
+}
+
+impl IntentCategory {
+    /// Reads a category as labelled data spells it: one of the seeds'
+    /// [`Category`] words (`fresh_high_intent`, …) or this enum's
+    /// `high_intent`; `None` for anything else.
+    pub fn from_label(label: &str) -> Option<Self> {
+        if label == "high_intent" {
+            return Some(Self::HighIntent);
+        }
+        label.parse::<Category>().ok().map(Self::from)
     }
 }
 
@@ -1581,6 +1590,23 @@ mod tests {
         let q = run_with("what are the clinic timings on sunday?", History::default());
         assert_eq!(q.category, Category::InformationRequest, "{q:?}");
         assert!(!q.reasons.iter().any(|x| x.contains("category")), "{q:?}");
+    }
+
+    /// Every seeds' category word and the rules' `high_intent` read as a
+    /// category; anything else is no category.
+    #[test]
+    fn category_labels_read_as_seeds_words() {
+        use IntentCategory::*;
+        for (label, c) in [
+            ("fresh_high_intent", HighIntent),
+            ("high_intent_return", HighIntent),
+            ("high_intent", HighIntent),
+            ("information_request", InformationRequest),
+            ("passive_engagement", PassiveEngagement),
+        ] {
+            assert_eq!(IntentCategory::from_label(label), Some(c), "{label}");
+        }
+        assert_eq!(IntentCategory::from_label("hot_lead"), None);
     }
 
     /// The built-in engine with `settings.escalation_gate_at = t`.
