@@ -562,6 +562,14 @@ impl IntentModel {
         Ok(())
     }
 
+    /// Whether a prediction (made by another model, say a cross-fitted
+    /// one) has this model's outputs, so a combiner fitted on it applies.
+    fn same_outputs(&self, p: &Prediction) -> bool {
+        p.intent_probs.len() == self.intents.len()
+            && p.reason_probs.len() == self.reasons.len()
+            && p.gate_prob.is_some() == self.gate.is_some()
+    }
+
     /// The category head, if the model has one.
     pub fn categories(&self) -> Option<&CategoryHead> {
         self.categories.as_ref()
@@ -631,10 +639,7 @@ impl IntentModel {
             }
         }
         for (p, e) in extra {
-            let same = p.intent_probs.len() == self.intents.len()
-                && p.reason_probs.len() == self.reasons.len()
-                && p.gate_prob.is_some() == self.gate.is_some();
-            if let (Some(c), true) = (&e.category, same) {
+            if let (Some(c), true) = (&e.category, self.same_outputs(p)) {
                 add(p, e, c);
             }
         }
@@ -644,14 +649,20 @@ impl IntentModel {
         if names.len() < 2 {
             return None;
         }
+        // One "this category or not" column per name, shared by every fold.
+        let targets: Vec<Vec<f64>> = names
+            .iter()
+            .map(|name| {
+                labels
+                    .iter()
+                    .map(|l| if l == name { 1.0 } else { 0.0 })
+                    .collect()
+            })
+            .collect();
         let fit = |keep: &dyn Fn(usize) -> bool| -> Option<Vec<Combiner>> {
-            names
+            targets
                 .iter()
-                .map(|name| {
-                    let ys: Vec<f64> = labels
-                        .iter()
-                        .map(|l| if l == name { 1.0 } else { 0.0 })
-                        .collect();
+                .map(|ys| {
                     let side = |y: f64| -> f64 {
                         ys.iter()
                             .zip(&ws)
@@ -668,7 +679,7 @@ impl IntentModel {
                     let (sp, sn) = (scale(pos), scale(neg));
                     let w: Vec<f64> = ws
                         .iter()
-                        .zip(&ys)
+                        .zip(ys)
                         .enumerate()
                         .map(|(j, (w, y))| match (keep(j), *y > 0.5) {
                             (false, _) => 0.0,
@@ -676,7 +687,7 @@ impl IntentModel {
                             (true, false) => w * sn,
                         })
                         .collect();
-                    let (weights, bias) = fit_logistic(&xs, &ys, &w, l2)?;
+                    let (weights, bias) = fit_logistic(&xs, ys, &w, l2)?;
                     Some(Combiner {
                         weights: weights.into_iter().map(|w| w as f32).collect(),
                         bias: bias as f32,
@@ -747,10 +758,7 @@ impl IntentModel {
             add(&self.predict(&e.text), e);
         }
         for (p, e) in extra {
-            let same = p.intent_probs.len() == self.intents.len()
-                && p.reason_probs.len() == self.reasons.len()
-                && p.gate_prob.is_some();
-            if e.gate && same {
+            if e.gate && self.same_outputs(p) {
                 add(p, e);
             }
         }
