@@ -4,7 +4,7 @@ train + dev rows, so a change to features, data or training can be judged
 without looking at the test split.
 
     python3 bench/cv.py [--folds 5] [--bin PATH] [--score-upto en=N,hg=N,hi=N]
-                        [-- extra `switchboard train` flags]
+                        [--train-fraction F] [-- extra `switchboard train` flags]
 
 Extra flags replace the recipe's own (bench/default-model.flags, which
 bench/run.sh trains the default model with) when they name the same option.
@@ -19,6 +19,12 @@ category recall, summed over the folds (every train + dev row is scored
 exactly once), then what raised each false escalation: a rule phrase, a model
 head, an intent that implies a reason, the tone checks (from the `reasons` texts of `switchboard triage` with the fold's
 model). Test rows are dropped before anything else happens.
+
+--train-fraction F (0 < F <= 1) keeps only that share of each fold's
+in-domain training rows (chosen by a hash of the id, so the same rows at
+every fold, and a smaller share is a subset of a larger one) while still
+scoring every row once: one point of a learning curve. Its models and
+reports go to target/cv-fF instead of target/cv.
 Standard library only.
 """
 import hashlib
@@ -39,6 +45,7 @@ def main(argv):
     sb = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release", "switchboard")
     extra = []
     upto = None
+    fraction = 1.0
     if "--" in argv:
         extra = argv[argv.index("--") + 1 :]
         argv = argv[: argv.index("--")]
@@ -52,6 +59,11 @@ def main(argv):
             # (the others are still held out), to compare with an earlier set.
             upto = {k: int(v) for k, v in (kv.split("=") for kv in argv[i + 1].split(","))}
             i += 2
+        elif argv[i] == "--train-fraction":
+            fraction = float(argv[i + 1])
+            if not 0 < fraction <= 1:
+                sys.exit("--train-fraction takes a number in (0, 1]")
+            i += 2
         elif argv[i] == "--bin":
             sb = argv[i + 1]
             i += 2
@@ -60,7 +72,7 @@ def main(argv):
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "default-model.flags")) as f:
         recipe_words = f.read().split()
     data = "target/triage-data"
-    out = "target/cv"
+    out = "target/cv" if fraction == 1.0 else f"target/cv-f{fraction:g}"
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(data, "in_domain.jsonl"), encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
@@ -77,6 +89,8 @@ def main(argv):
                 r2 = dict(r)
                 if fold_of(r["id"], folds) == k:
                     r2["split"] = "test"
+                elif not kept(r["id"], fraction):
+                    continue
                 f.write(json.dumps(r2, ensure_ascii=False) + "\n")
         model = os.path.join(out, f"fold{k}.sbm")
         # (name, value) pairs: a flag may repeat (`--gate-source`).
@@ -127,6 +141,12 @@ def main(argv):
         print(f"{cat:20} recall {cats[cat + ':right'] / n:.3f} ({n})" if n else f"{cat}: none")
     print("false escalations raised by (a message can have several):",
           ", ".join(f"{k} {v}" for k, v in raised_by.most_common()))
+
+
+def kept(record_id: str, fraction: float) -> bool:
+    """Whether a training row stays at this --train-fraction."""
+    digest = hashlib.sha256(("switchboard-cv-keep:" + record_id).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % 1_000_000 < fraction * 1_000_000
 
 
 HISTORY_ONLY = ("repeat_unanswered", "bot_failure")
