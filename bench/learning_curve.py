@@ -8,8 +8,7 @@ Model: scikit-learn TF-IDF over word 1-2-grams and character 2-5-grams
 (within word boundaries) + logistic regression, escalate yes/no, trained on
 the in-domain set alone. Rows: the train + dev rows of data/triage (never
 the test split), optionally only those up to the given ids (to read the
-curve of an earlier version). Folds: bench/cv.py's (SHA-256 of
-"switchboard-cv:" + id, mod 5). For each share of each fold's training rows
+curve of an earlier version). Folds: bench/cv.py's own `fold_of`. For each share of each fold's training rows
 (an eighth, a quarter, a half, all; a nested subset chosen by a hash of the
 id) it prints the false-escalation rate at the threshold that gives
 escalation recall 0.95 over the out-of-fold scores. The shape, not the
@@ -27,12 +26,15 @@ from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from cv import fold_of
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 
-def bucket(seed: str, record_id: str, n: int) -> int:
-    digest = hashlib.sha256((seed + record_id).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % n
+def share_of(record_id: str) -> int:
+    """Which eighth of the training rows a row belongs to (nested shares)."""
+    digest = hashlib.sha256(("switchboard-curve:" + record_id).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % 8
 
 
 def fer_at_recall(p, y, recall=0.95):
@@ -54,8 +56,8 @@ def main(argv):
         rows = [r for r in rows if int(r["id"].split("-")[1]) <= upto[r["id"].split("-")[0]]]
     text = [r["text"].lower() for r in rows]
     y = np.array([1 if r["escalation_reasons"] else 0 for r in rows])
-    fold = np.array([bucket("switchboard-cv:", r["id"], 5) for r in rows])
-    share = np.array([bucket("switchboard-curve:", r["id"], 8) for r in rows])
+    fold = np.array([fold_of(r["id"], 5) for r in rows])
+    share = np.array([share_of(r["id"]) for r in rows])
     print(f"{len(rows)} train + dev rows, {int(y.sum())} escalations")
     for eighths in (1, 2, 4, 8):
         scores = np.zeros(len(y))
