@@ -298,42 +298,13 @@ fn log_odds(p: f32) -> f32 {
     (p / (1.0 - p)).ln()
 }
 
-/// The third model format: the current one without the category head.
+/// The fields every model format starts with, in order: the whole of the
+/// first format. Each later format appended fields after them (format 2 the
+/// gate, 3 the combiner, 4 the category head), and postcard writes fields in
+/// order with nothing between them, so an older file is this prefix followed
+/// by the fields its format had.
 #[derive(Deserialize)]
-struct IntentModelV3 {
-    _format: String,
-    card: String,
-    bits: u8,
-    intents: Vec<String>,
-    reasons: Vec<EscalationReason>,
-    weights: Vec<i8>,
-    scales: Vec<f32>,
-    bias: Vec<f32>,
-    temperature: f32,
-    thresholds: Vec<f32>,
-    gate: Option<f32>,
-    combiner: Option<Combiner>,
-}
-
-/// The second model format: the third without the combiner.
-#[derive(Deserialize)]
-struct IntentModelV2 {
-    _format: String,
-    card: String,
-    bits: u8,
-    intents: Vec<String>,
-    reasons: Vec<EscalationReason>,
-    weights: Vec<i8>,
-    scales: Vec<f32>,
-    bias: Vec<f32>,
-    temperature: f32,
-    thresholds: Vec<f32>,
-    gate: Option<f32>,
-}
-
-/// The first model format, identical but for the gate.
-#[derive(Deserialize)]
-struct IntentModelV1 {
+struct ModelPrefix {
     _format: String,
     card: String,
     bits: u8,
@@ -358,59 +329,32 @@ impl IntentModel {
         let (format, _) = postcard::take_from_bytes::<String>(bytes).map_err(format_error)?;
         let model: IntentModel = match format.as_str() {
             MODEL_FORMAT => postcard::from_bytes(bytes).map_err(format_error)?,
-            MODEL_FORMAT_V3 => {
-                let v3: IntentModelV3 = postcard::from_bytes(bytes).map_err(format_error)?;
+            MODEL_FORMAT_V3 | MODEL_FORMAT_V2 | MODEL_FORMAT_V1 => {
+                let (prefix, rest) =
+                    postcard::take_from_bytes::<ModelPrefix>(bytes).map_err(format_error)?;
+                let (gate, rest) = if format == MODEL_FORMAT_V1 {
+                    (None, rest)
+                } else {
+                    postcard::take_from_bytes::<Option<f32>>(rest).map_err(format_error)?
+                };
+                let combiner = if format == MODEL_FORMAT_V3 {
+                    postcard::from_bytes::<Option<Combiner>>(rest).map_err(format_error)?
+                } else {
+                    None
+                };
                 IntentModel {
                     format: MODEL_FORMAT.into(),
-                    card: v3.card,
-                    bits: v3.bits,
-                    intents: v3.intents,
-                    reasons: v3.reasons,
-                    weights: v3.weights,
-                    scales: v3.scales,
-                    bias: v3.bias,
-                    temperature: v3.temperature,
-                    thresholds: v3.thresholds,
-                    gate: v3.gate,
-                    combiner: v3.combiner,
-                    categories: None,
-                    live: LiveRows::default(),
-                }
-            }
-            MODEL_FORMAT_V2 => {
-                let v2: IntentModelV2 = postcard::from_bytes(bytes).map_err(format_error)?;
-                IntentModel {
-                    format: MODEL_FORMAT.into(),
-                    card: v2.card,
-                    bits: v2.bits,
-                    intents: v2.intents,
-                    reasons: v2.reasons,
-                    weights: v2.weights,
-                    scales: v2.scales,
-                    bias: v2.bias,
-                    temperature: v2.temperature,
-                    thresholds: v2.thresholds,
-                    gate: v2.gate,
-                    combiner: None,
-                    categories: None,
-                    live: LiveRows::default(),
-                }
-            }
-            MODEL_FORMAT_V1 => {
-                let v1: IntentModelV1 = postcard::from_bytes(bytes).map_err(format_error)?;
-                IntentModel {
-                    format: MODEL_FORMAT.into(),
-                    card: v1.card,
-                    bits: v1.bits,
-                    intents: v1.intents,
-                    reasons: v1.reasons,
-                    weights: v1.weights,
-                    scales: v1.scales,
-                    bias: v1.bias,
-                    temperature: v1.temperature,
-                    thresholds: v1.thresholds,
-                    gate: None,
-                    combiner: None,
+                    card: prefix.card,
+                    bits: prefix.bits,
+                    intents: prefix.intents,
+                    reasons: prefix.reasons,
+                    weights: prefix.weights,
+                    scales: prefix.scales,
+                    bias: prefix.bias,
+                    temperature: prefix.temperature,
+                    thresholds: prefix.thresholds,
+                    gate,
+                    combiner,
                     categories: None,
                     live: LiveRows::default(),
                 }
