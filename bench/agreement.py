@@ -32,17 +32,37 @@ def load():
     return gold, by
 
 
-def compare(ref, hyp, ids):
-    """Scores `hyp` against `ref` over `ids` (dicts of id -> label row)."""
-    pos = [i for i in ids if ref[i]["escalation_reasons"]]
-    neg = [i for i in ids if not ref[i]["escalation_reasons"]]
-    tp = sum(bool(hyp[i]["escalation_reasons"]) for i in pos)
-    fp = sum(bool(hyp[i]["escalation_reasons"]) for i in neg)
+def escalation_scores(ref, hyp, ids):
+    """Escalate-or-not of `hyp` read against `ref` as the truth, over `ids`
+    (`ref` and `hyp` map an id to its list of reasons; `[]` is no
+    escalation): recall and false-escalation rate as EVAL.md defines them
+    (None without positives or negatives), the share of ids on which both
+    agree, Cohen's kappa of that agreement (NaN when chance agreement is
+    certain) and the counts. bench/public_per_message.py scores with it too."""
+    pos = [i for i in ids if ref[i]]
+    neg = [i for i in ids if not ref[i]]
+    tp = sum(bool(hyp[i]) for i in pos)
+    fp = sum(bool(hyp[i]) for i in neg)
     n = len(ids)
     observed = (tp + len(neg) - fp) / n
     p_ref, p_hyp = len(pos) / n, (tp + fp) / n
     chance = p_ref * p_hyp + (1 - p_ref) * (1 - p_hyp)
-    kappa = (observed - chance) / (1 - chance) if chance < 1 else float("nan")
+    return {
+        "recall": tp / len(pos) if pos else None,
+        "false_escalation_rate": fp / len(neg) if neg else None,
+        "agreement": observed,
+        "kappa": (observed - chance) / (1 - chance) if chance < 1 else float("nan"),
+        "messages": n,
+        "should_escalate": len(pos),
+        "should_not": len(neg),
+    }
+
+
+def compare(ref, hyp, ids):
+    """Scores `hyp` against `ref` over `ids` (dicts of id -> label row)."""
+    e = escalation_scores({i: ref[i]["escalation_reasons"] for i in ids},
+                          {i: hyp[i]["escalation_reasons"] for i in ids}, ids)
+    n = len(ids)
     same = sum(set(ref[i]["escalation_reasons"]) == set(hyp[i]["escalation_reasons"]) for i in ids)
     total, right = Counter(), Counter()
     for i in ids:
@@ -51,8 +71,8 @@ def compare(ref, hyp, ids):
     cats = "  ".join(
         f"{c} {right[c] / total[c]:.3f}" for c in CATEGORIES if total[c]
     )
-    return (f"n {n:4}  recall {tp / len(pos):.3f}  false escalations {fp / len(neg):.3f}  "
-            f"kappa {kappa:.3f}  same reasons {same / n:.3f}  category recall: {cats}")
+    return (f"n {n:4}  recall {e['recall']:.3f}  false escalations {e['false_escalation_rate']:.3f}  "
+            f"kappa {e['kappa']:.3f}  same reasons {same / n:.3f}  category recall: {cats}")
 
 
 def main():

@@ -23,6 +23,8 @@ import sys
 import tomllib
 from collections import Counter
 
+from agreement import escalation_scores
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 HISTORY_ONLY = ("repeat_unanswered", "bot_failure")
 
@@ -34,31 +36,6 @@ def label_level_reasons():
     src = mapping["sources"]["banking77"]
     default = src.get("default", {}).get("escalation", [])
     return lambda label: src["labels"].get(label, {}).get("escalation", default)
-
-
-def rates(gold, pred, rows):
-    """Escalation recall and false-escalation rate of `pred` against `gold`
-    (lists of reasons per row) over `rows`."""
-    pos = [i for i in rows if gold[i]]
-    neg = [i for i in rows if not gold[i]]
-    tp = sum(bool(pred[i]) for i in pos)
-    fp = sum(bool(pred[i]) for i in neg)
-    return {
-        "recall": tp / len(pos) if pos else None,
-        "false_escalation_rate": fp / len(neg) if neg else None,
-        "should_escalate": len(pos),
-        "should_not": len(neg),
-    }
-
-
-def kappa(a, b, rows):
-    """Cohen's kappa of escalate yes/no between two labelings."""
-    n = len(rows)
-    po = sum(bool(a[i]) == bool(b[i]) for i in rows) / n
-    pa = sum(bool(a[i]) for i in rows) / n
-    pb = sum(bool(b[i]) for i in rows) / n
-    pe = pa * pb + (1 - pa) * (1 - pb)
-    return {"agreement": po, "kappa": (po - pe) / (1 - pe) if pe < 1 else 1.0, "messages": n}
 
 
 def main(argv):
@@ -95,10 +72,10 @@ def main(argv):
             moved[(test[i]["category"], "+" if message_gold[i] else "-")] += 1
     result = {
         "messages": len(test),
-        "label_level": rates(label_gold, pred, every),
-        "per_message": rates(message_gold, pred, every),
-        "annotators": kappa(message_gold, other, both),
-        "annotation_vs_label_level": kappa(message_gold, label_gold, every),
+        "label_level": escalation_scores(label_gold, pred, every),
+        "per_message": escalation_scores(message_gold, pred, every),
+        "annotators": escalation_scores(message_gold, other, both),
+        "annotation_vs_label_level": escalation_scores(message_gold, label_gold, every),
         "moved": [{"label": l, "direction": d, "messages": n} for (l, d), n in moved.most_common()],
     }
 
