@@ -2459,9 +2459,6 @@ mod tests {
         assert!(exp_below_zero(f32::NAN).is_nan());
     }
 
-    /// `argmax`, `max_of` and `sum_of` are the folds they replace (the sum
-    /// up to rounding), whatever the values: NaN, infinities, signed zeros,
-    /// ties, any length.
     /// The largest probability `softmax_in_place` reports is the one
     /// `argmax` finds, at the same first place.
     #[test]
@@ -2485,6 +2482,9 @@ mod tests {
         });
     }
 
+    /// `argmax`, `max_of` and `sum_of` are the folds they replace (the sum
+    /// up to rounding), whatever the values: NaN, infinities, signed zeros,
+    /// ties, any length.
     #[test]
     fn argmax_max_and_sum_match_folds() {
         use proptest::prelude::*;
