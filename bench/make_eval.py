@@ -27,16 +27,14 @@ def ok(value, target, higher=True):
 
 pub = load("public_test.json")
 ind = load("in_domain_test.json")
-ind1 = load("in_domain_test_v1.json")
-ind2 = load("in_domain_test_v2.json")
-ind3 = load("in_domain_test_v3.json")
-ind4 = load("in_domain_test_v4.json")
-ind5 = load("in_domain_test_v5.json")
-ind6 = load("in_domain_test_v6.json")
-ind7 = load("in_domain_test_v7.json")
-ind8 = load("in_domain_test_v8.json")
-ind9 = load("in_domain_test_v9.json")
-ind10 = load("in_domain_test_v10.json")
+# Earlier versions of the in-domain set: (version, messages in the whole set
+# then). Their test messages are still in the test split; bench/run.sh
+# writes each version's subset (in_domain_test_vN).
+VERSIONS = [(1, 2356), (2, 5173), (3, 7007), (4, 8395), (5, 9841), (6, 11129),
+            (7, 12929), (8, 15329), (9, 18629), (10, 21029)]
+ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"]
+sub = {v: load(f"in_domain_test_v{v}.json") for v, _ in VERSIONS}
+ind5, ind6, ind8, ind10 = sub[5], sub[6], sub[8], sub[10]
 lang = load("language_test.json")
 emo = load("goemotions_test.json")
 base = load("baseline.json")
@@ -148,17 +146,11 @@ def subset(r):
 
 
 w("Earlier versions' test messages are unchanged and still in the test split, so each version's "
-  "subset compares with the runs before it. The tenth version (21,029 messages) had "
-  f"{ind10['messages']} test messages: {subset(ind10)}. The ninth version (18,629 messages) had "
-  f"{ind9['messages']} test messages: {subset(ind9)}. The eighth version (15,329 messages) had "
-  f"{ind8['messages']} test messages: {subset(ind8)}. The seventh version (12,929 messages) had "
-  f"{ind7['messages']} test messages: {subset(ind7)}. The sixth version (11,129 messages) had "
-  f"{ind6['messages']} test messages: {subset(ind6)}. The fifth version (9,841 messages) had "
-  f"{ind5['messages']} test messages: {subset(ind5)}. The fourth version (8,395 messages) had "
-  f"{ind4['messages']} test messages: {subset(ind4)}. The third version (7,007 messages) had "
-  f"{ind3['messages']} test messages: {subset(ind3)}. The second version (5,173 messages) had "
-  f"{ind2['messages']} test messages: {subset(ind2)}. The first version (2,356 messages) had "
-  f"{ind1['messages']}: {subset(ind1)}. The third round's rows were written to be hard (hard "
+  "subset compares with the runs before it. "
+  + " ".join(f"The {ORDINALS[v - 1]} version ({total:,} messages) had {sub[v]['messages']}"
+             + (" test messages" if v > 1 else "") + f": {subset(sub[v])}."
+             for v, total in reversed(VERSIONS))
+  + " The third round's rows were written to be hard (hard "
   "negatives with trigger words, keyword-free escalations, passive messages with content), so the "
   "full split is harder than the second version's subset (the fourth to tenth rounds' were "
   "written the same way, against cross-validation's mistakes); the second round's rows were easier "
