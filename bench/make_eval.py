@@ -152,7 +152,7 @@ w("Earlier versions' test messages are unchanged and still in the test split, so
              for v, total in reversed(VERSIONS))
   + " The third round's rows were written to be hard (hard "
   "negatives with trigger words, keyword-free escalations, passive messages with content), so the "
-  "full split is harder than the second version's subset (the fourth to tenth rounds' were "
+  "full split is harder than the second version's subset (the fourth to eleventh rounds' were "
   "written the same way, against cross-validation's mistakes); the second round's rows were easier "
   "than the first version's (written in one session, some as the same scenario in two or three "
   "languages).\n")
