@@ -5,7 +5,8 @@
 //!                   --out MODEL [--test FILE…] [--weight SOURCE=W…]
 //!                   [--gate-source SOURCE…] [--tune-group SOURCE,…]
 //!                   [--escalation-target R,F] [--no-combiner]
-//!                   [--combiner-folds K] [--no-category-head] [--bits N]
+//!                   [--combiner-folds K] [--no-category-head]
+//!                   [--exemplar-source SOURCE…] [--bits N]
 //!                   [--epochs N] [--report FILE.json]
 //! ```
 //!
@@ -31,7 +32,11 @@
 //! and the gate agrees". When records carry a `category`, a category head
 //! ([`IntentModel::fit_categories`]) is fitted the same way on the held-out
 //! (and cross-fitted) ones; `--no-category-head` leaves it out and the
-//! category then follows the intent. The final model is then retrained
+//! category then follows the intent. With `--exemplar-source`, the
+//! non-test messages of those sources also become the model's exemplar
+//! index ([`ExemplarIndex`]), whose nearest-neighbour vote is an input of
+//! the combiner and the category head; their training messages are scored
+//! without themselves ([`IntentModel::predict_held_out`]). The final model is then retrained
 //! on both parts with the same settings (`--no-refit` keeps the first
 //! one). Same data, same command, same model bytes.
 
@@ -47,6 +52,7 @@ use switchboard_core::classifier::{
     CategoryFit, CombinerFit, Example, IntentModel, Prediction, TrainConfig, train,
 };
 use switchboard_core::dataset::{Mapping, Record};
+use switchboard_core::exemplar::{Exemplar, ExemplarIndex};
 use switchboard_core::metrics::{ClassScore, Confusion};
 use switchboard_core::model::EscalationReason;
 use xxhash_rust::xxh3::xxh3_64;
@@ -109,6 +115,16 @@ pub struct TrainArgs {
     /// (the triage category then follows the intent alone).
     #[arg(long)]
     pub no_category_head: bool,
+    /// Index this source's non-test messages as exemplars (repeat for
+    /// several; none: no index). Their nearest-neighbour vote becomes an
+    /// input of the escalation combiner and the category head, so it needs
+    /// one of those. The default model has none: with every gate source's
+    /// messages as exemplars it met no escalation target it otherwise
+    /// misses and made triage slower than the 100,000/s target (`EVAL.md`).
+    /// Naming the in-domain set alone gave public messages the vote of
+    /// in-domain neighbours.
+    #[arg(long, value_name = "SOURCE")]
+    pub exemplar_source: Vec<String>,
     /// Hash bits (2^bits feature buckets; the model has 2^bits rows).
     #[arg(long, default_value_t = 18)]
     pub bits: u8,
@@ -366,6 +382,10 @@ const HEAD_FLOOR: f32 = 0.20;
 /// to matter with thousands of messages.
 const COMBINER_L2: f64 = 1.0;
 
+/// Hash bits of the exemplar index's term buckets: 2^20 buckets keep
+/// collisions between the in-domain set's word unigrams and bigrams rare.
+const EXEMPLAR_BITS: u8 = 20;
+
 /// Folds of the held-out part for the combiner's out-of-fold scores.
 const COMBINER_FOLDS: usize = 5;
 
@@ -527,20 +547,32 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         let source = r.source.as_deref()?;
         groups.iter().position(|g| g.contains(&source))
     });
-    // (example, its split), its tune group
-    type Usable<'a> = (&'a (Example, Option<String>), Option<usize>);
+    let exemplary = records.iter().map(|r| {
+        r.source
+            .as_ref()
+            .is_some_and(|s| args.exemplar_source.contains(s))
+    });
+    // ((example, its split), its tune group), whether it is an exemplar
+    type Usable<'a> = ((&'a (Example, Option<String>), Option<usize>), bool);
     let usable: Vec<Usable> = all
         .iter()
         .zip(tunes)
-        .filter(|((_, split), _)| split.as_deref() != Some("test"))
+        .zip(exemplary)
+        .filter(|(((_, split), _), _)| split.as_deref() != Some("test"))
         .collect();
     if usable.is_empty() {
         bail!("no training records (every record is in a test split?)");
     }
-    let has_dev = usable.iter().any(|((_, s), _)| s.as_deref() == Some("dev"));
+    let has_dev = usable
+        .iter()
+        .any(|(((_, s), _), _)| s.as_deref() == Some("dev"));
     let (mut fit, mut held): (Vec<Example>, Vec<Example>) = (Vec::new(), Vec::new());
     let mut held_groups: Vec<Option<usize>> = Vec::new();
-    for ((e, split), tunes) in usable {
+    let mut exemplars: Vec<&Example> = Vec::new();
+    for (((e, split), tunes), exemplary) in usable {
+        if exemplary {
+            exemplars.push(e);
+        }
         let held_out = if has_dev {
             split.as_deref() == Some("dev")
         } else {
@@ -565,6 +597,19 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         reasons,
         ..TrainConfig::default()
     };
+    let index = if exemplars.is_empty() {
+        None
+    } else {
+        let rows: Vec<Exemplar<'_>> = exemplars
+            .iter()
+            .map(|e| Exemplar {
+                text: &e.text,
+                escalates: e.reasons.iter().any(|r| config.reasons.contains(r)),
+                category: e.category.as_deref(),
+            })
+            .collect();
+        Some(ExemplarIndex::build(&rows, EXEMPLAR_BITS)?)
+    };
     let sources: BTreeMap<String, usize> = records.iter().fold(BTreeMap::new(), |mut m, r| {
         if r.split.as_deref() != Some("test") {
             *m.entry(r.source.clone().unwrap_or_else(|| "-".into()))
@@ -581,11 +626,13 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         })
         .collect();
     let card = format!(
-        "trained by `switchboard train` on {} (records per source, test splits excluded: {:?}); mapping {}; weights {:?}; bits {}, epochs {}, l2 {}, learning rate {}; refit on held-out: {}",
+        "trained by `switchboard train` on {} (records per source, test splits excluded: {:?}); mapping {}; weights {:?}; exemplars {} from {:?}; bits {}, epochs {}, l2 {}, learning rate {}; refit on held-out: {}",
         data_names.join(", "),
         sources,
         mapping.as_ref().map_or("none", |m| m.version.as_str()),
         weights,
+        index.as_ref().map_or(0, ExemplarIndex::len),
+        args.exemplar_source,
         config.bits,
         config.epochs,
         config.l2,
@@ -611,6 +658,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         pb.set_position(u64::from(e))
     })?;
     pb.finish_and_clear();
+    model.set_exemplars(index.clone())?;
     let held_report = score(&model, &held);
     let gate = tune_gate(&model, &held);
     let mut cross: Vec<(Prediction, &Example)> = Vec::new();
@@ -629,11 +677,12 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 u64::from(config.epochs),
                 &format!("combiner fold {}/{folds}", k + 1),
             );
-            let m = train(&part, &held, &config, card.clone(), &mut |e, _| {
+            let mut m = train(&part, &held, &config, card.clone(), &mut |e, _| {
                 pb.set_position(u64::from(e))
             })?;
             training_runs += 1;
             pb.finish_and_clear();
+            m.set_exemplars(index.clone())?;
             if m.intents() != model.intents() {
                 eprintln!(
                     "combiner fold {}: an intent is missing from its training part; skipped",
@@ -644,7 +693,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             cross.extend(
                 out.into_iter()
                     .filter(|e| e.gate || e.category.is_some())
-                    .map(|e| (m.predict(&e.text), e)),
+                    .map(|e| (m.predict_held_out(&e.text), e)),
             );
         }
     }
@@ -688,6 +737,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         })?;
         pb.finish_and_clear();
         model.set_temperature(temperature);
+        model.set_exemplars(index)?;
         // The refit model has the same outputs unless an intent occurs
         // only in the held-out part; then the combiner cannot apply.
         if let Err(e) = model.set_combiner(combiner) {

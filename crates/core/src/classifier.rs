@@ -29,6 +29,12 @@
 //!   me?") has intent `human_agent`, which alone reads as an information
 //!   request; the intent probabilities together say more.
 //!
+//! - optionally an **exemplar index** ([`ExemplarIndex`]): the labelled
+//!   messages the model learnt from, whose nearest neighbours' vote
+//!   ([`crate::exemplar`]) joins the combiner's and the category head's
+//!   inputs. The linear model scores each n-gram alone; whole messages that
+//!   read alike say what the combination means.
+//!
 //! Training is AdaGrad over the examples in an order fixed by a seed, on
 //! one thread, so the same data and settings give the same model bytes.
 //! Weights are stored as `i8` with one scale per output (a quarter of the
@@ -43,12 +49,16 @@ use std::cell::RefCell;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::exemplar::{ExemplarIndex, ExemplarVote};
 use crate::features::{BLOCKS, Feature, Featurizer, Keys, Sink};
 use crate::model::EscalationReason;
 use crate::text::{normalize, normalize_into};
 
 /// Format tag at the start of every model file.
-pub const MODEL_FORMAT: &str = "switchboard-intent-model/4";
+pub const MODEL_FORMAT: &str = "switchboard-intent-model/5";
+
+/// The fourth format (no exemplar index); still loaded.
+const MODEL_FORMAT_V4: &str = "switchboard-intent-model/4";
 
 /// The third format (no category head); still loaded.
 const MODEL_FORMAT_V3: &str = "switchboard-intent-model/3";
@@ -155,6 +165,9 @@ pub struct IntentModel {
     combiner: Option<Combiner>,
     /// The category head, if fitted.
     categories: Option<CategoryHead>,
+    /// The exemplar index, if built: its vote is an input of the combiner
+    /// and the category head.
+    exemplars: Option<ExemplarIndex>,
     /// The non-zero rows of `weights`, packed, built when the model is
     /// loaded or trained (not stored in the file).
     #[serde(skip)]
@@ -181,6 +194,8 @@ pub struct Prediction {
     /// [`CategoryHead::names`] order (one-vs-rest, so they need not sum to
     /// 1); empty for a model without one.
     pub category_probs: Vec<f32>,
+    /// What the nearest exemplars say, if the model has an exemplar index.
+    pub exemplar: Option<ExemplarVote>,
 }
 
 impl Prediction {
@@ -198,7 +213,8 @@ impl Prediction {
 /// Inputs, in order: the log-odds of every intent probability, of every
 /// escalation head, of the gate, and of the largest head (probabilities
 /// clamped to `1e-6..=1 - 1e-6` first), then the same probabilities
-/// themselves (the log-odds alone weigh 0.001 → 0.01 like 0.5 → 0.9). It is
+/// themselves (the log-odds alone weigh 0.001 → 0.01 like 0.5 → 0.9), then,
+/// for a model with an exemplar index, [`ExemplarVote::inputs`]. It is
 /// fitted by [`IntentModel::fit_combiner`] on predictions for messages the
 /// model was not trained on (held-out ones, and cross-fitted ones with
 /// [`IntentModel::fit_combiner_with`]), so it learns how far to trust each
@@ -227,7 +243,10 @@ impl Combiner {
                 .chain(p.gate_prob)
                 .chain(std::iter::once(top))
         };
-        probs().map(log_odds).chain(probs())
+        probs()
+            .map(log_odds)
+            .chain(probs())
+            .chain(p.exemplar.iter().flat_map(ExemplarVote::inputs))
     }
 
     /// The probability for inputs laid out as [`Combiner::inputs`] gives
@@ -300,7 +319,7 @@ fn log_odds(p: f32) -> f32 {
 
 /// The fields every model format starts with, in order: the whole of the
 /// first format. Each later format appended fields after them (format 2 the
-/// gate, 3 the combiner, 4 the category head), and postcard writes fields in
+/// gate, 3 the combiner, 4 the category head, 5 the exemplar index), and postcard writes fields in
 /// order with nothing between them, so an older file is this prefix followed
 /// by the fields its format had.
 #[derive(Deserialize)]
@@ -329,7 +348,7 @@ impl IntentModel {
         let (format, _) = postcard::take_from_bytes::<String>(bytes).map_err(format_error)?;
         let model: IntentModel = match format.as_str() {
             MODEL_FORMAT => postcard::from_bytes(bytes).map_err(format_error)?,
-            MODEL_FORMAT_V3 | MODEL_FORMAT_V2 | MODEL_FORMAT_V1 => {
+            MODEL_FORMAT_V4 | MODEL_FORMAT_V3 | MODEL_FORMAT_V2 | MODEL_FORMAT_V1 => {
                 let (prefix, rest) =
                     postcard::take_from_bytes::<ModelPrefix>(bytes).map_err(format_error)?;
                 let (gate, rest) = if format == MODEL_FORMAT_V1 {
@@ -337,8 +356,13 @@ impl IntentModel {
                 } else {
                     postcard::take_from_bytes::<Option<f32>>(rest).map_err(format_error)?
                 };
-                let combiner = if format == MODEL_FORMAT_V3 {
-                    postcard::from_bytes::<Option<Combiner>>(rest).map_err(format_error)?
+                let (combiner, rest) = if format == MODEL_FORMAT_V3 || format == MODEL_FORMAT_V4 {
+                    postcard::take_from_bytes::<Option<Combiner>>(rest).map_err(format_error)?
+                } else {
+                    (None, rest)
+                };
+                let categories = if format == MODEL_FORMAT_V4 {
+                    postcard::from_bytes::<Option<CategoryHead>>(rest).map_err(format_error)?
                 } else {
                     None
                 };
@@ -355,7 +379,8 @@ impl IntentModel {
                     thresholds: prefix.thresholds,
                     gate,
                     combiner,
-                    categories: None,
+                    categories,
+                    exemplars: None,
                     live: LiveRows::default(),
                 }
             }
@@ -428,6 +453,10 @@ impl IntentModel {
     /// The number of inputs a combiner of this model takes.
     fn combiner_inputs(&self) -> usize {
         2 * (self.width() + 1)
+            + self
+                .exemplars
+                .as_ref()
+                .map_or(0, |x| ExemplarVote::input_count(x.categories().len()))
     }
 
     /// The intent names, in output order.
@@ -512,6 +541,29 @@ impl IntentModel {
         p.intent_probs.len() == self.intents.len()
             && p.reason_probs.len() == self.reasons.len()
             && p.gate_prob.is_some() == self.gate.is_some()
+            && p.exemplar.as_ref().map(|v| v.categories.len())
+                == self.exemplars.as_ref().map(|x| x.categories().len())
+    }
+
+    /// The exemplar index, if the model has one.
+    pub fn exemplars(&self) -> Option<&ExemplarIndex> {
+        self.exemplars.as_ref()
+    }
+
+    /// Replaces the exemplar index (`None` removes it). Its vote is an
+    /// input of the combiner and the category head, so set it before
+    /// fitting or attaching them.
+    ///
+    /// # Errors
+    /// [`ModelError::Inconsistent`] if the model has a combiner or a
+    /// category head fitted with other inputs.
+    pub fn set_exemplars(&mut self, index: Option<ExemplarIndex>) -> Result<(), ModelError> {
+        let old = std::mem::replace(&mut self.exemplars, index);
+        if let Err(e) = self.check() {
+            self.exemplars = old;
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// The category head, if the model has one.
@@ -579,7 +631,7 @@ impl IntentModel {
         for (i, e) in held_out.iter().enumerate() {
             if let Some(c) = &e.category {
                 index.push(i);
-                add(&self.predict(&e.text), e, c);
+                add(&self.predict_held_out(&e.text), e, c);
             }
         }
         for (p, e) in extra {
@@ -699,7 +751,7 @@ impl IntentModel {
         };
         for (i, e) in held_out.iter().enumerate().filter(|(_, e)| e.gate) {
             index.push(i);
-            add(&self.predict(&e.text), e);
+            add(&self.predict_held_out(&e.text), e);
         }
         for (p, e) in extra {
             if e.gate && self.same_outputs(p) {
@@ -735,14 +787,28 @@ impl IntentModel {
 
     /// Predicts from text.
     pub fn predict(&self, text: &str) -> Prediction {
+        self.predict_text(text, false)
+    }
+
+    /// Predicts from the text of a message the model learnt from, as if it
+    /// had not: the exemplar vote leaves out exemplars with the same
+    /// normalised text ([`ExemplarIndex::vote_without`]). The same as
+    /// [`IntentModel::predict`] for a model without an exemplar index.
+    /// Fitting the combiner and the category head uses it on their
+    /// training messages, so what they learn matches unseen messages.
+    pub fn predict_held_out(&self, text: &str) -> Prediction {
+        self.predict_text(text, true)
+    }
+
+    fn predict_text(&self, text: &str, held_out: bool) -> Prediction {
         // Normalised into this thread's buffer (nothing here predicts
         // again, so it is never borrowed twice; if it were, a fresh string).
         NORM.with(|norm| match norm.try_borrow_mut() {
             Ok(mut norm) => {
                 normalize_into(text, &mut norm);
-                self.predict_normalized(text, &norm)
+                self.predict_with(text, &norm, held_out)
             }
-            Err(_) => self.predict_normalized(text, &normalize(text)),
+            Err(_) => self.predict_with(text, &normalize(text), held_out),
         })
     }
 
@@ -755,11 +821,24 @@ impl IntentModel {
     /// floats. Probabilities agree with `predict_features` up to float
     /// rounding (the tests bound the difference).
     pub fn predict_normalized(&self, text: &str, norm: &str) -> Prediction {
+        self.predict_with(text, norm, false)
+    }
+
+    fn predict_with(&self, text: &str, norm: &str, held_out: bool) -> Prediction {
+        let vote = self.exemplars.as_ref().map(|x| {
+            if held_out {
+                x.vote_without(norm)
+            } else {
+                x.vote(norm)
+            }
+        });
         if self.live.starts.is_empty() {
             // Not built (a model deserialised by hand): the float path.
             let mut feats = Vec::with_capacity(256);
             self.featurizer().extract_normalized(text, norm, &mut feats);
-            return self.predict_features(&feats);
+            let mut acc = vec![0.0f32; self.width()];
+            self.accumulate(&feats, &mut acc);
+            return self.finish(acc, vote);
         }
         // One sum per output and then to the stride: the integer sums fill
         // whole pieces of rows (see `pieces`), and padding adds zeros.
@@ -776,19 +855,22 @@ impl IntentModel {
             self.live.accumulate_grouped(&mut s.rows, &mut acc);
         });
         acc.truncate(self.width());
-        self.finish(acc)
+        self.finish(acc, vote)
     }
 
-    /// Predicts from features made by [`IntentModel::featurizer`].
+    /// Predicts from features made by [`IntentModel::featurizer`]. Features
+    /// carry no text, so for a model with an exemplar index the vote is the
+    /// one of a message sharing no word with any exemplar.
     pub fn predict_features(&self, feats: &[Feature]) -> Prediction {
         let width = self.width();
         let mut acc = vec![0.0f32; width];
         self.accumulate(feats, &mut acc);
-        self.finish(acc)
+        self.finish(acc, self.exemplars.as_ref().map(|x| x.vote("")))
     }
 
-    /// The prediction from the weighted feature sums of every output.
-    fn finish(&self, mut acc: Vec<f32>) -> Prediction {
+    /// The prediction from the weighted feature sums of every output and
+    /// the exemplar vote (for a model with an index).
+    fn finish(&self, mut acc: Vec<f32>, exemplar: Option<ExemplarVote>) -> Prediction {
         let k = self.intents.len().min(acc.len());
         // Scores in place: `a * scale + bias`, as `logits` computes them.
         for ((a, s), b) in acc.iter_mut().zip(&self.scales).zip(&self.bias) {
@@ -822,6 +904,7 @@ impl IntentModel {
             gate_prob,
             escalation_prob: None,
             category_probs: Vec::new(),
+            exemplar,
         };
         if self.combiner.is_some() || self.categories.is_some() {
             let inputs: Vec<f32> = Combiner::inputs(&p).collect();
@@ -1795,6 +1878,7 @@ pub fn train(
         gate: gate.then_some(0.5),
         combiner: None,
         categories: None,
+        exemplars: None,
         intents,
         reasons,
         weights,
@@ -2402,6 +2486,105 @@ mod tests {
         // Without a gate a head still fits (it needs no escalation output).
         let own = plain.fit_categories(&data, &[], 1.0, 0.5, 0).unwrap();
         plain.set_categories(Some(own.head)).unwrap();
+    }
+
+    /// An exemplar index joins the combiner's and the category head's
+    /// inputs, round-trips in the file, scores a training message without
+    /// itself, must match a fitted combiner, and a fourth-format file (no
+    /// index) still loads with its category head.
+    #[test]
+    fn exemplars_join_the_combiner_round_trip_and_v4_files_load() {
+        use crate::exemplar::{Exemplar, ExemplarIndex};
+        let cfg = TrainConfig {
+            bits: 14,
+            epochs: 5,
+            reasons: vec![EscalationReason::Refund],
+            gate: true,
+            ..TrainConfig::default()
+        };
+        let data: Vec<Example> = toy()
+            .into_iter()
+            .map(|e| Example {
+                category: Some(
+                    if e.intent == "acknowledgement" {
+                        "passive_engagement"
+                    } else {
+                        "information_request"
+                    }
+                    .into(),
+                ),
+                ..e
+            })
+            .collect();
+        let mut m = train(&data, &[], &cfg, "toy".into(), &mut |_, _| {}).unwrap();
+        let fit = m.fit_combiner(&data, 1.0, 5).unwrap();
+        m.set_combiner(Some(fit.combiner)).unwrap();
+        let head = m.fit_categories(&data, &[], 1.0, 0.5, 5).unwrap().head;
+        m.set_categories(Some(head)).unwrap();
+        let v4 = postcard::to_stdvec(&(
+            MODEL_FORMAT_V4,
+            &m.card,
+            m.bits,
+            &m.intents,
+            &m.reasons,
+            &m.weights,
+            &m.scales,
+            &m.bias,
+            m.temperature,
+            &m.thresholds,
+            m.gate,
+            &m.combiner,
+            &m.categories,
+        ))
+        .unwrap();
+        let loaded = IntentModel::from_bytes(&v4).unwrap();
+        assert!(loaded.categories().is_some() && loaded.exemplars().is_none());
+        assert_eq!(
+            loaded.predict("thanks a lot 3"),
+            m.predict("thanks a lot 3")
+        );
+
+        let rows: Vec<Exemplar<'_>> = data
+            .iter()
+            .map(|e| Exemplar {
+                text: &e.text,
+                escalates: !e.reasons.is_empty(),
+                category: e.category.as_deref(),
+            })
+            .collect();
+        let index = ExemplarIndex::build(&rows, 12).unwrap();
+        // The combiner and head were fitted without the vote's inputs.
+        assert!(m.set_exemplars(Some(index.clone())).is_err());
+        m.set_combiner(None).unwrap();
+        m.set_categories(None).unwrap();
+        m.set_exemplars(Some(index)).unwrap();
+        let seen = m.predict("refund chahiye order 3 ka");
+        let unseen = m.predict_held_out("refund chahiye order 3 ka");
+        let sim = |p: &Prediction| p.exemplar.as_ref().map_or(0.0, |v| v.similarity);
+        assert!(
+            sim(&seen) > 0.99 && sim(&unseen) < 0.99,
+            "{seen:?} {unseen:?}"
+        );
+        let fit = m.fit_combiner(&data, 1.0, 5).unwrap();
+        m.set_combiner(Some(fit.combiner)).unwrap();
+        let head = m.fit_categories(&data, &[], 1.0, 0.5, 5).unwrap().head;
+        m.set_categories(Some(head)).unwrap();
+        let bytes = m.to_bytes().unwrap();
+        let back = IntentModel::from_bytes(&bytes).unwrap();
+        assert_eq!(back.to_bytes().unwrap(), bytes);
+        let p = back.predict("mera refund chahiye order 7 ka");
+        assert_eq!(p, m.predict("mera refund chahiye order 7 ka"));
+        assert!(p.escalation_score().unwrap() > 0.7, "{p:?}");
+        // Features carry no text: the vote of a message sharing no word.
+        let mut feats = Vec::new();
+        back.featurizer().extract("thanks a lot 7", &mut feats);
+        assert_eq!(
+            back.predict_features(&feats).exemplar.map(|v| v.similarity),
+            Some(0.0)
+        );
+        // Removing the index breaks the fitted combiner's inputs.
+        let mut without = back.clone();
+        assert!(without.set_exemplars(None).is_err());
     }
 
     /// The integer-sum prediction is the float one of the sorted features

@@ -22,6 +22,8 @@
 //! - [`classifier`]: the trainable intent classifier with escalation heads
 //!   and an optional escalation gate
 //!   (logistic regression, calibrated, deterministic, a compact model file).
+//! - [`exemplar`]: the nearest labelled exemplars of a message, an input to
+//!   the classifier's escalation combiner and category head.
 //! - [`sentiment`]: VADER plus a Hinglish/Hindi overlay.
 //! - [`language`]: `en`, `hi`, `hinglish` or another ISO 639-1 code.
 //! - [`policy`]: the policy matrix (`direct_answer`, `clarify_first`,
@@ -47,6 +49,7 @@ pub mod classifier;
 pub mod clock;
 pub mod dataset;
 pub mod duration;
+pub mod exemplar;
 pub mod features;
 pub mod ids;
 pub mod kpi;
