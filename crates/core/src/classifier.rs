@@ -527,12 +527,19 @@ impl IntentModel {
     /// [`ModelError::Inconsistent`] if the model has no gate or the
     /// combiner was fitted for a model with other outputs.
     pub fn set_combiner(&mut self, combiner: Option<Combiner>) -> Result<(), ModelError> {
-        let old = std::mem::replace(&mut self.combiner, combiner);
-        if let Err(e) = self.check() {
-            self.combiner = old;
-            return Err(e);
-        }
-        Ok(())
+        self.replace_checked(combiner, |m| &mut m.combiner)
+    }
+
+    /// Puts `value` into the part `slot` picks and checks the model; on an
+    /// inconsistency the old value goes back and the error is returned, so
+    /// a failed setter leaves the model as it was.
+    fn replace_checked<T>(
+        &mut self,
+        value: T,
+        slot: fn(&mut Self) -> &mut T,
+    ) -> Result<(), ModelError> {
+        let old = std::mem::replace(slot(self), value);
+        self.check().inspect_err(|_| *slot(self) = old)
     }
 
     /// Whether a prediction (made by another model, say a cross-fitted
@@ -558,12 +565,7 @@ impl IntentModel {
     /// [`ModelError::Inconsistent`] if the model has a combiner or a
     /// category head fitted with other inputs.
     pub fn set_exemplars(&mut self, index: Option<ExemplarIndex>) -> Result<(), ModelError> {
-        let old = std::mem::replace(&mut self.exemplars, index);
-        if let Err(e) = self.check() {
-            self.exemplars = old;
-            return Err(e);
-        }
-        Ok(())
+        self.replace_checked(index, |m| &mut m.exemplars)
     }
 
     /// The category head, if the model has one.
@@ -590,12 +592,7 @@ impl IntentModel {
     /// [`ModelError::Inconsistent`] if the head was fitted for a model with
     /// other outputs.
     pub fn set_categories(&mut self, head: Option<CategoryHead>) -> Result<(), ModelError> {
-        let old = std::mem::replace(&mut self.categories, head);
-        if let Err(e) = self.check() {
-            self.categories = old;
-            return Err(e);
-        }
-        Ok(())
+        self.replace_checked(head, |m| &mut m.categories)
     }
 
     /// Fits a category head on this model's predictions for `held_out`
