@@ -117,8 +117,8 @@ pub struct TrainArgs {
     pub no_category_head: bool,
     /// Index this source's non-test messages as exemplars (repeat for
     /// several; none: no index). Their nearest-neighbour vote becomes an
-    /// input of the escalation combiner and the category head, so it needs
-    /// one of those. The default model has none: with every gate source's
+    /// input of the escalation combiner and the category head; a model with
+    /// neither gets no index. The default model has none: with every gate source's
     /// messages as exemplars it met no escalation target it otherwise
     /// misses and made triage slower than the 100,000/s target (`EVAL.md`).
     /// Naming the in-domain set alone gave public messages the vote of
@@ -746,6 +746,12 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         if let Err(e) = model.set_categories(head) {
             eprintln!("category head dropped after the refit: {e}");
         }
+    }
+    // Only the combiner and the category head read the vote: without
+    // either, the index would cost every prediction a vote nobody uses.
+    if model.exemplars().is_some() && model.combiner().is_none() && model.categories().is_none() {
+        eprintln!("exemplar index dropped: no escalation combiner or category head reads it");
+        model.set_exemplars(None)?;
     }
     model.set_thresholds(&thresholds);
     match (combined, gate) {

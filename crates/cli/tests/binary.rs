@@ -373,6 +373,39 @@ fn train_a_model_with_a_combined_gate_then_triage_with_it() {
         "{}",
         String::from_utf8_lossy(&bad.stderr)
     );
+
+    // Exemplars: the vote joins the combiner and the category head, and the
+    // trained model still escalates the same toy refund; with neither a
+    // combiner nor a head nothing reads the vote, so no index is kept.
+    let with_index = |extra: &[&str]| {
+        Command::new(bin)
+            .arg("train")
+            .arg("--data")
+            .arg(&data)
+            .arg("--out")
+            .arg(&model)
+            .args(["--quiet", "--bits", "14", "--epochs", "4"])
+            .args(["--exemplar-source", "shop", "--exemplar-source", "clinic"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = with_index(&["--gate-source", "shop", "--gate-source", "clinic"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("exemplar index dropped"), "{err}");
+    let bytes = std::fs::read(&model).unwrap();
+    let loaded = switchboard_core::classifier::IntentModel::from_bytes(&bytes).unwrap();
+    assert_eq!(loaded.exemplars().map(|x| x.len()), Some(240), "{err}");
+    let yes = triage("mera refund chahiye order 77 ka");
+    assert_eq!(yes["escalate"], true, "{yes}");
+    let out = with_index(&["--no-category-head"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("exemplar index dropped"), "{err}");
+    let bytes = std::fs::read(&model).unwrap();
+    let loaded = switchboard_core::classifier::IntentModel::from_bytes(&bytes).unwrap();
+    assert!(loaded.exemplars().is_none());
 }
 
 /// A WhatsApp chat export replayed into a kept database, then the same
