@@ -19,9 +19,10 @@
 //! cross-validation's outputs over the in-domain train and dev rows
 //! (`EVAL.md`), it cut false escalations at 0.95 recall from 0.088 to
 //! 0.075, where every other input tried left them within 0.003. The
-//! default model has no index: on the test splits it moved false
-//! escalations 0.080 → 0.075 but made triage slower than issue #3's
-//! 100,000 messages per second (`EVAL.md`).
+//! default model indexes every gate source's messages: on the test splits
+//! it moved in-domain false escalations 0.080 → 0.075 and pooled public
+//! recall 0.942 → 0.948, for about 1.5 µs of triage (`EVAL.md`,
+//! `BENCHMARKS.md`).
 //!
 //! Parts: the weighting (`1 + ln tf` times smoothed IDF, each vector of
 //! unit length, as scikit-learn's `TfidfVectorizer(sublinear_tf=True)`),
@@ -29,6 +30,11 @@
 //! there is no vocabulary to store), buckets in more than [`MAX_POSTINGS`]
 //! exemplars dropped (they cost the most postings and, with the lowest
 //! IDF, say the least), and weights stored as one byte each.
+//!
+//! Speed: a vote reads a few hundred postings and, for each, the score of
+//! an exemplar at random in an array of them; those reads and the ranking
+//! are its cost, so each exemplar is noted and ranked once, and the bucket
+//! table holds only offsets (IDF follows from a bucket's posting count).
 
 use std::cell::RefCell;
 
@@ -123,9 +129,13 @@ impl ExemplarVote {
 #[serde(try_from = "StoredIndex", into = "StoredIndex")]
 pub struct ExemplarIndex {
     stored: StoredIndex,
-    /// `2^bits + 1` offsets into the postings, and each bucket's IDF
-    /// (0 for a bucket with no postings).
-    buckets: Vec<(u32, f32)>,
+    /// `2^bits + 1` offsets into the postings: bucket `b`'s are
+    /// `offsets[b]..offsets[b + 1]`. Four bytes a bucket, not eight with
+    /// the IDF beside it: half the memory a vote's lookups spread over.
+    offsets: Vec<u32>,
+    /// The IDF of a bucket by its number of postings (0 for none): every
+    /// bucket with as many postings has the same, so no bucket stores it.
+    idf: Vec<f32>,
     /// The exemplars' escalation base rate, and each category's.
     base_escalate: f32,
     base_categories: Vec<f32>,
@@ -178,31 +188,33 @@ impl TryFrom<StoredIndex> for ExemplarIndex {
         {
             return Err(bad("labels"));
         }
-        // Delta-decoded exemplar numbers must stay in range.
+        // One pass builds the offsets and checks that delta-decoded
+        // exemplar numbers stay in range.
+        let mut offsets = Vec::with_capacity(stored.counts.len() + 1);
         let mut at = 0usize;
         for &c in &stored.counts {
+            offsets.push(at as u32);
             let mut doc = 0u64;
             for d in stored.docs.get(at..at + usize::from(c)).unwrap_or_default() {
                 doc += u64::from(*d);
-                if doc >= n as u64 {
-                    return Err(bad("exemplar out of range"));
-                }
+            }
+            if c > 0 && doc >= n as u64 {
+                return Err(bad("exemplar out of range"));
             }
             at += usize::from(c);
         }
-        let mut buckets = Vec::with_capacity(stored.counts.len() + 1);
-        let mut offset = 0u32;
+        offsets.push(at as u32);
+        let most = stored.counts.iter().copied().max().unwrap_or(0);
         let smooth = (1 + n) as f32;
-        for &c in &stored.counts {
-            let idf = if c == 0 {
-                0.0
-            } else {
-                (smooth / (1.0 + f32::from(c))).ln() + 1.0
-            };
-            buckets.push((offset, idf));
-            offset += u32::from(c);
-        }
-        buckets.push((offset, 0.0));
+        let idf = (0..=most)
+            .map(|c| {
+                if c == 0 {
+                    0.0
+                } else {
+                    (smooth / (1.0 + f32::from(c))).ln() + 1.0
+                }
+            })
+            .collect();
         let share = |f: &dyn Fn(u8) -> bool| -> f32 {
             if n == 0 {
                 0.0
@@ -216,7 +228,8 @@ impl TryFrom<StoredIndex> for ExemplarIndex {
             .collect();
         Ok(Self {
             stored,
-            buckets,
+            offsets,
+            idf,
             base_escalate,
             base_categories,
         })
@@ -398,7 +411,8 @@ impl ExemplarIndex {
         }
         term_buckets(norm, self.stored.bits, &mut s.terms);
         s.terms.sort_unstable();
-        // The query's weights, `(1 + ln tf) * idf`, over the known terms.
+        // The query's weights, `(1 + ln tf) * idf`, over the known terms
+        // (most terms occur once, and `ln 1` needs no call).
         s.query.clear();
         let mut sum_sq = 0.0f32;
         let mut i = 0usize;
@@ -408,40 +422,42 @@ impl ExemplarIndex {
                 tf += 1;
             }
             i += tf as usize;
-            let idf = self.buckets.get(b as usize).map_or(0.0, |x| x.1);
+            let (from, to) = self.span(b);
+            let idf = self.idf.get(to - from).copied().unwrap_or(0.0);
             if idf > 0.0 {
-                let w = (1.0 + (tf as f32).ln()) * idf;
+                let w = if tf == 1 {
+                    idf
+                } else {
+                    (1.0 + (tf as f32).ln()) * idf
+                };
                 s.query.push((b, w));
                 sum_sq += w * w;
             }
         }
         // Every exemplar sharing a term gets its dot product, and is noted
-        // once per shared term (deduplicated below). Noting only the first
-        // time would make each step wait for the last step's score load.
+        // the first time (its score was zero). Noted by always writing the
+        // next slot and moving on only for a first: a branch would be
+        // mispredicted at random, and a repeated exemplar noted again would
+        // cost the ranking below another random read of its score.
         let mut len = 0usize;
         if sum_sq > 0.0 {
             let inv = 1.0 / (255.0 * sum_sq.sqrt());
             for &(b, w) in &s.query {
-                let (Some(&(from, _)), Some(&(to, _))) = (
-                    self.buckets.get(b as usize),
-                    self.buckets.get(b as usize + 1),
-                ) else {
-                    continue;
-                };
-                let (from, to) = (from as usize, to as usize);
+                let (from, to) = self.span(b);
                 let docs = self.stored.docs.get(from..to).unwrap_or_default();
                 let weights = self.stored.weights.get(from..to).unwrap_or_default();
-                if s.touched.len() < len + docs.len() {
-                    s.touched.resize(len + docs.len(), 0);
+                if s.touched.len() < len + docs.len() + 1 {
+                    s.touched.resize(len + docs.len() + 1, 0);
                 }
-                let notes = s.touched.get_mut(len..len + docs.len()).unwrap_or_default();
-                len += notes.len();
                 let mut doc = 0u32;
                 let wq = w * inv;
-                for ((&d, &x), note) in docs.iter().zip(weights).zip(notes) {
+                for (&d, &x) in docs.iter().zip(weights) {
                     doc += d;
-                    *note = doc;
-                    if let Some(score) = s.scores.get_mut(doc as usize) {
+                    if let (Some(score), Some(note)) =
+                        (s.scores.get_mut(doc as usize), s.touched.get_mut(len))
+                    {
+                        *note = doc;
+                        len += usize::from(*score == 0.0);
                         *score += wq * f32::from(x);
                     }
                 }
@@ -450,9 +466,7 @@ impl ExemplarIndex {
         // The touched exemplars as keys that sort by similarity, then by
         // the lower exemplar number (a positive float's bits order as the
         // float does), so a vote never depends on the order of the sort.
-        // A score is zeroed when read, so a second note of it adds nothing.
-        // Written every time and kept only when positive: a branch on the
-        // score would be mispredicted for every repeated note.
+        // Every score read is zeroed for the next vote.
         if s.ranked.len() < len {
             s.ranked.resize(len, 0);
         }
@@ -463,7 +477,7 @@ impl ExemplarIndex {
             {
                 let sc = std::mem::take(score);
                 *slot = u64::from(sc.to_bits()) << 32 | u64::from(u32::MAX - doc);
-                kept += usize::from(sc > 0.0);
+                kept += 1;
             }
         }
         s.ranked.truncate(kept);
@@ -484,6 +498,16 @@ impl ExemplarIndex {
             .iter()
             .map(|&k| (f32::from_bits((k >> 32) as u32), u32::MAX - k as u32));
         self.summarise(ranked)
+    }
+
+    /// The postings of bucket `b`: `from..to` of the stored postings
+    /// (empty for a bucket out of range).
+    fn span(&self, b: u32) -> (usize, usize) {
+        let b = b as usize;
+        match (self.offsets.get(b), self.offsets.get(b + 1)) {
+            (Some(&from), Some(&to)) => (from as usize, to as usize),
+            _ => (0, 0),
+        }
     }
 
     fn summarise(&self, ranked: impl Iterator<Item = (f32, u32)>) -> ExemplarVote {
