@@ -232,21 +232,29 @@ pub struct Combiner {
 }
 
 impl Combiner {
-    /// The combiner's inputs for a prediction (see [`Combiner`]).
-    fn inputs(p: &Prediction) -> impl Iterator<Item = f32> + '_ {
+    /// The combiner's inputs for a prediction (see [`Combiner`]), as a
+    /// vector. Filled slice by slice rather than collected from one chain
+    /// of iterators: every prediction of a model with a combiner builds it,
+    /// and the chain's per-item branching showed in triage profiles.
+    fn inputs(p: &Prediction) -> Vec<f32> {
         let top = p.reason_probs.iter().copied().fold(0.0f32, f32::max);
-        let probs = move || {
-            p.intent_probs
-                .iter()
-                .chain(&p.reason_probs)
-                .copied()
-                .chain(p.gate_prob)
-                .chain(std::iter::once(top))
-        };
-        probs()
-            .map(log_odds)
-            .chain(probs())
-            .chain(p.exemplar.iter().flat_map(ExemplarVote::inputs))
+        let vote = p.exemplar.as_ref();
+        let mut out = Vec::with_capacity(
+            2 * (p.intent_probs.len() + p.reason_probs.len() + 2)
+                + vote.map_or(0, |v| ExemplarVote::input_count(v.categories.len())),
+        );
+        out.extend(p.intent_probs.iter().map(|&x| log_odds(x)));
+        out.extend(p.reason_probs.iter().map(|&x| log_odds(x)));
+        out.extend(p.gate_prob.map(log_odds));
+        out.push(log_odds(top));
+        out.extend_from_slice(&p.intent_probs);
+        out.extend_from_slice(&p.reason_probs);
+        out.extend(p.gate_prob);
+        out.push(top);
+        if let Some(v) = vote {
+            out.extend(v.inputs());
+        }
+        out
     }
 
     /// The probability for inputs laid out as [`Combiner::inputs`] gives
@@ -621,7 +629,7 @@ impl IntentModel {
         let mut labels: Vec<&str> = Vec::new();
         let mut ws: Vec<f64> = Vec::new();
         let mut add = |p: &Prediction, e: &'a Example, label: &'a str| {
-            xs.push(Combiner::inputs(p).map(f64::from).collect());
+            xs.push(Combiner::inputs(p).into_iter().map(f64::from).collect());
             ws.push(f64::from(e.weight));
             labels.push(label);
         };
@@ -738,7 +746,7 @@ impl IntentModel {
         let mut ys: Vec<f64> = Vec::new();
         let mut ws: Vec<f64> = Vec::new();
         let mut add = |p: &Prediction, e: &Example| {
-            xs.push(Combiner::inputs(p).map(f64::from).collect());
+            xs.push(Combiner::inputs(p).into_iter().map(f64::from).collect());
             ys.push(if e.reasons.iter().any(|r| self.reasons.contains(r)) {
                 1.0
             } else {
@@ -904,7 +912,7 @@ impl IntentModel {
             exemplar,
         };
         if self.combiner.is_some() || self.categories.is_some() {
-            let inputs: Vec<f32> = Combiner::inputs(&p).collect();
+            let inputs = Combiner::inputs(&p);
             let score = |c: &Combiner| c.score(inputs.iter().copied());
             p.escalation_prob = self.combiner.as_ref().map(score);
             if let Some(h) = &self.categories {

@@ -1241,7 +1241,7 @@ fn escalation_intent(first: EscalationReason, all: &[EscalationReason]) -> &'sta
 fn is_shouting(text: &str, min_letters: usize) -> bool {
     let letters: Vec<char> = text
         .chars()
-        .filter(|c| c.is_alphabetic() && (c.is_uppercase() || c.is_lowercase()))
+        .filter(|c| (c.is_uppercase() || c.is_lowercase()) && c.is_alphabetic())
         .collect();
     if min_letters == 0 || letters.len() < min_letters {
         return false;
