@@ -1241,6 +1241,8 @@ fn escalation_intent(first: EscalationReason, all: &[EscalationReason]) -> &'sta
 fn is_shouting(text: &str, min_letters: usize) -> bool {
     let letters: Vec<char> = text
         .chars()
+        // Case first: Devanagari has none, and its `is_alphabetic` is a
+        // table search.
         .filter(|c| (c.is_uppercase() || c.is_lowercase()) && c.is_alphabetic())
         .collect();
     if min_letters == 0 || letters.len() < min_letters {
