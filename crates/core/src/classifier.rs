@@ -2136,6 +2136,29 @@ impl IntentModel {
 mod tests {
     use super::*;
 
+    /// A model file of an earlier format: the fields every format starts
+    /// with, tagged `format`, then `later`, that format's own fields already
+    /// serialised (postcard writes a tuple as its fields in order, so the
+    /// parts concatenate). Written field by field here, not through the
+    /// reader's `ModelPrefix`, so a layout mistake there cannot hide.
+    fn legacy_file(m: &IntentModel, format: &str, later: &[u8]) -> Vec<u8> {
+        let mut bytes = postcard::to_stdvec(&(
+            format,
+            &m.card,
+            m.bits,
+            &m.intents,
+            &m.reasons,
+            &m.weights,
+            &m.scales,
+            &m.bias,
+            m.temperature,
+            &m.thresholds,
+        ))
+        .unwrap();
+        bytes.extend_from_slice(later);
+        bytes
+    }
+
     fn ex(text: &str, intent: &str, reasons: &[EscalationReason]) -> Example {
         Example {
             text: text.into(),
@@ -2234,19 +2257,7 @@ mod tests {
             &mut |_, _| {},
         )
         .unwrap();
-        let v1 = postcard::to_stdvec(&(
-            MODEL_FORMAT_V1,
-            &plain.card,
-            plain.bits,
-            &plain.intents,
-            &plain.reasons,
-            &plain.weights,
-            &plain.scales,
-            &plain.bias,
-            plain.temperature,
-            &plain.thresholds,
-        ))
-        .unwrap();
+        let v1 = legacy_file(&plain, MODEL_FORMAT_V1, &[]);
         let loaded = IntentModel::from_bytes(&v1).unwrap();
         assert_eq!(loaded.gate(), None);
         let p = loaded.predict("mera refund chahiye");
@@ -2305,20 +2316,7 @@ mod tests {
         let before = m.predict("refund chahiye order 99 ka");
         assert_eq!(before.escalation_prob, None);
         assert_eq!(before.escalation_score(), before.gate_prob);
-        let v2 = postcard::to_stdvec(&(
-            MODEL_FORMAT_V2,
-            &m.card,
-            m.bits,
-            &m.intents,
-            &m.reasons,
-            &m.weights,
-            &m.scales,
-            &m.bias,
-            m.temperature,
-            &m.thresholds,
-            m.gate,
-        ))
-        .unwrap();
+        let v2 = legacy_file(&m, MODEL_FORMAT_V2, &postcard::to_stdvec(&m.gate).unwrap());
         let loaded = IntentModel::from_bytes(&v2).unwrap();
         assert_eq!(loaded.combiner(), None);
         assert_eq!(loaded.predict("refund chahiye order 99 ka"), before);
@@ -2417,21 +2415,11 @@ mod tests {
         let before = m.predict("thanks a lot 99");
         assert!(before.category_probs.is_empty());
         assert_eq!(m.category(&before), None);
-        let v3 = postcard::to_stdvec(&(
+        let v3 = legacy_file(
+            &m,
             MODEL_FORMAT_V3,
-            &m.card,
-            m.bits,
-            &m.intents,
-            &m.reasons,
-            &m.weights,
-            &m.scales,
-            &m.bias,
-            m.temperature,
-            &m.thresholds,
-            m.gate,
-            &m.combiner,
-        ))
-        .unwrap();
+            &postcard::to_stdvec(&(m.gate, &m.combiner)).unwrap(),
+        );
         let loaded = IntentModel::from_bytes(&v3).unwrap();
         assert_eq!(loaded.categories(), None);
         assert_eq!(loaded.predict("thanks a lot 99"), before);
@@ -2526,22 +2514,11 @@ mod tests {
         m.set_combiner(Some(fit.combiner)).unwrap();
         let head = m.fit_categories(&data, &[], 1.0, 0.5, 5).unwrap().head;
         m.set_categories(Some(head)).unwrap();
-        let v4 = postcard::to_stdvec(&(
+        let v4 = legacy_file(
+            &m,
             MODEL_FORMAT_V4,
-            &m.card,
-            m.bits,
-            &m.intents,
-            &m.reasons,
-            &m.weights,
-            &m.scales,
-            &m.bias,
-            m.temperature,
-            &m.thresholds,
-            m.gate,
-            &m.combiner,
-            &m.categories,
-        ))
-        .unwrap();
+            &postcard::to_stdvec(&(m.gate, &m.combiner, &m.categories)).unwrap(),
+        );
         let loaded = IntentModel::from_bytes(&v4).unwrap();
         assert!(loaded.categories().is_some() && loaded.exemplars().is_none());
         assert_eq!(
