@@ -37,6 +37,8 @@
 //! table holds only offsets (IDF follows from a bucket's posting count).
 
 use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
@@ -253,6 +255,7 @@ struct VoteScratch {
     terms: Vec<u32>,
     query: Vec<(u32, f32)>,
     ranked: Vec<u64>,
+    best: BinaryHeap<Reverse<u64>>,
 }
 
 thread_local! {
@@ -467,33 +470,34 @@ impl ExemplarIndex {
         }
         // The touched exemplars as keys that sort by similarity, then by
         // the lower exemplar number (a positive float's bits order as the
-        // float does), so a vote never depends on the order of the sort.
+        // float does), so a vote never depends on the order it reads them.
+        // The best NEIGHBOURS are kept in a min-heap: past the first few,
+        // almost every key loses to the heap's least at one predictable
+        // comparison, where ranking them all cost a partition of every key.
         // Every score read is zeroed for the next vote.
-        if s.ranked.len() < len {
-            s.ranked.resize(len, 0);
-        }
-        let mut kept = 0usize;
+        s.ranked.clear();
+        let heap = &mut s.best;
+        heap.clear();
         for &doc in s.touched.get(..len).unwrap_or_default() {
-            if let (Some(score), Some(slot)) =
-                (s.scores.get_mut(doc as usize), s.ranked.get_mut(kept))
+            let Some(score) = s.scores.get_mut(doc as usize) else {
+                continue;
+            };
+            let key = u64::from(std::mem::take(score).to_bits()) << 32 | u64::from(u32::MAX - doc);
+            if heap.len() == NEIGHBOURS && heap.peek().is_some_and(|least| key <= least.0) {
+                continue;
+            }
+            if let Some(text) = without
+                && self.stored.texts.get(doc as usize).copied() == Some(text)
             {
-                let sc = std::mem::take(score);
-                *slot = u64::from(sc.to_bits()) << 32 | u64::from(u32::MAX - doc);
-                kept += 1;
+                continue;
+            }
+            if heap.len() < NEIGHBOURS {
+                heap.push(Reverse(key));
+            } else if let Some(mut least) = heap.peek_mut() {
+                *least = Reverse(key);
             }
         }
-        s.ranked.truncate(kept);
-        if let Some(text) = without {
-            s.ranked.retain(|&k| {
-                let doc = u32::MAX - k as u32;
-                self.stored.texts.get(doc as usize).copied() != Some(text)
-            });
-        }
-        if s.ranked.len() > NEIGHBOURS {
-            let cut = s.ranked.len() - NEIGHBOURS;
-            s.ranked.select_nth_unstable(cut);
-            s.ranked.drain(..cut);
-        }
+        s.ranked.extend(heap.iter().map(|k| k.0));
         s.ranked.sort_unstable_by(|a, b| b.cmp(a));
         let ranked = s
             .ranked
