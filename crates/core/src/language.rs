@@ -21,7 +21,6 @@
 //! Text without letters (emoji only, numbers) is `und` (ISO 639-2
 //! "undetermined").
 
-use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
@@ -52,8 +51,10 @@ const LINGUA_MIN_CONFIDENCE: f64 = 0.6;
 /// The detector: two word lists, and lingua loaded on first need.
 #[derive(Debug, Clone)]
 pub struct LanguageDetect {
-    hinglish: HashSet<String>,
-    english: HashSet<String>,
+    // foldhash, not std's SipHash: a lookup per word of every message,
+    // and the lists are fixed text, so no hash flooding to defend against.
+    hinglish: foldhash::HashSet<String>,
+    english: foldhash::HashSet<String>,
 }
 
 impl Default for LanguageDetect {
@@ -62,7 +63,7 @@ impl Default for LanguageDetect {
     }
 }
 
-fn word_list(text: &str) -> HashSet<String> {
+fn word_list(text: &str) -> foldhash::HashSet<String> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))

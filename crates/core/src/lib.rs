@@ -24,7 +24,9 @@
 //!   (logistic regression, calibrated, deterministic, a compact model file).
 //! - [`exemplar`]: the nearest labelled exemplars of a message, an input to
 //!   the classifier's escalation combiner and category head.
-//! - [`sentiment`]: VADER plus a Hinglish/Hindi overlay.
+//! - [`sentiment`]: VADER plus a Hinglish/Hindi overlay; `vader` (private)
+//!   computes VADER's score over the `vader_sentiment` crate's lexicons
+//!   without its per-character allocations.
 //! - [`language`]: `en`, `hi`, `hinglish` or another ISO 639-1 code.
 //! - [`policy`]: the policy matrix (`direct_answer`, `clarify_first`,
 //!   `escalate_only`), thresholds and the never-automate list.
@@ -62,3 +64,4 @@ pub mod sentiment;
 pub mod sla;
 pub mod text;
 pub mod triage;
+mod vader;
