@@ -382,7 +382,6 @@ pub(crate) fn compound(text: &str) -> f64 {
     } else {
         total -= amplifier;
     }
-    sentiments.clear();
     (total / (total * total + NORMALIZATION_ALPHA).sqrt()).clamp(-1.0, 1.0)
 }
 
@@ -484,7 +483,7 @@ fn special_idioms(mut valence: f64, tokens: &[Token<'_>], i: usize, scratch: &mu
     let (Some(from), n) = (i.checked_sub(3), tokens.len()) else {
         return valence;
     };
-    let end = if n - 1 > i { (i + 3).min(n) } else { i + 1 };
+    let end = if i + 1 < n { (i + 3).min(n) } else { i + 1 };
     let join = |to: usize, out: &mut String| {
         out.clear();
         for (j, k) in tokens.get(from..to).unwrap_or_default().iter().enumerate() {
