@@ -4,22 +4,41 @@
 //! Sentiment Analysis of Social Media Text", ICWSM 2014) scores a text from
 //! a lexicon of word valences and a few rules: boosters ("very", "kinda"),
 //! negations ("not", "isn't"), capitals, "but", "least", special idioms
-//! and `!`/`?` emphasis. The `vader_sentiment` crate (0.1.1, MIT, by Chris
-//! Hutchinson and contributors) ports it; its lexicons are used here as it
-//! ships them. Its `polarity_scores` allocates a `String` for every
-//! character of the message (to look it up in the emoji lexicon), hashes
-//! every token with SipHash over case-folded characters and builds a
-//! `HashMap` for its result, which made it the largest single cost of a
-//! triage decision. [`compound`] follows the crate's rules step for step
-//! (including its quirks: a text with no valence but an `!` scores
-//! negative, "least" always negates the word after it) over the same
-//! lexicons, with lowercase ASCII tables for the common case and the
-//! crate's own case-insensitive tables for any other token. The crate's
-//! booster, negation and idiom lists are private, so they are copied
-//! below. One deliberate difference: where two special idioms match the
-//! same window the crate takes whichever its `HashMap` iterates first (an
-//! order that changes from process to process); this takes the first in
-//! the list below.
+//! and `!`/`?` emphasis. The `vader_sentiment` crate (0.1.1, MIT,
+//! <https://github.com/ckw017/vader-sentiment-rust>) ports it to Rust; its
+//! lexicons are used here as it ships them. Its `polarity_scores` allocates
+//! a `String` for every character of the message (to look it up in the
+//! emoji lexicon), hashes every token with SipHash over case-folded
+//! characters and builds a `HashMap` for its result, which made it the
+//! largest single cost of a triage decision. [`compound`] follows the
+//! crate's rules step for step (including its quirks: a text with no
+//! valence but an `!` scores negative, "least" always negates the word
+//! after it) over the same lexicons, with lowercase ASCII tables for the
+//! common case and the crate's own case-insensitive tables for any other
+//! token. The crate's booster, negation and idiom lists and constants are
+//! private, so they are copied below, under VADER's licence:
+//!
+//! > The MIT License (MIT). Copyright (c) 2016 C.J. Hutto. Permission is
+//! > hereby granted, free of charge, to any person obtaining a copy of this
+//! > software and associated documentation files (the "Software"), to deal
+//! > in the Software without restriction, including without limitation the
+//! > rights to use, copy, modify, merge, publish, distribute, sublicense,
+//! > and/or sell copies of the Software, and to permit persons to whom the
+//! > Software is furnished to do so, subject to the following conditions:
+//! > The above copyright notice and this permission notice shall be
+//! > included in all copies or substantial portions of the Software. THE
+//! > SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+//! > IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF
+//! > MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT.
+//! > IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY
+//! > CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT,
+//! > TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE
+//! > SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+//!
+//! One deliberate difference: where two special idioms match the same
+//! window the crate takes whichever its `HashMap` iterates first (an order
+//! that changes from process to process); this takes the first in the
+//! list below.
 //!
 //! `sentiment::tests` checks that both give the same score on every
 //! message of the in-domain set.
