@@ -265,9 +265,16 @@ fn tables() -> &'static Tables {
     })
 }
 
-/// Whether VADER's lexicon has `word` (any case).
+/// Whether VADER's lexicon has `word` (any case, compared as the crate's
+/// `UniCase` keys are).
 pub(crate) fn in_lexicon(word: &str) -> bool {
-    lexicon_valence(tables(), word, &mut String::new()).is_some()
+    if word.is_ascii() {
+        tables()
+            .lexicon
+            .contains_key(ascii_lower(word, &mut String::new()))
+    } else {
+        vader_sentiment::LEXICON.contains_key(&UniCase::new(word))
+    }
 }
 
 /// `word` in ASCII lowercase: itself when it has no capital (no copy),
@@ -280,16 +287,6 @@ fn ascii_lower<'b>(word: &'b str, buf: &'b mut String) -> &'b str {
         buf.as_str()
     } else {
         word
-    }
-}
-
-/// `word`'s lexicon valence, compared without case as the crate's
-/// `UniCase` keys are; `buf` is scratch space.
-fn lexicon_valence(t: &Tables, word: &str, buf: &mut String) -> Option<f64> {
-    if word.is_ascii() {
-        t.lexicon.get(ascii_lower(word, buf)).copied()
-    } else {
-        vader_sentiment::LEXICON.get(&UniCase::new(word)).copied()
     }
 }
 
@@ -337,26 +334,31 @@ pub(crate) fn compound(text: &str) -> f64 {
         .map(|s| {
             let stripped = s.trim_matches(|c: char| c.is_ascii_punctuation());
             let text = if stripped.len() <= 1 { s } else { stripped };
-            let booster = if text.is_ascii() {
-                t.boosters.get(ascii_lower(text, &mut lower)).copied()
+            // One lowercase key per token for all three tables; tokens
+            // beyond ASCII compare as the crate's `UniCase` does.
+            let (valence, booster, negated) = if text.is_ascii() {
+                let key = ascii_lower(text, &mut lower);
+                (
+                    t.lexicon.get(key).copied(),
+                    t.boosters.get(key).copied(),
+                    t.negations.contains(key),
+                )
             } else {
-                BOOSTERS
-                    .iter()
-                    .find(|(k, _)| eq_ci(text, k))
-                    .map(|&(_, v)| v)
+                (
+                    vader_sentiment::LEXICON.get(&UniCase::new(text)).copied(),
+                    BOOSTERS
+                        .iter()
+                        .find(|(k, _)| eq_ci(text, k))
+                        .map(|&(_, v)| v),
+                    NEGATIONS.iter().any(|k| eq_ci(text, k)),
+                )
             };
-            let negated = text.contains("n't")
-                || if text.is_ascii() {
-                    t.negations.contains(ascii_lower(text, &mut lower))
-                } else {
-                    NEGATIONS.iter().any(|k| eq_ci(text, k))
-                };
             Token {
                 text,
-                valence: lexicon_valence(t, text, &mut lower),
+                valence,
                 booster,
                 caps: is_all_caps(t, text),
-                negated,
+                negated: negated || text.contains("n't"),
             }
         })
         .collect();
