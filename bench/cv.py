@@ -152,17 +152,23 @@ def kept(record_id: str, fraction: float) -> bool:
 HISTORY_ONLY = ("repeat_unanswered", "bot_failure")
 
 
-def false_escalation_sources(sb, model, scored):
-    """Counts, over the scored rows that should not escalate but did, what
-    raised the escalation, read from the engine's `reasons` texts."""
+def triage_fold(sb, model, scored):
+    """Each row of the scored file with what `switchboard triage --model`
+    makes of its text: a list of (row, result) pairs. bench/mistakes.py
+    reads the same pairs."""
     with open(scored, encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
     lines = "".join(json.dumps({"text": r["text"]}, ensure_ascii=False) + "\n" for r in rows)
     out = subprocess.run([sb, "triage", "--model", model], input=lines.encode("utf-8"),
                          capture_output=True, check=True).stdout.decode("utf-8").splitlines()
+    return [(r, json.loads(line)) for r, line in zip(rows, out)]
+
+
+def false_escalation_sources(sb, model, scored):
+    """Counts, over the scored rows that should not escalate but did, what
+    raised the escalation, read from the engine's `reasons` texts."""
     counts = Counter()
-    for r, line in zip(rows, out):
-        p = json.loads(line)
+    for r, p in triage_fold(sb, model, scored):
         gold = [x for x in r.get("escalation_reasons", []) if x not in HISTORY_ONLY]
         pred = [x for x in p["escalation_reasons"] if x not in HISTORY_ONLY]
         if gold or not pred:

@@ -17,11 +17,10 @@ drops it before anything else). Standard library only.
 """
 import json
 import os
-import subprocess
 import sys
 from collections import Counter
 
-HISTORY_ONLY = ("repeat_unanswered", "bot_failure")
+from cv import HISTORY_ONLY, triage_fold
 
 
 def main(argv):
@@ -44,13 +43,7 @@ def main(argv):
         k = 0
         while os.path.exists(os.path.join(cv, f"fold{k}.sbm")):
             scored = os.path.join(cv, f"in_domain_fold{k}_scored.jsonl")
-            with open(scored, encoding="utf-8") as f:
-                rows = [json.loads(line) for line in f if line.strip()]
-            lines = "".join(json.dumps({"text": r["text"]}, ensure_ascii=False) + "\n" for r in rows)
-            res = subprocess.run([sb, "triage", "--model", os.path.join(cv, f"fold{k}.sbm")],
-                                 input=lines.encode("utf-8"), capture_output=True, check=True)
-            for r, line in zip(rows, res.stdout.decode("utf-8").splitlines()):
-                p = json.loads(line)
+            for r, p in triage_fold(sb, os.path.join(cv, f"fold{k}.sbm"), scored):
                 gold = [x for x in r.get("escalation_reasons", []) if x not in HISTORY_ONLY]
                 pred = [x for x in p["escalation_reasons"] if x not in HISTORY_ONLY]
                 if gold and not pred:
