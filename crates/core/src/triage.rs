@@ -107,7 +107,10 @@ pub struct Settings {
     /// or below this (so "thanks!!!" does not escalate); default 0.0.
     pub exclamation_max_sentiment: f32,
     /// Sentiment score at or below which `negative_sentiment` fires;
-    /// default -0.75 (-1 turns it off).
+    /// default -0.75 (-1 turns it off). The built-in rules set -0.9: with a
+    /// model its `negative_sentiment` head catches the rest, and VADER
+    /// scores praise slang ("killer deal") and scam-safety questions as
+    /// strongly negative.
     pub negative_sentiment_at: f32,
     /// Consecutive failures to understand (see [`TriageContext`]) at which
     /// `bot_failure` fires; default 2 (0: off).
@@ -1448,7 +1451,7 @@ mod tests {
         assert_eq!(r.language, "hinglish");
         assert!(r.confidence > 0.0 && r.confidence <= 1.0);
         assert!(!r.model_version.is_empty());
-        assert_eq!(r.rules_version, "builtin-2026.11-v4");
+        assert_eq!(r.rules_version, "builtin-2026.11-v5");
         let json = serde_json::to_value(&r).unwrap();
         for key in [
             "category",
