@@ -20,7 +20,7 @@ for r in rows:
     if r['id'] in ids: errs.append((r['id'],'dup id'))
     ids.add(r['id'])
     pre={'en':'en','hinglish':'hg','hi':'hi'}[r['language']]
-    if not re.fullmatch(pre+r'-\d{4}',r['id']): errs.append((r['id'],'id format'))
+    if not re.fullmatch(pre+r'-\d{4,5}',r['id']): errs.append((r['id'],'id format'))
     if r['domain'] not in DOMAINS or r['intent'] not in INTENTS or r['category'] not in CATS: errs.append((r['id'],'enum'))
     if any(x not in REASONS for x in r['escalation_reasons']) or len(set(r['escalation_reasons']))!=len(r['escalation_reasons']): errs.append((r['id'],'reasons'))
     h=r.get('hard')
