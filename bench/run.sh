@@ -50,8 +50,10 @@ $sb eval --quiet --split test --data target/triage-data/in_domain.jsonl \
 #    ninth's 2,813 (up to en-6323, hg-6385, hi-5980), v10 = the tenth's
 #    3,197 (up to en-7123, hg-7185, hi-6780), v11 = the eleventh's 3,628
 #    (up to en-8324, hg-7885, hi-7781), v12 = the twelfth's 3,983 (up to
-#    en-9124, hg-8685, hi-8581).
-for version in "v1 788 777 791" "v2 1751 1761 1720" "v3 2349 2398 2319" "v4 2807 2868 2779" "v5 3290 3351 3259" "v6 3723 3785 3680" "v7 4323 4385 4280" "v8 5123 5185 5080" "v9 6323 6385 5980" "v10 7123 7185 6780" "v11 8324 7885 7781" "v12 9124 8685 8581"; do
+#    en-9124, hg-8685, hi-8581), v13 = the thirteenth's 4,357 (up to
+#    en-9924, hg-9485, hi-9381), v14 = the fourteenth's 4,727 (up to
+#    en-10999, hg-10185, hi-10081).
+for version in "v1 788 777 791" "v2 1751 1761 1720" "v3 2349 2398 2319" "v4 2807 2868 2779" "v5 3290 3351 3259" "v6 3723 3785 3680" "v7 4323 4385 4280" "v8 5123 5185 5080" "v9 6323 6385 5980" "v10 7123 7185 6780" "v11 8324 7885 7781" "v12 9124 8685 8581" "v13 9924 9485 9381" "v14 10999 10185 10081"; do
   set -- $version
   python3 - "$2" "$3" "$4" <<'PY' > "target/triage-data/in_domain_test_$1.jsonl"
 import json, sys
