@@ -1660,6 +1660,32 @@ mod tests {
         );
     }
 
+    /// Rules v5: words calm messages use are evidence the gate must confirm,
+    /// the requests themselves stay phrases, and the sentiment tone check
+    /// leaves praise slang alone. The gate is closed so only rules can
+    /// escalate.
+    #[test]
+    fn builtin_rules_leave_calm_uses_of_request_words_to_the_gate() {
+        let closed = engine_with_gate_at("1.0");
+        let triage = |text: &str| run_on(&closed, text, History::default());
+        for calm in [
+            "agent se baat ho gayi, sab clear hai",
+            "chargeback vs refund, which is faster if a return is approved?",
+            "my cousin got cheated by a fake broker, how do I check you are real?",
+            "I don't want to cancel anything, just asking about the rider",
+            "killer deal on the air fryer 🔥",
+        ] {
+            let r = triage(calm);
+            assert!(!r.escalate, "{calm}: {r:?}");
+        }
+        let r = triage("agent se baat karao abhi");
+        assert!(
+            r.escalation_reasons
+                .contains(&EscalationReason::HumanRequested),
+            "{r:?}"
+        );
+    }
+
     /// The built-in model's combiner decides "escalate at all" from every
     /// output: over the gate it escalates even when no head reached its
     /// threshold, naming the strongest head; a threshold of 0 turns that
