@@ -40,9 +40,13 @@ def fold_of(record_id: str, folds: int) -> int:
     return int.from_bytes(digest[:8], "big") % folds
 
 
+# The release binary bench/run.sh builds; bench/mistakes.py uses it too.
+DEFAULT_BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release", "switchboard")
+
+
 def main(argv):
     folds = 5
-    sb = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release", "switchboard")
+    sb = DEFAULT_BIN
     extra = []
     upto = None
     fraction = 1.0
@@ -152,14 +156,16 @@ def kept(record_id: str, fraction: float) -> bool:
 HISTORY_ONLY = ("repeat_unanswered", "bot_failure")
 
 
-def triage_fold(sb, model, scored):
+def triage_fold(sb, model, scored, rules=None):
     """Each row of the scored file with what `switchboard triage --model`
-    makes of its text: a list of (row, result) pairs. bench/mistakes.py
-    reads the same pairs."""
+    (and `--rules`, when given; the built-in rules otherwise) makes of its
+    text: a list of (row, result) pairs. bench/mistakes.py reads the same
+    pairs."""
     with open(scored, encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
     lines = "".join(json.dumps({"text": r["text"]}, ensure_ascii=False) + "\n" for r in rows)
-    out = subprocess.run([sb, "triage", "--model", model], input=lines.encode("utf-8"),
+    cmd = [sb, "triage", "--model", model] + (["--rules", rules] if rules else [])
+    out = subprocess.run(cmd, input=lines.encode("utf-8"),
                          capture_output=True, check=True).stdout.decode("utf-8").splitlines()
     return [(r, json.loads(line)) for r, line in zip(rows, out)]
 
