@@ -148,6 +148,7 @@ pub struct IntentModel {
     reasons: Vec<EscalationReason>,
     /// `2^bits` rows of `intents.len() + reasons.len() + gate` quantised
     /// weights (the gate, when present, is the last output).
+    #[serde(deserialize_with = "crate::wire::signed_bytes")]
     weights: Vec<i8>,
     /// Per output: weight = `q * scale`.
     scales: Vec<f32>,
@@ -337,6 +338,7 @@ struct ModelPrefix {
     bits: u8,
     intents: Vec<String>,
     reasons: Vec<EscalationReason>,
+    #[serde(deserialize_with = "crate::wire::signed_bytes")]
     weights: Vec<i8>,
     scales: Vec<f32>,
     bias: Vec<f32>,
@@ -2570,6 +2572,16 @@ mod tests {
     }
 
     /// The integer-sum prediction is the float one of the sorted features
+    /// The built-in model decodes (with `crate::wire`'s faster decoders)
+    /// to a model that encodes to the very same bytes: those decoders
+    /// read what the derived encoder writes.
+    #[test]
+    fn the_builtin_model_round_trips_byte_for_byte() {
+        let builtin = IntentModel::from_bytes(crate::triage::BUILTIN_MODEL).unwrap();
+        assert!(builtin.exemplars.as_ref().is_some_and(|e| !e.is_empty()));
+        assert!(builtin.to_bytes().unwrap() == crate::triage::BUILTIN_MODEL);
+    }
+
     /// up to rounding, for the toy model and the built-in one.
     #[test]
     fn grouped_prediction_matches_float_path() {

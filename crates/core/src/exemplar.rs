@@ -154,17 +154,22 @@ struct StoredIndex {
     categories: Vec<String>,
     /// Per exemplar: bit 0 set if it escalates; the rest is its category's
     /// index plus one (0: no category).
+    #[serde(deserialize_with = "crate::wire::bytes")]
     labels: Vec<u8>,
     /// Per exemplar: the hash of its normalised text, so a training message
     /// can be scored without itself ([`ExemplarIndex::vote_without`]).
+    #[serde(deserialize_with = "crate::wire::exact")]
     texts: Vec<u64>,
     /// Per bucket: how many postings it has.
+    #[serde(deserialize_with = "crate::wire::exact")]
     counts: Vec<u16>,
     /// Every posting, bucket after bucket: the exemplar, as the difference
     /// from the previous one in its bucket (small numbers take one byte).
+    #[serde(deserialize_with = "crate::wire::exact")]
     docs: Vec<u32>,
     /// Per posting: the term's weight in the exemplar's unit vector, times
     /// 255, rounded (at least 1).
+    #[serde(deserialize_with = "crate::wire::bytes")]
     weights: Vec<u8>,
 }
 

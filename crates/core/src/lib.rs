@@ -27,6 +27,8 @@
 //! - [`sentiment`]: VADER plus a Hinglish/Hindi overlay; `vader` (private)
 //!   computes VADER's score over the `vader_sentiment` crate's lexicons
 //!   without its per-character allocations.
+//! - `wire` (private): decodes a model file's long arrays in one piece,
+//!   from the same bytes serde's derived code writes.
 //! - [`language`]: `en`, `hi`, `hinglish` or another ISO 639-1 code.
 //! - [`policy`]: the policy matrix (`direct_answer`, `clarify_first`,
 //!   `escalate_only`), thresholds and the never-automate list.
@@ -65,3 +67,4 @@ pub mod sla;
 pub mod text;
 pub mod triage;
 mod vader;
+mod wire;
