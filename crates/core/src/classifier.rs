@@ -2571,7 +2571,6 @@ mod tests {
         assert!(without.set_exemplars(None).is_err());
     }
 
-    /// The integer-sum prediction is the float one of the sorted features
     /// The built-in model decodes (with `crate::wire`'s faster decoders)
     /// to a model that encodes to the very same bytes: those decoders
     /// read what the derived encoder writes.
@@ -2582,6 +2581,7 @@ mod tests {
         assert!(builtin.to_bytes().unwrap() == crate::triage::BUILTIN_MODEL);
     }
 
+    /// The integer-sum prediction is the float one of the sorted features
     /// up to rounding, for the toy model and the built-in one.
     #[test]
     fn grouped_prediction_matches_float_path() {

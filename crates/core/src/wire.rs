@@ -29,35 +29,33 @@ use serde::de::{Deserialize, SeqAccess, Visitor};
 /// written to, cost address space only.
 const MAX_PREALLOCATE: usize = 64 << 20;
 
-struct BytesVisitor;
-
-impl<'de> Visitor<'de> for BytesVisitor {
-    type Value = Vec<u8>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a byte string")
-    }
-
-    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
-        Ok(v.to_vec())
-    }
-
-    fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
-        Ok(v)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Vec<u8>, A::Error> {
-        collect(seq)
-    }
-}
-
 /// Decodes a `Vec<u8>` written as a sequence of `u8` (`deserialize_with`).
 ///
 /// # Errors
 /// The format's error for input that is neither a byte string nor a
 /// sequence of bytes.
 pub(crate) fn bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-    d.deserialize_bytes(BytesVisitor)
+    struct Unsigned;
+    impl<'de> Visitor<'de> for Unsigned {
+        type Value = Vec<u8>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a byte string")
+        }
+
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+            Ok(v.to_vec())
+        }
+
+        fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+            Ok(v)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Vec<u8>, A::Error> {
+            collect(seq)
+        }
+    }
+    d.deserialize_bytes(Unsigned)
 }
 
 /// Decodes a `Vec<i8>` written as a sequence of `i8` (`deserialize_with`):
