@@ -148,7 +148,7 @@ pub struct IntentModel {
     reasons: Vec<EscalationReason>,
     /// `2^bits` rows of `intents.len() + reasons.len() + gate` quantised
     /// weights (the gate, when present, is the last output).
-    #[serde(deserialize_with = "crate::wire::signed_bytes")]
+    #[serde(deserialize_with = "crate::wire::bytes")]
     weights: Vec<i8>,
     /// Per output: weight = `q * scale`.
     scales: Vec<f32>,
@@ -338,7 +338,7 @@ struct ModelPrefix {
     bits: u8,
     intents: Vec<String>,
     reasons: Vec<EscalationReason>,
-    #[serde(deserialize_with = "crate::wire::signed_bytes")]
+    #[serde(deserialize_with = "crate::wire::bytes")]
     weights: Vec<i8>,
     scales: Vec<f32>,
     bias: Vec<f32>,

@@ -6,7 +6,7 @@
 //! was most of its load time (issue #3's budget is 50 ms). Every function
 //! here decodes the bytes serde's derived code writes for the same field in
 //! postcard (see [`crate::classifier`]), so model files do not change:
-//! - [`bytes`] and [`signed_bytes`]: a `Vec<u8>` / `Vec<i8>` is a length
+//! - [`bytes`]: a `Vec<u8>` or `Vec<i8>` is a length
 //!   and then one byte per element, which is what postcard's byte-string
 //!   form is too; asking for a byte string lets the format hand over the
 //!   whole slice at once (a copy at memory speed).
@@ -29,58 +29,53 @@ use serde::de::{Deserialize, SeqAccess, Visitor};
 /// written to, cost address space only.
 const MAX_PREALLOCATE: usize = 64 << 20;
 
-/// Decodes a `Vec<u8>` written as a sequence of `u8` (`deserialize_with`).
+/// One byte of a byte array: `u8` as it is, `i8` as its two's-complement
+/// byte (how postcard writes an `i8`).
+pub(crate) trait Byte: Sized {
+    /// The element a byte stands for.
+    fn from_byte(b: u8) -> Self;
+}
+
+impl Byte for u8 {
+    fn from_byte(b: u8) -> u8 {
+        b
+    }
+}
+
+impl Byte for i8 {
+    fn from_byte(b: u8) -> i8 {
+        i8::from_le_bytes([b])
+    }
+}
+
+/// Decodes a `Vec<u8>` or `Vec<i8>` written as a sequence of its elements
+/// (`deserialize_with`).
 ///
 /// # Errors
 /// The format's error for input that is neither a byte string nor a
 /// sequence of bytes.
-pub(crate) fn bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-    struct Unsigned;
-    impl<'de> Visitor<'de> for Unsigned {
-        type Value = Vec<u8>;
+pub(crate) fn bytes<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Byte + Deserialize<'de>,
+{
+    struct Bytes<T>(PhantomData<T>);
+    impl<'de, T: Byte + Deserialize<'de>> Visitor<'de> for Bytes<T> {
+        type Value = Vec<T>;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a byte string")
         }
 
-        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
-            Ok(v.to_vec())
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<T>, E> {
+            Ok(v.iter().map(|&b| T::from_byte(b)).collect())
         }
 
-        fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
-            Ok(v)
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Vec<u8>, A::Error> {
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Vec<T>, A::Error> {
             collect(seq)
         }
     }
-    d.deserialize_bytes(Unsigned)
-}
-
-/// Decodes a `Vec<i8>` written as a sequence of `i8` (`deserialize_with`):
-/// postcard writes an `i8` as its two's-complement byte.
-///
-/// # Errors
-/// As [`bytes`].
-pub(crate) fn signed_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i8>, D::Error> {
-    struct Signed;
-    impl<'de> Visitor<'de> for Signed {
-        type Value = Vec<i8>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a byte string")
-        }
-
-        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<i8>, E> {
-            Ok(v.iter().map(|&b| i8::from_le_bytes([b])).collect())
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Vec<i8>, A::Error> {
-            collect(seq)
-        }
-    }
-    d.deserialize_bytes(Signed)
+    d.deserialize_bytes(Bytes(PhantomData))
 }
 
 /// Decodes a `Vec<T>` into one allocation of the announced length
@@ -132,7 +127,7 @@ mod tests {
     struct Fast {
         #[serde(deserialize_with = "super::bytes")]
         a: Vec<u8>,
-        #[serde(deserialize_with = "super::signed_bytes")]
+        #[serde(deserialize_with = "super::bytes")]
         b: Vec<i8>,
         #[serde(deserialize_with = "super::exact")]
         c: Vec<u32>,
