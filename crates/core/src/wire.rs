@@ -165,9 +165,13 @@ mod tests {
     fn a_short_input_is_an_error_not_a_huge_allocation() {
         let bytes = postcard::to_stdvec(&sample()).unwrap();
         assert!(postcard::from_bytes::<Fast>(&bytes[..bytes.len() - 1]).is_err());
-        // A length far beyond the input.
+        // A length far beyond the input: of the byte string, and of the
+        // `u32` sequence, whose reservation `collect` caps.
         let mut lying = vec![0xff, 0xff, 0xff, 0xff, 0x0f];
         lying.extend_from_slice(&[1, 2, 3]);
+        assert!(postcard::from_bytes::<Fast>(&lying).is_err());
+        let mut lying = postcard::to_stdvec(&(vec![1u8], vec![-1i8])).unwrap();
+        lying.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3]);
         assert!(postcard::from_bytes::<Fast>(&lying).is_err());
     }
 }
