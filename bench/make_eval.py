@@ -43,6 +43,45 @@ base = load("baseline.json")
 foot = load("footprint.json")
 dtrain = load("default_train.json")
 ours = {b: load(f"{b}_ours.json") for b in ("banking77", "clinc150")}
+gates_text = ", ".join(f"`{k}` {v:.2f}" for k, v in sorted(dtrain.get("language_gates", {}).items())) or "none"
+
+
+def by_lang(r):
+    """`en` R / F, `hi` R / F, … of an eval report's in-domain slices."""
+    return ", ".join(f"`{k}` {f3(v['recall'])} / {f3(v['false_escalation_rate'])}"
+                     for k, v in sorted(r["escalation_by_language"].items()))
+
+
+def cat_recall(r, c):
+    n, right = r["category"]["by_value"][c][:2]
+    return f"{right / n:.3f}"
+
+
+def esc(r):
+    """Escalation recall / false-escalation rate of an eval report."""
+    return f"{f3(r['escalation']['recall'])} / {f3(r['escalation']['false_escalation_rate'])}"
+
+
+per_language = (
+  "**Per-language gate thresholds** (session 18; no new data, model format 6): the combiner's "
+  "probability separates the languages unequally, and one threshold let pooling hide it. On the dev "
+  "splits at the one threshold (now 0.21: the grid went from steps of 0.05 to 0.01) the in-domain split "
+  "read 0.960 / 0.061, but English 0.942 / 0.083 against Hindi 0.974 / 0.048 and Hinglish 0.967 / 0.047: "
+  "English's larger shortfall was 0.033 where the rule saw the pooled 0.011. `--gate-per-language` gives "
+  "each language its own threshold by the same rule over that language's dev messages: for English the "
+  "worse of the in-domain English messages and the public dev splits (whose escalations are all English), "
+  "for Hindi and Hinglish their in-domain messages alone (no public message in them should escalate). "
+  "English then reads a shortfall of 0.018 at 0.26 (in-domain 0.932 / 0.066, public recall 0.932), "
+  "Hindi 0.968 / 0.036 at 0.32 and Hinglish 0.961 / 0.038 at 0.26; pooled, the in-domain dev split "
+  "about 0.953 / 0.048. The rule was fixed on the dev splits before a test split was read. On the test "
+  f"splits the full in-domain split went from 0.973 / 0.064 to {esc(ind)} ({by_lang(ind)}), high intent "
+  f"from 0.927 to {cat_recall(ind, 'fresh_high_intent')} and passive from 0.902 to "
+  f"{cat_recall(ind, 'passive_engagement')}; the eighteenth version's 6,139 from 0.974 / 0.065 to "
+  f"{esc(ind18)}, the eighth's from 0.970 / 0.058 to {esc(ind8)}; pooled public recall from 0.9529 "
+  f"(1,152 caught) to {pub['escalation']['recall']:.4f} "
+  f"({pub['escalation']['counts']['true_positive']:,} caught), false escalations from 0.015 to "
+  f"{f3(pub['escalation']['false_escalation_rate'])}."
+)
 reproducible = open(os.path.join(out, "reproducible.txt")).read().strip()
 crit = open(os.path.join(out, "criterion.txt")).read()
 
@@ -209,7 +248,8 @@ w(f"Dev splits ({h['messages']:,} messages, public dev splits and the in-domain 
   f"{h['accuracy']:.4f}, macro-F1 {h['macro_f1']:.4f}; softmax temperature {dtrain['temperature']:.3f}; "
   "escalation thresholds " + ", ".join(f"`{k}` {v:.2f}" for k, v in dtrain["thresholds"].items())
   + (f", escalation gate {dtrain['gate']:.2f}" if dtrain.get("gate") is not None else "")
-  + (" (on the escalation combiner's probability)" if dtrain.get("combiner") else "") + ".\n")
+  + (" (on the escalation combiner's probability)" if dtrain.get("combiner") else "")
+  + (f"; per language {gates_text}" if dtrain.get("language_gates") else "") + ".\n")
 
 w("## Where the targets are missed, and why\n")
 w(f"- **In-domain escalation ({f3(ind['escalation']['recall'])} recall, "
@@ -358,26 +398,23 @@ w(f"- **In-domain escalation ({f3(ind['escalation']['recall'])} recall, "
   "**Round 19** (+6 % rows, written the same way from round 18's cross-validation below: 1,391 "
   "false escalations, 651 of them English, 492 missed escalations and 736 category mistakes; the "
   "same mix): the in-domain weight, rechecked by the same rule, stays at 2 (weights 1, 2 and 3 read worse-group shortfalls 0.014, 0.013 and 0.014). On the eighteenth version's "
-  f"{ind18['messages']:,} test messages (the whole split before round 19) recall and false "
-  f"escalations went from 0.966 / 0.056 with round 18's data to {f3(ind18['escalation']['recall'])} / "
-  f"{f3(ind18['escalation']['false_escalation_rate'])}, high intent from 0.920 to "
-  f"{ind18['category']['by_value']['fresh_high_intent'][1] / ind18['category']['by_value']['fresh_high_intent'][0]:.3f} "
-  "and passive from 0.910 to "
-  f"{ind18['category']['by_value']['passive_engagement'][1] / ind18['category']['by_value']['passive_engagement'][0]:.3f}; "
-  "on the seventeenth version's from 0.965 / 0.057 to "
-  f"{f3(ind17['escalation']['recall'])} / {f3(ind17['escalation']['false_escalation_rate'])}, on "
-  f"the eighth's from 0.959 / 0.051 to {f3(ind8['escalation']['recall'])} / "
-  f"{f3(ind8['escalation']['false_escalation_rate'])}. The gate threshold "
-  f"{'stayed at' if abs(dtrain['gate'] - 0.25) < 1e-6 else 'went from 0.25 to'} {dtrain['gate']:.2f}; at it the dev splits read 0.962 / 0.063 in-domain and "
+  "6,139 test messages (the whole split before round 19) recall and false "
+  "escalations went from 0.966 / 0.056 with round 18's data to 0.974 / 0.065, high intent from 0.920 to 0.927 "
+  "and passive from 0.910 to 0.900; "
+  "on the seventeenth version's from 0.965 / 0.057 to 0.973 / 0.065, on "
+  "the eighth's from 0.959 / 0.051 to 0.970 / 0.058. The gate threshold "
+  "went from 0.25 to 0.20; at it the dev splits read 0.962 / 0.063 in-domain and "
   "0.941 public recall, where at 0.25 they read 0.955 / 0.052 and 0.932 (the public group's "
-  "shortfall the larger), so the round went into recall. Pooled "
+  "shortfall the larger), so the round went into recall; the full split then (6,477 messages) read 0.973 / "
+  "0.064 (`en` 0.968 / 0.075, `hi` 0.969 / 0.061, `hinglish` 0.981 / 0.054), high intent 0.927, passive 0.902, "
+  "pooled public recall 0.9529 (1,152 caught). " + per_language + " Pooled "
   "public recall paid for round 10 (0.933 with round 9's model, 0.916 with round 10's) and the "
   "lower weight bought it back (0.942 with round 11's model, 0.948 with the exemplar index, "
-  f"0.939 with round 12, 0.940 with round 13, 0.945 with round 14, 0.948 with round 15, 0.946 with round 16, 0.945 with round 17, 0.9495 with round 18 at weight 2, {pub['escalation']['recall']:.4f} now; below). The earlier "
+  f"0.939 with round 12, 0.940 with round 13, 0.945 with round 14, 0.948 with round 15, 0.946 with round 16, 0.945 with round 17, 0.9495 with round 18 at weight 2, 0.9529 with round 19, {pub['escalation']['recall']:.4f} now; below). The earlier "
   "estimate, that at 30 % a doubling the full split's false escalations reach 0.05 with about "
   "twice round 10's in-domain rows, rests on rounds 9 and 10; rounds 11 to 19 make it less certain. "
   "Each round put its own rows into "
-  f"the test split (346, 511, 384, 431, 355, 374, 370, 346, 373, 326, 367 and {ind['messages'] - ind18['messages']} for rounds 8 to 19), written against the model's mistakes like "
+  f"the test split (346, 511, 384, 431, 355, 374, 370, 346, 373, 326, 367 and 338 for rounds 8 to 19), written against the model's mistakes like "
   "rounds 3 to 7, so the full split is harder than its subsets. In cross-validation (`python3 "
   "bench/cv.py`, never the test split) with round 9 in training, over the ninth version's 15,816 "
   "train + dev rows: 0.956 / 0.097; the eighth version's 13,027 rows 0.959 / 0.086 (0.949 / 0.089 "
@@ -415,7 +452,8 @@ w(f"- **In-domain escalation ({f3(ind['escalation']['recall'])} recall, "
   "checks always escalate. The threshold is chosen on out-of-fold combiner probabilities of the "
   "dev splits, for the targets (`--escalation-target 0.95,0.05`: the smallest of the larger "
   "shortfall) and for the worse of two groups, the in-domain dev split and the public dev splits "
-  f"(`--tune-group`); it is {dtrain['gate']:.2f}. **Test readings that informed choices**: the "
+  f"(`--tune-group`); it is {dtrain['gate']:.2f}, and each language with enough dev messages has its own, chosen the same way over its messages "
+  f"(`--gate-per-language`: {gates_text}). **Test readings that informed choices**: the "
   "two-group rule was chosen after a test run of the in-domain-only threshold (pooled public "
   "recall fell to 0.907; the public dev curve already showed it); 'call me' went back to "
   "`evidence` after a public test run (CLINC150's 'people call me Brad'), confirmed on the public "

@@ -4,7 +4,8 @@
 //! switchboard train --data FILE.csv|jsonl [--data FILE…] [--mapping FILE]
 //!                   --out MODEL [--test FILE…] [--weight SOURCE=W…]
 //!                   [--gate-source SOURCE…] [--tune-group SOURCE,…]
-//!                   [--escalation-target R,F] [--no-combiner]
+//!                   [--escalation-target R,F] [--gate-per-language]
+//!                   [--no-combiner]
 //!                   [--combiner-folds K] [--no-category-head]
 //!                   [--exemplar-source SOURCE…] [--bits N]
 //!                   [--epochs N] [--report FILE.json]
@@ -25,7 +26,9 @@
 //! probabilities of the held-out messages, for the worst of the
 //! `--tune-group`s (default: one group): the smallest shortfall from
 //! `--escalation-target R,F`, or without targets the largest recall minus
-//! false-escalation rate. The heads only name the reason, at the 0.20
+//! false-escalation rate. With `--gate-per-language`, each language of the
+//! records' `language` field gets its own threshold the same way, over its
+//! own held-out messages. The heads only name the reason, at the 0.20
 //! floor. With `--no-combiner`,
 //! the gate's own threshold and one threshold shared by the heads are the
 //! pair that maximises recall minus false-escalation rate of "a head fires
@@ -101,6 +104,18 @@ pub struct TrainArgs {
     /// false-escalation rate.
     #[arg(long, value_name = "R,F", value_parser = parse_target)]
     pub escalation_target: Option<(f64, f64)>,
+    /// With an escalation combiner: also give each language of the records'
+    /// `language` field its own gate threshold, chosen the same way (the
+    /// worst tune group) over that language's held-out messages. A group
+    /// constrains a language only with at least 100 held-out messages of
+    /// it on each side (should and should not escalate); a language no
+    /// group constrains keeps the one threshold. Why: the combiner's
+    /// probability separates some languages better than others (on the
+    /// default model's dev split, Devanagari Hindi reaches both targets at
+    /// thresholds where English misses both), so one threshold leaves one
+    /// language's false escalations to pay for another's.
+    #[arg(long)]
+    pub gate_per_language: bool,
     /// With `--gate-source`: also fit the escalation combiner on the
     /// training part, scored by K models each trained without a Kth of it
     /// (K extra training runs; 0 or 1: the held-out part alone). The
@@ -175,6 +190,8 @@ struct Report {
     held_out: SetReport,
     thresholds: BTreeMap<String, f32>,
     gate: Option<f32>,
+    /// Gate thresholds of single languages (`--gate-per-language`).
+    language_gates: BTreeMap<String, f32>,
     combiner: bool,
     /// Held-out recall per category of the category head's out-of-fold
     /// picks (absent without a head).
@@ -405,39 +422,59 @@ const COMBINER_FOLDS: usize = 5;
 /// which costs a faster answer rather than a missed buyer.
 const CATEGORY_BALANCE: f64 = 1.0;
 
+/// Steps of the combiner's gate threshold grid: 0.01 .. 0.99 in 0.01.
+/// A grid of 0.05 was too coarse for two tune groups that pull the
+/// threshold opposite ways: on round 19's dev set the in-domain and the
+/// public group traded a whole target's worth of false escalations
+/// between 0.20 and 0.25 with nothing in between to choose.
+const COMBINED_STEPS: u16 = 99;
+
+/// Held-out messages a tune group needs of one language on each side
+/// (should and should not escalate) to constrain that language's gate
+/// threshold (`--gate-per-language`): with fewer, one message moves its
+/// curve by more than a hundredth.
+const LANGUAGE_SUPPORT: usize = 100;
+
 /// The weighted escalation recall and false-escalation rate of "the
-/// combiner's probability is at or above t", for t in 0.05, 0.10, …,
-/// 0.95, from the out-of-fold probabilities of a combiner fit, over the
+/// combiner's probability is at or above t", for t in 0.01, 0.02, …,
+/// 0.99 ([`COMBINED_STEPS`]), from the out-of-fold probabilities of a combiner fit, over the
 /// held-out examples of tune group `group` (`groups[i]` is example `i`'s;
 /// weighted so the in-domain messages count as they did in the fit):
-/// `(t, recall, false-escalation rate)`. Empty without both kinds of
-/// example.
+/// `(t, recall, false-escalation rate)`. With `language`, only the
+/// examples whose `languages[i]` it is, and empty unless there are at least
+/// [`LANGUAGE_SUPPORT`] of each kind. Empty without both kinds of example.
 fn combined_curve(
     model: &IntentModel,
     held_out: &[Example],
-    groups: &[Option<usize>],
-    group: usize,
+    (groups, languages): (&[Option<usize>], &[Option<String>]),
+    (group, language): (usize, Option<&str>),
     fit: &CombinerFit,
 ) -> Vec<(f32, f64, f64)> {
     let scored: Vec<(bool, f64, f32)> = fit
         .out_of_fold
         .iter()
         .filter_map(|&(i, p)| {
-            let e = held_out
-                .get(i)
-                .filter(|_| groups.get(i) == Some(&Some(group)))?;
+            let e = held_out.get(i).filter(|_| {
+                groups.get(i) == Some(&Some(group))
+                    && language
+                        .is_none_or(|l| languages.get(i).and_then(Option::as_deref) == Some(l))
+            })?;
             let gold = e.reasons.iter().any(|r| model.reasons().contains(r));
             Some((gold, f64::from(e.weight), p))
         })
         .collect();
     let positives: f64 = scored.iter().filter(|s| s.0).map(|s| s.1).sum();
     let negatives: f64 = scored.iter().filter(|s| !s.0).map(|s| s.1).sum();
-    if positives <= 0.0 || negatives <= 0.0 {
+    let enough = |gold: bool| scored.iter().filter(|s| s.0 == gold).count() >= LANGUAGE_SUPPORT;
+    if positives <= 0.0
+        || negatives <= 0.0
+        || (language.is_some() && !(enough(true) && enough(false)))
+    {
         return Vec::new();
     }
-    (1..=19)
+    (1..=COMBINED_STEPS)
         .map(|step| {
-            let t = step as f32 * 0.05;
+            let t = f32::from(step) / f32::from(COMBINED_STEPS + 1);
             let (mut tp, mut fp) = (0.0f64, 0.0f64);
             for (gold, w, p) in &scored {
                 if *p >= t {
@@ -568,24 +605,30 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             .as_ref()
             .is_some_and(|s| args.exemplar_source.contains(s))
     });
-    // ((example, its split), its tune group), whether it is an exemplar
-    type Usable<'a> = ((&'a (Example, Option<String>), Option<usize>), bool);
+    // (((example, its split), its tune group), whether it is an
+    // exemplar), its language
+    type Usable<'a> = (
+        ((&'a (Example, Option<String>), Option<usize>), bool),
+        &'a Option<String>,
+    );
     let usable: Vec<Usable> = all
         .iter()
         .zip(tunes)
         .zip(exemplary)
-        .filter(|(((_, split), _), _)| split.as_deref() != Some("test"))
+        .zip(records.iter().map(|r| &r.language))
+        .filter(|((((_, split), _), _), _)| split.as_deref() != Some("test"))
         .collect();
     if usable.is_empty() {
         bail!("no training records (every record is in a test split?)");
     }
     let has_dev = usable
         .iter()
-        .any(|(((_, s), _), _)| s.as_deref() == Some("dev"));
+        .any(|((((_, s), _), _), _)| s.as_deref() == Some("dev"));
     let (mut fit, mut held): (Vec<Example>, Vec<Example>) = (Vec::new(), Vec::new());
     let mut held_groups: Vec<Option<usize>> = Vec::new();
+    let mut held_languages: Vec<Option<String>> = Vec::new();
     let mut exemplars: Vec<&Example> = Vec::new();
-    for (((e, split), tunes), exemplary) in usable {
+    for ((((e, split), tunes), exemplary), language) in usable {
         if exemplary {
             exemplars.push(e);
         }
@@ -597,6 +640,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         if held_out {
             held.push(e.clone());
             held_groups.push(tunes);
+            held_languages.push(language.clone());
         } else {
             fit.push(e.clone());
         }
@@ -732,15 +776,36 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let category_recall = category_fit.as_ref().map(|f| category_recall(&held, f));
     let head = category_fit.map(|f| f.head);
     model.set_categories(head.clone())?;
+    let tune = (held_groups.as_slice(), held_languages.as_slice());
     let curves: Vec<Vec<(f32, f64, f64)>> = combiner_fit
         .as_ref()
         .map(|f| {
             (0..groups.len().max(1))
-                .map(|g| combined_curve(&model, &held, &held_groups, g, f))
+                .map(|g| combined_curve(&model, &held, tune, (g, None), f))
                 .collect()
         })
         .unwrap_or_default();
     let combined = pick_combined(&curves, args.escalation_target);
+    // Per language: (code, its threshold, every group's curve in it).
+    type LanguageGate = (String, f32, Vec<Vec<(f32, f64, f64)>>);
+    let mut language_gates: Vec<LanguageGate> = Vec::new();
+    if let Some(f) = combiner_fit.as_ref().filter(|_| args.gate_per_language) {
+        let mut codes: Vec<&str> = held_languages
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        codes.sort_unstable();
+        codes.dedup();
+        for code in codes {
+            let curves: Vec<Vec<(f32, f64, f64)>> = (0..groups.len().max(1))
+                .map(|g| combined_curve(&model, &held, tune, (g, Some(code)), f))
+                .collect();
+            if let Some(t) = pick_combined(&curves, args.escalation_target) {
+                language_gates.push((code.to_owned(), t, curves));
+            }
+        }
+    }
     let combiner = combiner_fit.map(|f| f.combiner);
     model.set_combiner(combiner.clone())?;
     let thresholds = match (combined, gate) {
@@ -777,7 +842,14 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     }
     model.set_thresholds(&thresholds);
     match (combined, gate) {
-        (Some(t), _) if model.combiner().is_some() => model.set_gate(t),
+        (Some(t), _) if model.combiner().is_some() => {
+            model.set_gate(t);
+            let own: Vec<(String, f32)> = language_gates
+                .iter()
+                .map(|(code, t, _)| (code.clone(), *t))
+                .collect();
+            model.set_language_gates(&own);
+        }
         (_, Some((t, head))) => {
             model.set_gate(t);
             model.set_thresholds(&vec![head; model.reasons().len()]);
@@ -839,17 +911,34 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         };
         writeln!(err, "  {on:<20} {t:.2}")?;
     }
-    for (g, curve) in curves.iter().enumerate().filter(|(_, c)| !c.is_empty()) {
-        let name = args
-            .tune_group
+    for (code, t) in model.language_gates() {
+        writeln!(err, "  {:<20} {t:.2}", format!("(gate, {code})"))?;
+    }
+    let group_name = |g: usize| {
+        args.tune_group
             .get(g)
-            .map_or("every gate source", String::as_str);
+            .map_or("every gate source", String::as_str)
+    };
+    for (g, curve) in curves.iter().enumerate().filter(|(_, c)| !c.is_empty()) {
+        let name = group_name(g);
         writeln!(
             err,
             "held-out escalation of {name} (weighted, out-of-fold) by the gate threshold on the combiner:"
         )?;
         for (t, r, f) in curve {
             writeln!(err, "  {t:.2}  recall {r:.3}  false escalations {f:.3}")?;
+        }
+    }
+    for (code, _, curves) in &language_gates {
+        for (g, curve) in curves.iter().enumerate().filter(|(_, c)| !c.is_empty()) {
+            let name = group_name(g);
+            writeln!(
+                err,
+                "held-out escalation of {name}, language {code} (weighted, out-of-fold) by its gate threshold:"
+            )?;
+            for (t, r, f) in curve {
+                writeln!(err, "  {t:.2}  recall {r:.3}  false escalations {f:.3}")?;
+            }
         }
     }
     if let Some(recall) = category_recall
@@ -881,6 +970,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 .zip(model.thresholds().iter().copied())
                 .collect(),
             gate: model.gate(),
+            language_gates: model.language_gates().iter().cloned().collect(),
             combiner: model.combiner().is_some(),
             category_head: category_recall.filter(|_| model.categories().is_some()),
             temperature,

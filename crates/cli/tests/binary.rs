@@ -255,9 +255,12 @@ fn train_a_model_with_a_combined_gate_then_triage_with_it() {
         "pricing" => "fresh_high_intent",
         _ => "information_request",
     };
-    for i in 0..40 {
+    // Enough held-out messages of each language on each side for
+    // `--gate-per-language` (100): the Hinglish templates are one of six.
+    for i in 0..400 {
         for (k, (text, intent, reasons)) in templates.iter().enumerate() {
             let split = if (i + k) % 4 == 0 { "dev" } else { "train" };
+            let hinglish = text.contains("kitne") || text.contains("chahiye");
             lines.push_str(
                 &json!({
                     "text": text.replace("{i}", &i.to_string()),
@@ -266,6 +269,7 @@ fn train_a_model_with_a_combined_gate_then_triage_with_it() {
                     "split": split,
                     "source": if k % 2 == 0 { "shop" } else { "clinic" },
                     "category": category(intent),
+                    "language": if hinglish { "hinglish" } else { "en" },
                 })
                 .to_string(),
             );
@@ -299,12 +303,30 @@ fn train_a_model_with_a_combined_gate_then_triage_with_it() {
             "0.95,0.05",
             "--combiner-folds",
             "2",
+            "--gate-per-language",
+            "--report",
         ])
+        .arg(dir.path().join("report.json"))
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("(gate, on the combiner)"), "{err}");
+    // Each language has held-out messages of both kinds in one group:
+    // English in shop (price, refund, thanks), Hinglish in clinic.
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+    let gates = report["language_gates"].as_object().unwrap();
+    assert_eq!(
+        gates.keys().collect::<Vec<_>>(),
+        ["en", "hinglish"],
+        "{report}"
+    );
+    assert!(err.contains("(gate, hinglish)"), "{err}");
+    assert!(
+        err.contains("held-out escalation of clinic, language hinglish"),
+        "{err}"
+    );
     assert!(err.contains("held-out category recall"), "{err}");
     assert!(err.contains("held-out escalation of shop"), "{err}");
     assert!(err.contains("held-out escalation of clinic"), "{err}");
@@ -396,7 +418,7 @@ fn train_a_model_with_a_combined_gate_then_triage_with_it() {
     assert!(!err.contains("exemplar index dropped"), "{err}");
     let bytes = std::fs::read(&model).unwrap();
     let loaded = switchboard_core::classifier::IntentModel::from_bytes(&bytes).unwrap();
-    assert_eq!(loaded.exemplars().map(|x| x.len()), Some(240), "{err}");
+    assert_eq!(loaded.exemplars().map(|x| x.len()), Some(2400), "{err}");
     let yes = triage("mera refund chahiye order 77 ka");
     assert_eq!(yes["escalate"], true, "{yes}");
     let out = with_index(&["--no-category-head"]);

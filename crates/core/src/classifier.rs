@@ -19,7 +19,8 @@
 //! - optionally an **escalation combiner** ([`Combiner`]): a small logistic
 //!   regression over the outputs above (every intent probability, every
 //!   head, the gate), fitted on held-out predictions. Its probability is
-//!   the one the gate threshold applies to. The linear model cannot say
+//!   the one the gate threshold applies to (one threshold, or one per
+//!   language: [`IntentModel::gate_for`]). The linear model cannot say
 //!   "a complaint head at 0.4 means little when the intent head is sure
 //!   this is praise"; a model of its outputs can.
 //! - optionally a **category head** ([`CategoryHead`]): one such logistic
@@ -55,7 +56,10 @@ use crate::model::EscalationReason;
 use crate::text::{normalize, normalize_into};
 
 /// Format tag at the start of every model file.
-pub const MODEL_FORMAT: &str = "switchboard-intent-model/5";
+pub const MODEL_FORMAT: &str = "switchboard-intent-model/6";
+
+/// The fifth format (one gate threshold for every language); still loaded.
+const MODEL_FORMAT_V5: &str = "switchboard-intent-model/5";
 
 /// The fourth format (no exemplar index); still loaded.
 const MODEL_FORMAT_V4: &str = "switchboard-intent-model/4";
@@ -169,6 +173,10 @@ pub struct IntentModel {
     /// The exemplar index, if built: its vote is an input of the combiner
     /// and the category head.
     exemplars: Option<ExemplarIndex>,
+    /// Gate thresholds for single languages, `(language code, probability)`
+    /// sorted by code without repeats; a language not listed uses `gate`.
+    /// Empty without a gate.
+    language_gates: Vec<(String, f32)>,
     /// The non-zero rows of `weights`, packed, built when the model is
     /// loaded or trained (not stored in the file).
     #[serde(skip)]
@@ -328,7 +336,8 @@ fn log_odds(p: f32) -> f32 {
 
 /// The fields every model format starts with, in order: the whole of the
 /// first format. Each later format appended fields after them (format 2 the
-/// gate, 3 the combiner, 4 the category head, 5 the exemplar index), and postcard writes fields in
+/// gate, 3 the combiner, 4 the category head, 5 the exemplar index, 6 the
+/// per-language gate thresholds), and postcard writes fields in
 /// order with nothing between them, so an older file is this prefix followed
 /// by the fields its format had.
 #[derive(Deserialize)]
@@ -358,7 +367,8 @@ impl IntentModel {
         let (format, _) = postcard::take_from_bytes::<String>(bytes).map_err(format_error)?;
         let model: IntentModel = match format.as_str() {
             MODEL_FORMAT => postcard::from_bytes(bytes).map_err(format_error)?,
-            MODEL_FORMAT_V4 | MODEL_FORMAT_V3 | MODEL_FORMAT_V2 | MODEL_FORMAT_V1 => {
+            MODEL_FORMAT_V5 | MODEL_FORMAT_V4 | MODEL_FORMAT_V3 | MODEL_FORMAT_V2
+            | MODEL_FORMAT_V1 => {
                 let (prefix, rest) =
                     postcard::take_from_bytes::<ModelPrefix>(bytes).map_err(format_error)?;
                 let (gate, rest) = if format == MODEL_FORMAT_V1 {
@@ -366,13 +376,19 @@ impl IntentModel {
                 } else {
                     postcard::take_from_bytes::<Option<f32>>(rest).map_err(format_error)?
                 };
-                let (combiner, rest) = if format == MODEL_FORMAT_V3 || format == MODEL_FORMAT_V4 {
+                let v3_on = [MODEL_FORMAT_V3, MODEL_FORMAT_V4, MODEL_FORMAT_V5];
+                let (combiner, rest) = if v3_on.contains(&format.as_str()) {
                     postcard::take_from_bytes::<Option<Combiner>>(rest).map_err(format_error)?
                 } else {
                     (None, rest)
                 };
-                let categories = if format == MODEL_FORMAT_V4 {
-                    postcard::from_bytes::<Option<CategoryHead>>(rest).map_err(format_error)?
+                let (categories, rest) = if format == MODEL_FORMAT_V4 || format == MODEL_FORMAT_V5 {
+                    postcard::take_from_bytes::<Option<CategoryHead>>(rest).map_err(format_error)?
+                } else {
+                    (None, rest)
+                };
+                let exemplars = if format == MODEL_FORMAT_V5 {
+                    postcard::from_bytes::<Option<ExemplarIndex>>(rest).map_err(format_error)?
                 } else {
                     None
                 };
@@ -390,7 +406,8 @@ impl IntentModel {
                     gate,
                     combiner,
                     categories,
-                    exemplars: None,
+                    exemplars,
+                    language_gates: Vec::new(),
                     live: LiveRows::default(),
                 }
             }
@@ -443,6 +460,23 @@ impl IntentModel {
             if c.weights.len() != self.combiner_inputs() {
                 return Err(ModelError::Inconsistent("combiner size".into()));
             }
+        }
+        if !self.language_gates.is_empty() && self.gate.is_none() {
+            return Err(ModelError::Inconsistent(
+                "language gate thresholds without a gate".into(),
+            ));
+        }
+        let sorted = self.language_gates.windows(2).all(|w| match w {
+            [a, b] => a.0 < b.0,
+            _ => true,
+        });
+        if !sorted
+            || self
+                .language_gates
+                .iter()
+                .any(|(l, t)| l.is_empty() || !(0.0..=1.0).contains(t))
+        {
+            return Err(ModelError::Inconsistent("language gate thresholds".into()));
         }
         if let Some(h) = &self.categories
             && (h.names.len() < 2
@@ -524,6 +558,52 @@ impl IntentModel {
         if let Some(t) = self.gate.as_mut() {
             *t = threshold.clamp(0.0, 1.0);
         }
+    }
+
+    /// The gate threshold for a message in `language` (a code such as
+    /// `en`, `hi`, `hinglish`): the language's own one if the model has
+    /// it ([`IntentModel::language_gates`]), else [`IntentModel::gate`].
+    /// `None` for a model without a gate.
+    pub fn gate_for(&self, language: &str) -> Option<f32> {
+        let own = self
+            .language_gates
+            .binary_search_by(|(l, _)| l.as_str().cmp(language))
+            .ok()
+            .and_then(|i| self.language_gates.get(i))
+            .map(|&(_, t)| t);
+        self.gate.map(|g| own.unwrap_or(g))
+    }
+
+    /// The gate thresholds of single languages, `(code, probability)`
+    /// sorted by code; empty when every language uses
+    /// [`IntentModel::gate`].
+    pub fn language_gates(&self) -> &[(String, f32)] {
+        &self.language_gates
+    }
+
+    /// Replaces the gate thresholds of single languages (each clamped to
+    /// `0..=1`; empty codes dropped; for a code given twice the last
+    /// wins). Why a model would have them: one threshold over the
+    /// combiner's probability serves the languages unequally when their
+    /// messages separate unequally well (`switchboard train
+    /// --gate-per-language`). No effect on a model without a gate.
+    pub fn set_language_gates(&mut self, gates: &[(String, f32)]) {
+        if self.gate.is_none() {
+            return;
+        }
+        let mut by_code: std::collections::BTreeMap<&str, f32> = std::collections::BTreeMap::new();
+        for (code, t) in gates.iter().filter(|(c, _)| !c.is_empty()) {
+            let t = if t.is_finite() {
+                t.clamp(0.0, 1.0)
+            } else {
+                1.0
+            };
+            by_code.insert(code, t);
+        }
+        self.language_gates = by_code
+            .into_iter()
+            .map(|(c, t)| (c.to_owned(), t))
+            .collect();
     }
 
     /// The escalation combiner, if the model has one.
@@ -1886,6 +1966,7 @@ pub fn train(
         combiner: None,
         categories: None,
         exemplars: None,
+        language_gates: Vec::new(),
         intents,
         reasons,
         weights,
@@ -2569,6 +2650,73 @@ mod tests {
         // Removing the index breaks the fitted combiner's inputs.
         let mut without = back.clone();
         assert!(without.set_exemplars(None).is_err());
+
+        // Format 5 ended at the exemplar index; it loads with one gate
+        // threshold for every language.
+        let v5 = legacy_file(
+            &back,
+            MODEL_FORMAT_V5,
+            &postcard::to_stdvec(&(back.gate, &back.combiner, &back.categories, &back.exemplars))
+                .unwrap(),
+        );
+        let old = IntentModel::from_bytes(&v5).unwrap();
+        assert!(old.language_gates().is_empty());
+        assert_eq!(old.to_bytes().unwrap(), bytes);
+    }
+
+    /// Per-language gate thresholds: sorted, clamped, the last of a
+    /// repeated code wins, other languages fall back to the model's gate,
+    /// and they survive a round trip; a damaged list is refused.
+    #[test]
+    fn language_gates_override_the_gate_for_their_language() {
+        let cfg = TrainConfig {
+            bits: 12,
+            epochs: 3,
+            reasons: vec![EscalationReason::Refund],
+            gate: true,
+            ..TrainConfig::default()
+        };
+        let data: Vec<Example> = toy()
+            .into_iter()
+            .map(|e| Example { gate: true, ..e })
+            .collect();
+        let mut m = train(&data, &[], &cfg, "toy".into(), &mut |_, _| {}).unwrap();
+        m.set_gate(0.4);
+        m.set_language_gates(&[
+            ("hi".into(), 0.6),
+            ("en".into(), 1.5),
+            ("".into(), 0.1),
+            ("hi".into(), 0.55),
+        ]);
+        assert_eq!(
+            m.language_gates(),
+            &[("en".to_owned(), 1.0), ("hi".to_owned(), 0.55)]
+        );
+        assert_eq!(m.gate_for("hi"), Some(0.55));
+        assert_eq!(m.gate_for("en"), Some(1.0));
+        assert_eq!(m.gate_for("hinglish"), Some(0.4));
+        let back = IntentModel::from_bytes(&m.to_bytes().unwrap()).unwrap();
+        assert_eq!(back.language_gates(), m.language_gates());
+        assert_eq!(back.gate_for("hi"), Some(0.55));
+
+        let mut damaged = m.clone();
+        damaged.language_gates.reverse();
+        let bytes = postcard::to_stdvec(&damaged).unwrap();
+        assert!(matches!(
+            IntentModel::from_bytes(&bytes),
+            Err(ModelError::Inconsistent(_))
+        ));
+
+        let mut plain = train(
+            &toy(),
+            &[],
+            &TrainConfig { gate: false, ..cfg },
+            "toy".into(),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        plain.set_language_gates(&[("hi".into(), 0.6)]);
+        assert!(plain.language_gates().is_empty() && plain.gate_for("hi").is_none());
     }
 
     /// The built-in model decodes (with `crate::wire`'s faster decoders)

@@ -132,8 +132,10 @@ pub struct Settings {
     /// `[intent_reasons]` and the rules' `evidence` phrases do not escalate
     /// (`phrases` still do); at or above it, a model with a combiner
     /// escalates even when no single head reached its threshold, naming the
-    /// strongest head. Default: the threshold stored in the model, tuned by
-    /// `switchboard train`; 0 turns the gate off (and the combiner's own
+    /// strongest head. Default: the threshold stored in the model for the
+    /// message's detected language, or its one threshold for every other
+    /// language ([`crate::classifier::IntentModel::gate_for`]), tuned by
+    /// `switchboard train`; a value here applies to every language; 0 turns the gate off (and the combiner's own
     /// escalations with it). No effect with a model without a gate.
     pub escalation_gate_at: Option<Probability>,
     /// Take the category from the model's category head (see
@@ -711,12 +713,14 @@ impl TriageEngine {
             // The gate (or the combiner over every output, when the model
             // has one) pools every reason's evidence into "escalate at
             // all"; below it, what the heads and evidence phrases say is
-            // kept as a reason text but does not escalate.
+            // kept as a reason text but does not escalate. The model may
+            // hold a threshold per language: its probability separates
+            // Hindi messages better than English ones.
             let gate_at = model.and_then(|m| {
                 settings
                     .escalation_gate_at
                     .map(Probability::get)
-                    .or(m.gate())
+                    .or(m.gate_for(language))
             });
             let held_back = match (gate_at, p.as_ref().and_then(Prediction::escalation_score)) {
                 (Some(t), Some(g)) if g < t => Some((g, t)),
@@ -1657,6 +1661,45 @@ mod tests {
         assert!(
             r.escalation_reasons
                 .contains(&EscalationReason::LegalRegulatory)
+        );
+    }
+
+    /// A model's gate threshold for one language applies to messages
+    /// detected in it only, and `settings.escalation_gate_at` still
+    /// applies to every language.
+    #[test]
+    fn a_language_gate_applies_to_its_language_only() {
+        let triage = |e: &TriageEngine, text: &str| run_on(e, text, History::default());
+        let mut model = (*engine().model.clone().unwrap()).clone();
+        model.set_language_gates(&[("hinglish".into(), 1.0)]);
+        let hinglish_closed = engine().with_model(Some(model), "test".into());
+        // "scam" is evidence for security_fraud, "dhoka" its Hinglish
+        // counterpart: both need the gate.
+        let english = "someone did a scam on my account, money gone";
+        let hinglish = "mere account se paise gaye, dhoka hua hai bhai";
+        assert_eq!(triage(&engine(), english).language, "en");
+        assert_eq!(triage(&engine(), hinglish).language, "hinglish");
+        assert!(triage(&engine(), hinglish).escalate);
+        let r = triage(&hinglish_closed, hinglish);
+        assert!(r.reasons.iter().any(|x| x.contains("below 1.00")), "{r:?}");
+        assert_eq!(
+            triage(&hinglish_closed, english).escalate,
+            triage(&engine(), english).escalate
+        );
+        assert!(
+            triage(&engine(), english)
+                .reasons
+                .iter()
+                .all(|x| !x.contains("below 1.00"))
+        );
+        let open = engine_with_gate_at("0.0")
+            .with_model(hinglish_closed.model.as_deref().cloned(), "test".into());
+        assert!(
+            triage(&open, hinglish)
+                .reasons
+                .iter()
+                .all(|x| !x.contains("held back")),
+            "the rules file's threshold wins"
         );
     }
 
