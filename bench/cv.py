@@ -35,6 +35,17 @@ import sys
 from collections import Counter
 
 
+def flag_groups(words):
+    """Command-line words as [name, value, …] groups, one per flag."""
+    groups = []
+    for w in words:
+        if w.startswith("--") or not groups:
+            groups.append([w])
+        else:
+            groups[-1].append(w)
+    return groups
+
+
 def fold_of(record_id: str, folds: int) -> int:
     digest = hashlib.sha256(("switchboard-cv:" + record_id).encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") % folds
@@ -97,8 +108,9 @@ def main(argv):
                     continue
                 f.write(json.dumps(r2, ensure_ascii=False) + "\n")
         model = os.path.join(out, f"fold{k}.sbm")
-        # (name, value) pairs: a flag may repeat (`--gate-source`).
-        recipe = [kv for kv in zip(recipe_words[::2], recipe_words[1::2]) if kv[0] not in extra]
+        # (name, values) groups: a flag may repeat (`--gate-source`) or
+        # take no value (`--gate-per-language`).
+        recipe = [kv for kv in flag_groups(recipe_words) if kv[0] not in extra]
         flags = list(extra)
         subprocess.run(
             [sb, "train", "--quiet", *[x for kv in recipe for x in kv],
