@@ -919,26 +919,35 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             .get(g)
             .map_or("every gate source", String::as_str)
     };
-    for (g, curve) in curves.iter().enumerate().filter(|(_, c)| !c.is_empty()) {
-        let name = group_name(g);
-        writeln!(
-            err,
-            "held-out escalation of {name} (weighted, out-of-fold) by the gate threshold on the combiner:"
-        )?;
+    // One table per group (and per group and language): what the
+    // threshold choice saw, for a reader to check it.
+    let tables = curves
+        .iter()
+        .enumerate()
+        .map(|(g, c)| {
+            (
+                format!(
+                    "{} (weighted, out-of-fold) by the gate threshold on the combiner",
+                    group_name(g)
+                ),
+                c,
+            )
+        })
+        .chain(language_gates.iter().flat_map(|(code, _, curves)| {
+            curves.iter().enumerate().map(move |(g, c)| {
+                (
+                    format!(
+                        "{}, language {code} (weighted, out-of-fold) by its gate threshold",
+                        group_name(g)
+                    ),
+                    c,
+                )
+            })
+        }));
+    for (title, curve) in tables.filter(|(_, c)| !c.is_empty()) {
+        writeln!(err, "held-out escalation of {title}:")?;
         for (t, r, f) in curve {
             writeln!(err, "  {t:.2}  recall {r:.3}  false escalations {f:.3}")?;
-        }
-    }
-    for (code, _, curves) in &language_gates {
-        for (g, curve) in curves.iter().enumerate().filter(|(_, c)| !c.is_empty()) {
-            let name = group_name(g);
-            writeln!(
-                err,
-                "held-out escalation of {name}, language {code} (weighted, out-of-fold) by its gate threshold:"
-            )?;
-            for (t, r, f) in curve {
-                writeln!(err, "  {t:.2}  recall {r:.3}  false escalations {f:.3}")?;
-            }
         }
     }
     if let Some(recall) = category_recall
