@@ -109,7 +109,9 @@ pub struct TrainArgs {
     /// worst tune group) over that language's held-out messages. A group
     /// constrains a language only with at least 100 held-out messages of
     /// it on each side (should and should not escalate); a language no
-    /// group constrains keeps the one threshold. Why: the combiner's
+    /// group constrains keeps the one threshold. Training reads the
+    /// records' labelled language; triage looks the threshold up by the
+    /// language it detects. Why: the combiner's
     /// probability separates some languages better than others (on the
     /// default model's dev split, Devanagari Hindi reaches both targets at
     /// thresholds where English misses both), so one threshold leaves one

@@ -582,8 +582,8 @@ impl IntentModel {
     }
 
     /// Replaces the gate thresholds of single languages (each clamped to
-    /// `0..=1`; empty codes dropped; for a code given twice the last
-    /// wins). Why a model would have them: one threshold over the
+    /// `0..=1`, NaN read as 1; empty codes dropped; for a code given twice
+    /// the last wins). Why a model would have them: one threshold over the
     /// combiner's probability serves the languages unequally when their
     /// messages separate unequally well (`switchboard train
     /// --gate-per-language`). No effect on a model without a gate.
