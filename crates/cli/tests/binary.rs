@@ -24,7 +24,26 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start(dir: &std::path::Path, port: u16) -> Child {
+/// A running `switchboard serve`, killed when dropped, so a failed
+/// assertion does not leave the server behind.
+struct Server(Child);
+
+impl Server {
+    /// SIGKILL, as an operator's `kill -9` or a crash: no shutdown path runs.
+    fn kill9(&mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(dir: &std::path::Path, port: u16) -> Server {
     start_on(
         dir,
         port,
@@ -32,8 +51,8 @@ fn start(dir: &std::path::Path, port: u16) -> Child {
     )
 }
 
-fn start_on(dir: &std::path::Path, port: u16, database_url: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+fn start_on(dir: &std::path::Path, port: u16, database_url: &str) -> Server {
+    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(["serve", "--config"])
         .arg(dir.join("switchboard.toml"))
         .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
@@ -44,7 +63,8 @@ fn start_on(dir: &std::path::Path, port: u16, database_url: &str) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap()
+        .unwrap();
+    Server(child)
 }
 
 async fn wait_healthy(http: &reqwest::Client, base: &str) {
@@ -159,8 +179,7 @@ continuity_grace = "0s"
     // kill -9 after group A breached, before its supervisor escalations and
     // before group B's breaches; restart at once on the same database.
     tokio::time::sleep(Duration::from_millis(1800)).await;
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill9();
     let mut server = start(dir.path(), port);
     wait_healthy(&http, &base).await;
     tokio::time::sleep(Duration::from_secs(7)).await;
@@ -224,8 +243,7 @@ continuity_grace = "0s"
             "reassigned at breach"
         );
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill9();
 }
 
 /// `switchboard train` with an escalation gate: the model it writes has a
@@ -573,8 +591,7 @@ async fn serve_report_and_sample_on_postgres() {
     let mut server = start_on(dir.path(), port, &url);
     wait_healthy(&http, &base).await;
     say(&http, &base, "919800000001", "wamid.pgbin1").await;
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill9();
 
     let bin = env!("CARGO_BIN_EXE_switchboard");
     let out = Command::new(bin)
