@@ -2253,6 +2253,18 @@ mod tests {
         }
     }
 
+    /// The toy models' training settings: one `refund` head and a gate
+    /// (the toy examples all train it).
+    fn gated_config() -> TrainConfig {
+        TrainConfig {
+            bits: 14,
+            epochs: 5,
+            reasons: vec![EscalationReason::Refund],
+            gate: true,
+            ..TrainConfig::default()
+        }
+    }
+
     fn toy() -> Vec<Example> {
         use EscalationReason::Refund;
         let mut v = Vec::new();
@@ -2314,13 +2326,7 @@ mod tests {
                 ..ex(&format!("i want my money back {i}"), "refund", &[])
             });
         }
-        let cfg = TrainConfig {
-            bits: 14,
-            epochs: 5,
-            reasons: vec![EscalationReason::Refund],
-            gate: true,
-            ..TrainConfig::default()
-        };
+        let cfg = gated_config();
         let m = train(&data, &[], &cfg, "toy".into(), &mut |_, _| {}).unwrap();
         assert_eq!(m.gate(), Some(0.5));
         let m = IntentModel::from_bytes(&m.to_bytes().unwrap()).unwrap();
@@ -2387,13 +2393,7 @@ mod tests {
     /// second-format file (no combiner) still loads.
     #[test]
     fn combiner_fits_round_trips_and_v2_files_load() {
-        let cfg = TrainConfig {
-            bits: 14,
-            epochs: 5,
-            reasons: vec![EscalationReason::Refund],
-            gate: true,
-            ..TrainConfig::default()
-        };
+        let cfg = gated_config();
         let data = toy();
         let mut m = train(&data, &[], &cfg, "toy".into(), &mut |_, _| {}).unwrap();
         let before = m.predict("refund chahiye order 99 ka");
@@ -2474,13 +2474,7 @@ mod tests {
     /// model's outputs, and a third-format file (no head) still loads.
     #[test]
     fn category_head_fits_round_trips_and_v3_files_load() {
-        let cfg = TrainConfig {
-            bits: 14,
-            epochs: 5,
-            reasons: vec![EscalationReason::Refund],
-            gate: true,
-            ..TrainConfig::default()
-        };
+        let cfg = gated_config();
         let category = |e: &Example| match e.intent.as_str() {
             "acknowledgement" => "passive_engagement",
             _ => "information_request",
@@ -2571,13 +2565,7 @@ mod tests {
     #[test]
     fn exemplars_join_the_combiner_round_trip_and_v4_files_load() {
         use crate::exemplar::{Exemplar, ExemplarIndex};
-        let cfg = TrainConfig {
-            bits: 14,
-            epochs: 5,
-            reasons: vec![EscalationReason::Refund],
-            gate: true,
-            ..TrainConfig::default()
-        };
+        let cfg = gated_config();
         let data: Vec<Example> = toy()
             .into_iter()
             .map(|e| Example {
@@ -2669,18 +2657,8 @@ mod tests {
     /// and they survive a round trip; a damaged list is refused.
     #[test]
     fn language_gates_override_the_gate_for_their_language() {
-        let cfg = TrainConfig {
-            bits: 12,
-            epochs: 3,
-            reasons: vec![EscalationReason::Refund],
-            gate: true,
-            ..TrainConfig::default()
-        };
-        let data: Vec<Example> = toy()
-            .into_iter()
-            .map(|e| Example { gate: true, ..e })
-            .collect();
-        let mut m = train(&data, &[], &cfg, "toy".into(), &mut |_, _| {}).unwrap();
+        let cfg = gated_config();
+        let mut m = train(&toy(), &[], &cfg, "toy".into(), &mut |_, _| {}).unwrap();
         m.set_gate(0.4);
         m.set_language_gates(&[
             ("hi".into(), 0.6),
