@@ -53,6 +53,7 @@ def by_lang(r):
 
 
 def cat_recall(r, c):
+    """Recall of category `c` in an eval report, as 3 decimals."""
     n, right = r["category"]["by_value"][c][:2]
     return f"{right / n:.3f}"
 
@@ -274,7 +275,9 @@ def fe_margin(c):
 
 
 ic = ind["escalation"]["counts"]
-ind_met = ind["escalation"]["recall"] >= 0.95 and ind["escalation"]["false_escalation_rate"] <= 0.05
+# The targets table's own verdicts, so the two cannot disagree.
+ind_met = (ok(ind["escalation"]["recall"], 0.95) == "met"
+           and ok(ind["escalation"]["false_escalation_rate"], 0.05, higher=False) == "met")
 w(f"- **In-domain escalation ({f3(ind['escalation']['recall'])} recall, "
   f"{f3(ind['escalation']['false_escalation_rate'])} false escalations, {ic['false_positive']:,} of "
   f"{ic['false_positive'] + ic['true_negative']:,}; targets 0.95 / 0.05; false escalations "
