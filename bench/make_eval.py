@@ -689,9 +689,9 @@ w(f"- **Pooled public recall ({pc['true_positive']:,} of {pc['true_positive'] + 
   f"{f3(pub['escalation_by_source']['banking77']['recall'])}, NLU++ "
   f"{f3(pub['escalation_by_source']['nlupp']['recall'])}, {pub['escalation']['counts']['true_positive']:,} caught). "
   "Session 19 read the public test split's missed escalations (BANKING77, NLU++, DSTC11 and "
-  "CLINC150) before round 21 was written; round 21's instructions are round 20's with a larger "
+  "CLINC150) before rounds 21 and 22 were written; their instructions are round 20's with a larger "
   "English share and took nothing from them, and no threshold or weight was set on them, but "
-  "treat the public test numbers from round 21 on as seen.")
+  f"treat the public test numbers from round 21 on as seen (round 22: {margin(pc)}).")
 ratios = ", ".join(
     f"{b} {base[b]['micros_per_message'] / ours[b]['test'][0][1]['micros_per_message']:.0f}× "
     f"({ours[b]['test'][0][1]['micros_per_message']:.1f} µs against {base[b]['micros_per_message']:.0f} µs)"
