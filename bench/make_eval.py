@@ -180,8 +180,7 @@ rows.append(("Hinglish-TOP English vs Hinglish accuracy ≥ 0.95", lb["accuracy"
 for b in ("banking77", "clinc150"):
     t = ours[b]["test"][0][1]
     rows.append((f"{b} macro-F1 ≥ baseline ({base[b]['macro_f1']:.3f})", t["macro_f1"], base[b]["macro_f1"], True))
-    speedup = base[b]["micros_per_message"] / t["micros_per_message"]
-    rows.append((f"{b} single-message prediction ≥ 100× baseline speed", speedup, 100, True))
+    rows.append((f"{b} single-message prediction ≥ 100× baseline speed", base[b]["paired"]["ratio"], 100, True))
 if single:
     rows.append(("single-message triage ≥ 100,000/s on one core", 1 / single, 100000, True))
 if load_s:
@@ -254,7 +253,10 @@ w("## Trainer quality on standard benchmarks\n")
 w("Both trained on the official train split and scored on the official test split "
   "(CLINC150: 150 intents plus `oos` as a class, 15,100 train / 5,500 test). Baseline: "
   f"scikit-learn {base.get('sklearn', '?')} `TfidfVectorizer()` + `LogisticRegression(max_iter=1000)`. "
-  "Speed: one `predict` call per message, averaged (ours includes normalisation and feature hashing). "
+  "Speed: one `predict` call per message on the first 1,000 test messages (ours includes normalisation "
+  "and feature hashing), timed in 9 paired rounds: a scikit-learn pass, then at once 25 passes of ours "
+  "on the same messages (`switchboard speed`, their median); the table gives each side's median and "
+  "the median of the rounds' ratios (why: below, speed). "
   "Ours: `switchboard train --bits 16`, 2^16 buckets (2^18 until this version): on the held-out fifth "
   "of each train split, macro-F1 at 2^15 to 2^18 buckets was banking77 0.9008 / 0.8994 / 0.8975 / "
   "0.8979 and clinc150 (2^16 to 2^18) 0.9334 / 0.9343 / 0.9340, so the smaller table costs nothing "
@@ -264,8 +266,9 @@ w("| benchmark | ours accuracy | ours macro-F1 | baseline accuracy | baseline ma
 for b in ("banking77", "clinc150"):
     t = ours[b]["test"][0][1]
     bb = base[b]
+    pr = bb["paired"]
     w(f"| {b} | {t['accuracy']:.4f} | {t['macro_f1']:.4f} | {bb['accuracy']:.4f} | {bb['macro_f1']:.4f} | "
-      f"{t['micros_per_message']:.1f} | {bb['micros_per_message']:.0f} | {bb['micros_per_message'] / t['micros_per_message']:.0f}× |")
+      f"{pr['ours_median_micros']:.1f} | {bb['micros_per_message']:.0f} | {pr['ratio']:.0f}× |")
 w("")
 
 w("## Language and sentiment\n")
@@ -692,27 +695,34 @@ w(f"- **Pooled public recall ({pc['true_positive']:,} of {pc['true_positive'] + 
   "CLINC150) before rounds 21 and 22 were written; their instructions are round 20's with a larger "
   "English share and took nothing from them, and no threshold or weight was set on them, but "
   f"treat the public test numbers from round 21 on as seen (round 22: {margin(pc)}).")
-ratios = ", ".join(
-    f"{b} {base[b]['micros_per_message'] / ours[b]['test'][0][1]['micros_per_message']:.0f}× "
-    f"({ours[b]['test'][0][1]['micros_per_message']:.1f} µs against {base[b]['micros_per_message']:.0f} µs)"
-    for b in ("banking77", "clinc150"))
-b77 = base["banking77"]["micros_per_message"] / ours["banking77"]["test"][0][1]["micros_per_message"]
-w("- **Prediction speed versus scikit-learn (target 100×).** " + ratios
+def paired(b):
+    pr = base[b]["paired"]
+    return (f"{b} {pr['ratio']:.0f}× (ours {pr['ours_median_micros']:.1f} µs against "
+            f"{base[b]['micros_per_message']:.0f} µs; the {pr['rounds']} rounds' ratios "
+            f"{min(pr['ratios']):.0f}× to {max(pr['ratios']):.0f}×)")
+def unpaired(b):
+    o = ours[b]["test"][0][1]["micros_per_message"]
+    return f"{b} {o:.1f} µs, {base[b]['micros_per_message'] / o:.0f}×"
+b77 = base["banking77"]["paired"]["ratio"]
+w("- **Prediction speed versus scikit-learn (target 100×).** " + paired("banking77") + ", "
+  + paired("clinc150")
   + (" (banking77 over the target in this run)" if b77 >= 100 else
      " (banking77 under the target in this run)")
-  + ". Since session 19 `bench/run.sh` times both sides first, before the default model's retrain "
-  "and the evaluations, because this 2-vCPU host can run slower for a minute or so after minutes "
-  "of full load (the same BANKING77 model read 4.32 µs a message right after a 20-minute "
-  "cross-validation, 4.08 µs in the next run and 2.80 µs a minute later). That does not remove "
-  "the spread: timed after them our side read 4.3 and 4.4 µs in the first runs of sessions 18 "
-  "and 19 (89× against 384 µs, 68× against 304 µs), timed first "
-  f"{ours['banking77']['test'][0][1]['micros_per_message']:.1f} µs in this run ({b77:.0f}×), and "
-  "2.8 to 3.0 µs in runs that met the host quiet (112× against 316 µs in session 18, 111× against "
-  "334 µs in session 17)"
-  + ". Each side is the median of 5 timed passes (ours over the whole test split, scikit-learn's "
-  "over its first 1,000 messages), right after training. Medians do not settle the baseline: in "
+  + ". Since session 20 each ratio is the median of 9 paired rounds: a scikit-learn pass over the "
+  "first 1,000 test messages and, at once, 25 passes of ours over the same messages "
+  "(`switchboard speed`, their median). Until then each side was timed once, minutes apart, and "
+  "this 2-vCPU host's drift between the two was larger than the target's margin: scikit-learn's "
+  "BANKING77 time read 313 µs in session 19's run and 398 µs at the start of session 20 (CLINC150 "
+  "765 and 1,847 µs), ours 2.8 to 4.4 µs across runs of the same code (74× in session 19's run, "
+  "112× and 111× in runs that met the host quiet), so the ratio measured the drift as much as the "
+  "code. Pairing does not make the host steady; it makes both sides see the same host. The "
+  "unpaired reading `switchboard train --test` still reports (ours over the whole test split, the "
+  "median of 5 passes right after training, against scikit-learn's median above) is "
+  + unpaired("banking77") + " and " + unpaired("clinc150") + " in this run. "
+  "Medians do not settle the baseline: in "
   "the session that introduced them its clinc150 time was 2,067 µs inside this script and 1,014 µs "
-  "in a standalone `bench/baseline.py` run a minute later (banking77 333 and 373 µs), so read the "
+  "in a standalone `bench/baseline.py` run a minute later (banking77 333 and 373 µs), so read "
+  "unpaired "
   "ratios as ±2×. The last speed work (every intent, fired reason and probability bit-identical on both "
   "test sets and with the built-in model; trained files byte-identical): a key's +1/-1 read by its "
   "sign bit and two keys counted an iteration; integer row sums two rows an iteration and added "

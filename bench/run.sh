@@ -39,7 +39,11 @@ if [ ! -x bench/.venv/bin/python ]; then
   python3 -m venv bench/.venv
   bench/.venv/bin/pip install -q -r bench/requirements.txt
 fi
-bench/.venv/bin/python bench/baseline.py target/bench > "$out/baseline.json"
+# Each scikit-learn timing pass is paired with a timing of ours on the same
+# messages a moment later (`switchboard speed`); the speed ratio in EVAL.md
+# is the median of the rounds' ratios, because the host drifts between
+# runs minutes apart by more than the target's margin (bench/baseline.py).
+bench/.venv/bin/python bench/baseline.py target/bench --ours "$sb" --models "$out" > "$out/baseline.json"
 
 # 2. Speed and footprint: criterion, binary size, resident memory.
 cargo bench -p switchboard-core --bench decisions -- triage 2>&1 | tee "$out/criterion.txt" | grep -E "^triage|time:" || true

@@ -9,6 +9,8 @@
 //! - `switchboard train --data FILE --out MODEL`: train an intent model.
 //! - `switchboard eval --data FILE --mapping FILE`: measure triage on
 //!   labelled data (table, JSON or HTML).
+//! - `switchboard speed [--model FILE] --data FILE [--passes N]`: time an
+//!   intent model's single-message predictions here (JSON).
 //! - `switchboard report [--from DATE] [--to DATE] [--by DIMENSION]
 //!   [--format table|csv|json|html]`: KPIs from the service's database.
 //! - `switchboard sample --week W --per-intent N`: a stratified sample of a
@@ -23,6 +25,7 @@ mod eval;
 mod replay;
 mod report;
 mod sample;
+mod speed;
 mod train;
 mod triage_cmd;
 
@@ -68,6 +71,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Measure triage on labelled messages.
     Eval(eval::EvalArgs),
+    /// Time an intent model's single-message predictions on this machine.
+    Speed(speed::SpeedArgs),
     /// KPIs from the service's database (definitions in KPIS.md).
     Report(report::ReportArgs),
     /// Replay past conversations through triage, routing and SLA before go-live.
@@ -104,6 +109,7 @@ fn main() -> ExitCode {
         Command::Triage(args) => Some(triage_cmd::run(args)),
         Command::Train(args) => Some(train::run(args)),
         Command::Eval(args) => Some(eval::run(args)),
+        Command::Speed(args) => Some(speed::run(args)),
         _ => None,
     };
     if let Some(result) = offline {
@@ -135,7 +141,7 @@ fn main() -> ExitCode {
             Command::Report(args) => report::run(&args).await,
             Command::Replay(args) => replay::run(&args).await,
             Command::Sample(args) => sample::run(&args).await,
-            Command::Triage(_) | Command::Train(_) | Command::Eval(_) => Ok(()),
+            Command::Triage(_) | Command::Train(_) | Command::Eval(_) | Command::Speed(_) => Ok(()),
         }
     });
     match result {
