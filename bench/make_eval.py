@@ -39,8 +39,10 @@ sub = {v: load(f"in_domain_test_v{v}.json") for v, _ in VERSIONS}
 # The subsets the text still computes from (older rounds' paragraphs are
 # frozen to the numbers of their own runs).
 ind6, ind8, ind21, ind22 = sub[6], sub[8], sub[21], sub[22]
-# The whole in-domain set's size, from the prepared data the run used.
-ind_total = sum(1 for line in open("target/triage-data/in_domain.jsonl", encoding="utf-8") if line.strip())
+# The whole in-domain set's size: the split counts data/public/prepare.py
+# printed for this run (prepare.txt: source, split, messages).
+ind_total = sum(int(parts[2]) for parts in (line.split() for line in open(os.path.join(out, "prepare.txt")))
+                if len(parts) == 3 and parts[0] == "in_domain" and parts[2].isdigit())
 lang = load("language_test.json")
 emo = load("goemotions_test.json")
 base = load("baseline.json")

@@ -454,8 +454,8 @@ const LANGUAGE_SUPPORT: usize = 100;
 /// combiner's probability is at or above t", for t in 0.01, 0.02, …,
 /// 0.99 ([`COMBINED_STEPS`]), from the out-of-fold probabilities of a
 /// combiner fit, over the held-out examples of tune group `group`
-/// (`groups[i]` is example `i`'s;
-/// weighted so the in-domain messages count as they did in the fit):
+/// (`groups[i]` is example `i`'s; weighted so the in-domain messages count
+/// as they did in the fit):
 /// `(t, recall, false-escalation rate)`. With `language`, only the
 /// examples whose `languages[i]` it is, and empty unless there are at least
 /// [`LANGUAGE_SUPPORT`] of each kind. Empty without both kinds of example.
